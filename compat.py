@@ -1,0 +1,104 @@
+"""Sequencer API differences between Blender 4.5, 5.0, 5.1 and 5.2, in one place.
+
+Measured in reference/blender.md §2:
+- 5.0 drops `sed.sequences`/`selected_sequences` for `strips`/`selected_strips` (4.5 has both) and
+  adds `context.sequencer_scene`: the sequencer may show another scene than `context.scene`.
+- 5.2 renames every timing property (`frame_final_start` -> `left_handle`, ...) and the old names
+  emit DeprecationWarning, so we read the new name when the strip has it.
+- 5.0 needs `image_settings.media_type = 'VIDEO'` before `file_format = 'FFMPEG'`.
+- `new_effect` takes `frame_end=` up to 4.5 and `length=` from 5.0.
+"""
+
+import bpy
+
+# old name -> 5.2 name. content_* are the source media, handles the visible part on the timeline.
+_TIMING_NAMES = {
+    "frame_final_start": "left_handle",        # first visible frame
+    "frame_final_end": "right_handle",         # first frame no longer visible
+    "frame_start": "content_start",            # timeline frame of source frame 0 (float)
+    "frame_offset_start": "left_handle_offset",
+    "frame_offset_end": "right_handle_offset",
+    "frame_duration": "content_duration",      # read-only: source length in frames
+    "frame_final_duration": "duration",
+    "animation_offset_start": "content_trim_start",
+    "animation_offset_end": "content_trim_end",
+}
+
+
+def _name(strip, old):
+    new = _TIMING_NAMES[old]
+    return new if new in strip.bl_rna.properties else old
+
+
+def get_timing(strip, old_name):
+    """Read a timing property by its 4.x name, through the 5.2 name where it exists."""
+    return getattr(strip, _name(strip, old_name))
+
+
+def set_timing(strip, old_name, value):
+    setattr(strip, _name(strip, old_name), value)
+
+
+def visible_range(strip):
+    """(first visible frame, first frame after) on the timeline."""
+    return get_timing(strip, "frame_final_start"), get_timing(strip, "frame_final_end")
+
+
+def strips(container):
+    """Top-level strips of a SequenceEditor (or children of a meta strip)."""
+    return container.strips if hasattr(container, "strips") else container.sequences
+
+
+def strips_all(sed):
+    return sed.strips_all if hasattr(sed, "strips_all") else sed.sequences_all
+
+
+def sequencer_scene(context):
+    """The scene the sequencer edits: `context.sequencer_scene` on 5.0+, else the context scene."""
+    return getattr(context, "sequencer_scene", None) or context.scene
+
+
+def selected_strips(context):
+    found = getattr(context, "selected_strips", None)
+    if found is None:
+        found = getattr(context, "selected_sequences", None)
+    if found is None:
+        # Background mode without a sequencer area: fall back to the selection flags.
+        scene = sequencer_scene(context)
+        sed = scene.sequence_editor if scene else None
+        found = [s for s in strips_all(sed) if s.select] if sed else []
+    return list(found)
+
+
+def active_strip(context):
+    strip = getattr(context, "active_strip", None)
+    if strip is None:
+        strip = getattr(context, "active_sequence_strip", None)
+    if strip is None:
+        scene = sequencer_scene(context)
+        sed = scene.sequence_editor if scene else None
+        strip = sed.active_strip if sed else None
+    return strip
+
+
+def new_effect(collection, name, type, channel, frame_start, length, **kw):
+    if bpy.app.version >= (5, 0, 0):
+        return collection.new_effect(name=name, type=type, channel=channel,
+                                     frame_start=frame_start, length=length, **kw)
+    return collection.new_effect(name=name, type=type, channel=channel,
+                                 frame_start=frame_start, frame_end=frame_start + length, **kw)
+
+
+def set_ffmpeg_output(scene, container="MPEG4", codec="H264", audio_codec="AAC"):
+    settings = scene.render.image_settings
+    if hasattr(settings, "media_type"):
+        settings.media_type = "VIDEO"
+    settings.file_format = "FFMPEG"
+    ffmpeg = scene.render.ffmpeg
+    ffmpeg.format, ffmpeg.codec, ffmpeg.audio_codec = container, codec, audio_codec
+    return ffmpeg
+
+
+def strip_type(strip):
+    """'MOVIE', 'SOUND', 'IMAGE', 'COLOR', 'TEXT', 'META', 'SCENE', ... (same on all versions)."""
+    return strip.type

@@ -1,0 +1,33 @@
+"""Shared fixtures for every test folder.
+
+BLENDER_USER_RESOURCES must point at a scratch folder before anything imports bpy: bpy writes
+its user config and extension folders there on import (reference/blender.md §1).
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="lipsync_bl_user_"))
+
+import pytest  # noqa: E402
+
+SANDBOX_KEY = "sandbox-key"
+
+
+@pytest.fixture(scope="session")
+def sandbox_server():
+    """One loopback sandbox for the whole session; tests reset it through `sandbox`."""
+    from sandbox import Sandbox
+
+    sb = Sandbox(port=0, queue_seconds=0.0, processing_seconds=0.1, keys=(SANDBOX_KEY,))
+    sb.start()
+    yield sb
+    sb.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_server):
+    """The session sandbox, reset to a clean state (no jobs, no faults, default timings)."""
+    sandbox_server.reset()
+    yield sandbox_server
+    sandbox_server.reset()
