@@ -1,0 +1,304 @@
+"""Which options exist for each provider x model, their defaults, and request validation.
+
+Everything here comes from providers.md; the section is cited next to each entry. `validate()`
+runs before any upload, so a request that a provider would reject (or silently ignore) fails at
+once with a sentence naming the option, the model and the provider.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import uuid
+from typing import Any
+
+from .config import LABELS, MODELS, PROVIDERS
+from .errors import InputError
+from .models import EMOTIONS, FACE_MODES, OUTPUT_FORMATS, SYNC_MODES, JobRequest
+
+# Canonical option names used in messages, `supports()` and the capability table.
+OPTIONS = (
+    "sync_mode", "temperature", "active_speaker", "active_speaker.point", "active_speaker.boxes",
+    "occlusion_detection", "emotion", "mode", "text", "segments", "segments.options_override",
+    "audio_crop", "output_format", "output_quality", "number_results", "safety_check", "ttl",
+    "include_cost",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelCaps:
+    provider: str
+    model: str
+    remote_model: str  # the provider's own id / path for this model
+    options: frozenset[str]
+    sync_modes: tuple[str, ...]
+    default_sync_mode: str
+    #: why an option is missing, when the reference says something more useful than "not supported"
+    reasons: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: option keys a segment may override (sync.so optionsOverride, providers.md §1.5 [U])
+    override_keys: frozenset[str] = frozenset()
+
+
+def _caps(provider, model, remote, options, default, modes=SYNC_MODES, reasons=None, overrides=()):
+    return ModelCaps(provider, model, remote, frozenset(options), tuple(modes), default,
+                     dict(reasons or {}), frozenset(overrides))
+
+
+_ASD = ("active_speaker", "active_speaker.point", "active_speaker.boxes")
+_RUNWARE_OUT = ("output_format", "output_quality", "number_results", "safety_check", "ttl", "include_cost")
+_SYNC3_TEMP = "sync-3 ignores temperature (providers.md §1.4)"
+_SYNC3_OCC = "sync-3 handles occlusion automatically"
+
+_TABLE: dict[tuple[str, str], ModelCaps] = {}
+
+
+def _add(c: ModelCaps) -> None:
+    _TABLE[(c.provider, c.model)] = c
+
+
+# sync.so direct (§1.3–1.5): server default sync_mode not stated [U] -> cut_off like the hosts.
+_SYNC_COMMON = ("sync_mode", "text", "segments", "audio_crop")
+_add(_caps("sync", "lipsync-1.9.0-beta", "lipsync-1.9.0-beta", _SYNC_COMMON, "cut_off",
+           reasons={"temperature": "only lipsync-2 and lipsync-2-pro take temperature (providers.md §1.4)"}))
+for _m in ("lipsync-2", "lipsync-2-pro"):
+    _add(_caps("sync", _m, _m, _SYNC_COMMON + ("temperature", "occlusion_detection", "segments.options_override") + _ASD,
+               "cut_off", overrides=("temperature", "active_speaker", "occlusion_detection")))
+_add(_caps("sync", "sync-3", "sync-3", _SYNC_COMMON + _ASD + ("segments.options_override",), "cut_off",
+           reasons={"temperature": _SYNC3_TEMP, "occlusion_detection": _SYNC3_OCC,
+                    "emotion": "sync.so documents emotion only for react-1; use Runware for sync-3 emotion"},
+           overrides=("active_speaker",)))
+
+# Runware (§2.2–2.3): lipsync-2 defaults to bounce; sync-3 uses `settings`, has no loop, adds
+# emotion/mode and TTS (`speech`). No lipsync-1.9.0-beta on Runware.
+for _m, _air in (("lipsync-2", "sync:lipsync-2@1"), ("lipsync-2-pro", "sync:lipsync-2-pro@1")):
+    _add(_caps("runware", _m, _air,
+               ("sync_mode", "temperature", "occlusion_detection", "segments", "audio_crop") + _ASD + _RUNWARE_OUT,
+               "bounce", reasons={"text": "Runware takes TTS input only for sync-3"}))
+# sync-3 AIR: docs `sync:3@0` vs SDK registry `sync:lipsync@3` [U]; newest evidence first, overridable.
+_add(_caps("runware", "sync-3", os.environ.get("LIPSYNC_RUNWARE_SYNC3_AIR", "sync:lipsync@3"),
+           ("sync_mode", "temperature", "occlusion_detection", "emotion", "mode", "text", "segments", "audio_crop")
+           + _ASD + _RUNWARE_OUT,
+           "cut_off", modes=("bounce", "cut_off", "silence", "remap"),
+           reasons={"sync_mode=loop": "sync-3 on Runware has no loop mode (providers.md §2.3)"}))
+
+# WaveSpeed (§3.2): only video, audio, sync_mode (default cut_off) are documented.
+_WS_REASON = "WaveSpeedAI documents only video, audio and sync_mode (providers.md §3.2)"
+for _m, _path in (("lipsync-1.9.0-beta", "lipsync-1.9.0-beta"), ("lipsync-2", "lipsync-2"),
+                  ("lipsync-2-pro", "lipsync-2-pro"), ("sync-3", "lipsync-3")):
+    _add(_caps("wavespeed", _m, "sync/" + _path, ("sync_mode",), "cut_off",
+               reasons={o: _WS_REASON for o in ("temperature", "active_speaker", "occlusion_detection")}))
+
+# FoxAPI (§4.2): default loop; temperature and active_speaker (bool) only for lipsync-2/2-pro.
+for _m in ("lipsync-2", "lipsync-2-pro"):
+    _add(_caps("foxapi", _m, _m, ("sync_mode", "temperature", "active_speaker"), "loop",
+               reasons={"active_speaker.point": "FoxAPI's active_speaker is a plain on/off switch",
+                        "active_speaker.boxes": "FoxAPI's active_speaker is a plain on/off switch"}))
+_add(_caps("foxapi", "sync-3", "sync-3", ("sync_mode",), "loop",
+           reasons={"temperature": "FoxAPI takes temperature only for lipsync-2 and lipsync-2-pro (providers.md §4.2)",
+                    "active_speaker": "FoxAPI takes active_speaker only for lipsync-2 and lipsync-2-pro (providers.md §4.2)"}))
+
+# fal (§5.1): one endpoint per model family; only sync_mode (default cut_off) is documented.
+for _m, _ep in (("lipsync-1.9.0-beta", "fal-ai/sync-lipsync"), ("lipsync-2", "fal-ai/sync-lipsync/v2"),
+                ("lipsync-2-pro", "fal-ai/sync-lipsync/v2/pro"), ("sync-3", "fal-ai/sync-lipsync/v3")):
+    _add(_caps("fal", _m, _ep, ("sync_mode",), "cut_off"))
+
+
+def models_for(provider: str) -> list[str]:
+    return [m for m in MODELS if (provider, m) in _TABLE]
+
+
+def caps(provider: str, model: str) -> ModelCaps:
+    _check_pair(provider, model)
+    return _TABLE[(provider, model)]
+
+
+def default_sync_mode(provider: str, model: str) -> str:
+    return caps(provider, model).default_sync_mode
+
+
+def supports(provider: str, model: str, option: str) -> tuple[bool, str]:
+    """(True, "") or (False, a sentence saying why). `option` may be "sync_mode=loop"."""
+    try:
+        c = caps(provider, model)
+    except InputError as exc:
+        return False, exc.message
+    if option.startswith("sync_mode="):
+        mode = option.split("=", 1)[1]
+        if mode in c.sync_modes:
+            return True, ""
+        why = c.reasons.get(option) or f"{model} on {LABELS[provider]} accepts {', '.join(c.sync_modes)}"
+        return False, f"sync_mode {mode!r} is not supported by {model} on {LABELS[provider]}: {why}"
+    if option in c.options:
+        return True, ""
+    why = c.reasons.get(option)
+    text = f"{option} is not supported by {model} on {LABELS[provider]}"
+    return False, f"{text}: {why}" if why else text
+
+
+def capability_table() -> list[dict[str, Any]]:
+    """One row per provider x model: JSON-safe, used by `python -m client providers`."""
+    from .pricing import price_info  # late: pricing imports this module
+
+    rows = []
+    for (provider, model), c in _TABLE.items():
+        rows.append({
+            "provider": provider, "model": model, "remote_model": c.remote_model,
+            "sync_modes": list(c.sync_modes), "default_sync_mode": c.default_sync_mode,
+            "options": sorted(c.options), "price": price_info(provider, model),
+        })
+    return rows
+
+
+def _check_pair(provider: str, model: str) -> None:
+    if provider not in PROVIDERS:
+        raise InputError(f"unknown provider {provider!r}; expected one of {', '.join(PROVIDERS)}")
+    if model not in MODELS:
+        raise InputError(f"unknown model {model!r}; expected one of {', '.join(MODELS)}", provider)
+    if (provider, model) not in _TABLE:
+        raise InputError(f"{model} is not offered on {LABELS[provider]} "
+                         f"(available: {', '.join(models_for(provider))})", provider)
+
+
+def _require(req: JobRequest, option: str) -> None:
+    ok, why = supports(req.provider, req.model, option)
+    if not ok:
+        raise InputError(why, req.provider)
+
+
+def _range(req: JobRequest, name: str, value: float, lo: float, hi: float) -> None:
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and lo <= value <= hi):
+        raise InputError(f"{name} {value} is out of range for {req.model} on {LABELS[req.provider]}: "
+                         f"use {lo:g} to {hi:g}", req.provider)
+
+
+def _crop(req: JobRequest, where: str, start, end) -> bool:
+    if (start is None) != (end is None):
+        raise InputError(f"{where}: audio start and end must be given together "
+                         f"({req.model} on {LABELS[req.provider]})", req.provider)
+    if start is None:
+        return False
+    if start < 0 or end <= start:
+        raise InputError(f"{where}: audio crop {start}..{end} is not a positive range "
+                         f"({req.model} on {LABELS[req.provider]})", req.provider)
+    return True
+
+
+def validate(req: JobRequest) -> None:
+    """Raise InputError for anything this provider x model cannot do; return None otherwise."""
+    c = caps(req.provider, req.model)
+    label = LABELS[req.provider]
+    o = req.options
+
+    if req.provider == "runware":
+        try:
+            uuid.UUID(req.client_key)
+        except ValueError:
+            raise InputError(f"client_key must be a UUID: Runware uses it as the taskUUID of {req.model}",
+                             req.provider) from None
+    elif not req.client_key or len(req.client_key) > 128:
+        raise InputError("client_key must be 1-128 characters", req.provider)
+
+    if not req.video:
+        raise InputError(f"a video input is required for {req.model} on {label}", req.provider)
+    if not req.audio and not req.text:
+        raise InputError(f"an audio input is required for {req.model} on {label}", req.provider)
+    if req.text:
+        _require(req, "text")
+        for t in req.text:
+            if not t.text.strip() or not t.voice.strip():
+                raise InputError(f"text input {t.id!r} needs both text and voice ({req.model} on {label})",
+                                 req.provider)
+    ids = [a.id for a in req.audio] + [t.id for t in req.text]
+    if len(set(ids)) != len(ids):
+        raise InputError("audio and text input ids must be unique", req.provider)
+
+    cropped = any(_crop(req, f"audio {a.id!r}", a.start, a.end) for a in req.audio)
+    if cropped:
+        _require(req, "audio_crop")
+
+    if req.segments:
+        _require(req, "segments")
+        for i, s in enumerate(req.segments, 1):
+            where = f"segment {i}"
+            if s.start < 0 or s.end <= s.start:
+                raise InputError(f"{where}: start {s.start} and end {s.end} are not a positive range "
+                                 f"({req.model} on {label})", req.provider)
+            if s.audio_id not in ids:
+                raise InputError(f"{where}: unknown audio id {s.audio_id!r} ({req.model} on {label})",
+                                 req.provider)
+            if _crop(req, where, s.audio_start, s.audio_end):
+                _require(req, "audio_crop")
+            if s.options_override:
+                _require(req, "segments.options_override")
+                bad = sorted(set(s.options_override) - c.override_keys)
+                if bad:
+                    raise InputError(f"{where}: {', '.join(bad)} cannot be overridden per segment for "
+                                     f"{req.model} on {label}", req.provider)
+                if "temperature" in s.options_override:
+                    _range(req, f"{where}: temperature", s.options_override["temperature"], 0, 1)
+    elif len(ids) > 1:
+        raise InputError(f"several audio/text inputs need segments saying which plays when "
+                         f"({req.model} on {label})", req.provider)
+
+    if o.sync_mode is not None:
+        if o.sync_mode not in SYNC_MODES:
+            raise InputError(f"sync_mode {o.sync_mode!r} is unknown for {req.model} on {label}: "
+                             f"use one of {', '.join(c.sync_modes)}", req.provider)
+        _require(req, "sync_mode")
+        _require(req, f"sync_mode={o.sync_mode}")
+    if o.temperature is not None:
+        _require(req, "temperature")
+        _range(req, "temperature", o.temperature, 0, 1)
+    if o.active_speaker is not None:
+        a = o.active_speaker
+        modes = [a.auto, a.point is not None or a.frame is not None, a.boxes is not None]
+        if sum(bool(m) for m in modes) > 1:
+            raise InputError(f"active_speaker: choose auto, a frame + point, or boxes, not several "
+                             f"({req.model} on {label})", req.provider)
+        if a.point is not None or a.frame is not None:
+            if a.point is None or a.frame is None:
+                raise InputError(f"active_speaker: frame and point must be given together "
+                                 f"({req.model} on {label})", req.provider)
+            if a.frame < 0 or min(a.point) < 0:
+                raise InputError(f"active_speaker: frame and point must not be negative "
+                                 f"({req.model} on {label})", req.provider)
+            _require(req, "active_speaker.point")
+        elif a.boxes is not None:
+            for box in a.boxes:
+                if box is not None and len(box) != 4:
+                    raise InputError(f"active_speaker.boxes: each box is [x1, y1, x2, y2] or null "
+                                     f"({req.model} on {label})", req.provider)
+            _require(req, "active_speaker.boxes")
+        elif a.auto:
+            _require(req, "active_speaker")
+    if o.occlusion_detection:
+        _require(req, "occlusion_detection")
+    if o.emotion is not None:
+        _require(req, "emotion")
+        if o.emotion not in EMOTIONS:
+            raise InputError(f"emotion {o.emotion!r} is not valid for {req.model} on {label}: "
+                             f"use one of {', '.join(EMOTIONS)}", req.provider)
+    if o.mode is not None:
+        _require(req, "mode")
+        if o.mode not in FACE_MODES:
+            raise InputError(f"mode {o.mode!r} is not valid for {req.model} on {label}: "
+                             f"use one of {', '.join(FACE_MODES)}", req.provider)
+    if o.output_format is not None:
+        _require(req, "output_format")
+        if o.output_format.upper() not in OUTPUT_FORMATS:
+            raise InputError(f"output_format {o.output_format!r} is not valid for {req.model} on {label}: "
+                             f"use one of {', '.join(OUTPUT_FORMATS)}", req.provider)
+    if o.output_quality is not None:
+        _require(req, "output_quality")
+        _range(req, "output_quality", o.output_quality, 20, 99)
+    if o.number_results != 1:
+        _require(req, "number_results")
+        _range(req, "number_results", o.number_results, 1, 4)
+    if o.safety_check is not None:
+        _require(req, "safety_check")
+    if o.ttl is not None:
+        _require(req, "ttl")
+        if o.ttl < 60:
+            raise InputError(f"ttl {o.ttl} is out of range for {req.model} on {label}: use 60 seconds or more",
+                             req.provider)
