@@ -8,29 +8,19 @@ handlers (4.5 hangs at exit otherwise).
 """
 
 import os
-import pathlib
 import sys
-import tempfile
 
 import bpy
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-REPO_MODULE = "lipsync_dev"
-ADDON = f"bl_ext.{REPO_MODULE}.vse_lipsync"
-
-
-def _repo_dir():
-    folder = pathlib.Path(tempfile.mkdtemp(prefix="lipsync_repo_"))
-    (folder / "vse_lipsync").symlink_to(ROOT, target_is_directory=True)
-    return folder
+from addon_env import ADDON, REPO_MODULE, make_repo_dir
 
 
 @pytest.fixture(scope="session")
 def addon():
     prefs = bpy.context.preferences
     repo = prefs.extensions.repos.new(name=REPO_MODULE, module=REPO_MODULE,
-                                      custom_directory=str(_repo_dir()), source="USER")
+                                      custom_directory=str(make_repo_dir()), source="USER")
     assert bpy.ops.preferences.addon_enable(module=ADDON) == {"FINISHED"}
     yield sys.modules[ADDON]
     bpy.ops.preferences.addon_disable(module=ADDON)
