@@ -1,0 +1,149 @@
+"""The add-on as an extension: enable/disable, preferences, keys, online access, compat."""
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+import warnings
+
+import bpy
+import pytest
+
+from addon_env import ADDON, ROOT
+
+KNOWN_KEY = "sk-FOUNDATION-LEAKCHECK-7f3a91"
+
+
+def test_enable_disable_is_clean(addon):
+    assert hasattr(bpy.types.Scene, "lipsync")
+    assert bpy.ops.preferences.addon_disable(module=ADDON) == {"FINISHED"}
+    try:
+        assert not hasattr(bpy.types.Scene, "lipsync")
+        assert not hasattr(bpy.ops.lipsync, "submit_selected") or \
+            "submit_selected" not in dir(bpy.ops.lipsync)
+    finally:
+        assert bpy.ops.preferences.addon_enable(module=ADDON) == {"FINISHED"}
+    assert hasattr(bpy.types.Scene, "lipsync")
+
+
+# Runs in a fresh interpreter: the test process itself has imported httpx/pydantic already.
+_LIGHT_REGISTER = r"""
+import json, os, pathlib, socket, sys, tempfile
+attempts = []
+def refuse(self, *a, **k):
+    attempts.append(repr(a))
+    raise OSError("network during register")
+socket.socket.connect = refuse
+socket.create_connection = lambda *a, **k: refuse(None, *a)
+import bpy
+before = set(sys.modules)
+repo = pathlib.Path(tempfile.mkdtemp())
+(repo / "vse_lipsync").symlink_to(sys.argv[1], target_is_directory=True)
+bpy.context.preferences.extensions.repos.new(name="lipsync_dev", module="lipsync_dev",
+                                             custom_directory=str(repo), source="USER")
+result = bpy.ops.preferences.addon_enable(module="bl_ext.lipsync_dev.vse_lipsync")
+heavy = sorted(m for m in set(sys.modules) - before if m.split(".")[0] in ("httpx", "pydantic", "httpcore", "anyio", "imageio_ffmpeg"))
+bpy.ops.preferences.addon_disable(module="bl_ext.lipsync_dev.vse_lipsync")
+print("RESULT" + json.dumps({"enabled": sorted(result), "heavy": heavy, "network": attempts}))
+"""
+
+
+def test_register_does_no_network_and_no_heavy_imports(tmp_path):
+    env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"))
+    proc = subprocess.run([sys.executable, "-c", _LIGHT_REGISTER, str(ROOT)], capture_output=True,
+                          text=True, env=env, timeout=120)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")), None)
+    assert line, proc.stdout + proc.stderr
+    result = json.loads(line[len("RESULT"):])
+    assert result == {"enabled": ["FINISHED"], "heavy": [], "network": []}
+
+
+def test_api_key_is_never_saved_into_the_blend(addon_prefs, scene, tmp_path, clean_env):
+    addon_prefs.sync_api_key = KNOWN_KEY
+    addon_prefs.fal_api_key = KNOWN_KEY
+    clean_env.setenv("RUNWARE_API_KEY", KNOWN_KEY)
+    scene.sequence_editor_create()
+    path = tmp_path / "shot.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(path), compress=False)
+    data = path.read_bytes()
+    assert len(data) > 10_000
+    assert KNOWN_KEY.encode() not in data
+    assert KNOWN_KEY.encode("utf-16-le") not in data
+
+
+def test_env_vars_win_over_preferences(addon, addon_prefs, clean_env):
+    prefs_module = importlib.import_module(ADDON + ".preferences")
+    addon_prefs.sync_api_key = "from-preferences"
+    addon_prefs.sync_base_url = "https://prefs.example"
+    assert prefs_module.key_source("sync", addon_prefs) == "preferences"
+    config = prefs_module.provider_config("sync", addon_prefs)
+    assert config.api_key == "from-preferences"
+    assert config.base_url == "https://prefs.example"
+
+    clean_env.setenv("SYNC_API_KEY", "from-env")
+    clean_env.setenv("LIPSYNC_SYNC_BASE_URL", "http://127.0.0.1:9/sync")
+    assert prefs_module.key_source("sync", addon_prefs) == "env:SYNC_API_KEY"
+    config = prefs_module.provider_config("sync", addon_prefs)
+    assert config.api_key == "from-env"
+    assert config.base_url == "http://127.0.0.1:9/sync"
+    assert "from-env" not in repr(config)
+
+
+def test_missing_key_is_reported_as_missing(addon, addon_prefs, clean_env):
+    prefs_module = importlib.import_module(ADDON + ".preferences")
+    addon_prefs.fal_api_key = ""
+    assert prefs_module.key_source("fal", addon_prefs) == "missing"
+    assert "FAL_KEY" in prefs_module._describe_key_source("fal", "missing")
+
+
+def test_preferences_draw_without_errors(addon, addon_prefs, clean_env):
+    clean_env.setenv("WAVESPEED_API_KEY", "x")
+
+    class Layout:  # records what draw() asks for, the way Blender's UILayout would receive it
+        def __init__(self):
+            self.props, self.labels = [], []
+            self.active = True
+
+        def column(self, **_):
+            return self
+
+        row = box = column
+
+        def prop(self, _owner, name, **_):
+            self.props.append(name)
+
+        def label(self, text="", **_):
+            self.labels.append(text)
+
+    layout = Layout()
+    type(addon_prefs).draw(type("Fake", (), {"layout": layout, **{
+        k: getattr(addon_prefs, k) for k in addon_prefs.bl_rna.properties.keys() if k != "rna_type"}})(),
+        bpy.context)
+    assert "sync_api_key" in layout.props and "fal_base_url" in layout.props
+    assert any("WAVESPEED_API_KEY" in text for text in layout.labels)
+
+
+def test_online_access_off_blocks_network_operators_with_a_message(addon, scene):
+    bpy.context.preferences.system.use_online_access = False
+    assert not bpy.app.online_access
+    with pytest.raises(RuntimeError, match="Online access is off"):
+        bpy.ops.lipsync.submit_selected()
+
+
+def test_online_access_switch_is_honoured(addon, online):
+    online_module = importlib.import_module(ADDON + ".operators.online")
+    assert online_module.online_access()
+
+
+def test_compat_timing_reads_new_names_without_deprecation_warnings(addon, scene, tmp_path):
+    compat = importlib.import_module(ADDON + ".compat")
+    sed = scene.sequence_editor_create()
+    strip = compat.new_effect(compat.strips(sed), "c", "COLOR", 1, 10, 50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        assert compat.visible_range(strip) == (10, 60)
+        compat.set_timing(strip, "frame_final_start", 15)
+        assert compat.get_timing(strip, "frame_final_start") == 15
+        assert compat.get_timing(strip, "frame_final_duration") == 45
+    assert compat.sequencer_scene(bpy.context) == scene
