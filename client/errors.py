@@ -87,6 +87,12 @@ class RateLimited(LipsyncError):
         self.retry_after = retry_after
 
 
+class QuotaExceeded(LipsyncError):
+    """HTTP 402 and friends: balance, credits or plan limits."""
+
+    kind = "insufficient balance"
+
+
 class ProviderUnavailable(LipsyncError):
     """The provider could not be reached or answered with a server error after our retries."""
 

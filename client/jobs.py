@@ -1,0 +1,256 @@
+"""`iter_job_events`: one lip-sync job as a blocking generator of typed events.
+
+The host (Blender worker thread, CLI loop) drives it; it never raises. The order is
+validate -> upload -> submit -> poll -> download, with the cancel flag checked between steps
+and during every wait. It ends with exactly one Completed or Failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .capabilities import validate
+from .config import ProviderConfig
+from .download import download, extension_of
+from .errors import (
+    Cancelled, InputError, JobFailed, LipsyncError, OutcomeUnknown, PollTimeout, humanize, scrub,
+)
+from .events import Completed, Downloading, Event, Failed, JobState, Status, Submitted, Uploaded, Uploading
+from .models import JobRequest
+from .providers import PollResult, RemoteRef, provider_class
+from .transport import Http
+from .uploads import DEFAULT_CACHE, UploadCache, file_sha256, key_fingerprint
+
+log = logging.getLogger(__name__)
+
+__all__ = ["RemoteRef", "iter_job_events", "is_url"]
+
+
+def is_url(value: str) -> bool:
+    return value.startswith(("https://", "http://"))
+
+
+def iter_job_events(
+    request: JobRequest,
+    config: ProviderConfig,
+    out_dir: str | os.PathLike,
+    *,
+    out_stem: str = "lipsync",
+    resume: RemoteRef | None = None,
+    cancel: threading.Event | None = None,
+    transport: httpx.BaseTransport | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    poll_deadline: float = 6 * 3600,
+    on_submitting: Callable[[str], None] | None = None,
+    upload_cache: UploadCache | None = None,
+    max_download_bytes: int | None = None,
+) -> Iterator[Event]:
+    """Run one job. `on_submitting(client_key)` is called right before the first submit attempt.
+
+    With `resume`, upload and submit are skipped and the remote job is polled (never resubmitted).
+    """
+    remote_id = resume.remote_id if resume else None
+    http: Http | None = None
+    try:
+        if request.provider != config.provider:
+            raise InputError(f"the request is for {request.provider} but the config is for {config.provider}")
+        if not resume:
+            validate(request)
+        if not config.api_key:
+            from .errors import AuthError
+            from .config import ENV_KEYS
+
+            raise AuthError(f"no API key: set {ENV_KEYS[config.provider]} or the add-on preferences",
+                            config.provider)
+        http = Http(config.provider, transport=transport, sleep=sleep, clock=clock, cancel=cancel)
+        provider = provider_class(config.provider)(config, http)
+        runner = _Runner(request, provider, http, cancel, clock, upload_cache or DEFAULT_CACHE)
+
+        if resume is None:
+            refs = yield from runner.upload_all()
+            runner.check_cancel()
+            if on_submitting is not None:
+                on_submitting(request.client_key)
+            ref = provider.submit(request, refs)
+            remote_id = ref.remote_id
+            yield Submitted(ref.remote_id, dict(ref.extra))
+        else:
+            ref = resume
+        result = yield from runner.wait(ref, poll_deadline)
+        outputs = yield from runner.download_all(result, Path(out_dir), out_stem, max_download_bytes)
+        yield Completed(ref.remote_id, outputs, result.cost, result.output_seconds)
+    except LipsyncError as exc:
+        if isinstance(exc, Cancelled) and http is not None and remote_id:
+            _try_cancel(http, config, remote_id, resume)
+        log.info("job failed: %s", exc.human())
+        yield Failed(_state_of(exc), exc, remote_id)
+    except Exception as exc:  # never raise into the host's worker thread
+        log.exception("unexpected error in lip-sync job")
+        err = LipsyncError(f"unexpected {type(exc).__name__}: {scrub(str(exc))}", config.provider)
+        yield Failed(JobState.FAILED, err, remote_id)
+    finally:
+        if http is not None:
+            http.close()
+
+
+def _state_of(exc: LipsyncError) -> JobState:
+    if isinstance(exc, Cancelled):
+        return JobState.CANCELLED
+    if isinstance(exc, OutcomeUnknown):
+        return JobState.UNKNOWN
+    if isinstance(exc, JobFailed) and exc.rejected:
+        return JobState.REJECTED
+    return JobState.FAILED
+
+
+def _try_cancel(http: Http, config: ProviderConfig, remote_id: str, resume: RemoteRef | None) -> None:
+    """Best effort remote cancel (fal has one); the cancel flag is already set, so clear waits."""
+    try:
+        http.cancel = None
+        provider_class(config.provider)(config, http).cancel(resume or RemoteRef(remote_id))
+    except Exception as exc:  # a failed cancel must not hide the cancellation itself
+        log.debug("remote cancel failed: %s", humanize(exc))
+
+
+class _Runner:
+    def __init__(self, request: JobRequest, provider, http: Http, cancel, clock, cache: UploadCache) -> None:
+        self.request = request
+        self.provider = provider
+        self.http = http
+        self.cancel = cancel
+        self.clock = clock
+        self.cache = cache
+
+    def check_cancel(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled("cancelled by the user", self.provider.name)
+
+    # -- uploads -------------------------------------------------------------------------------
+
+    def upload_all(self) -> Iterator[Event]:
+        req = self.request
+        items = [("video", "video", req.video)] + [(a.id, "audio", a.path) for a in req.audio]
+        for name, _, path in items:
+            if not is_url(path) and not os.path.isfile(path):
+                raise InputError(f"{name} file not found: {path}", self.provider.name)
+        refs: dict[str, str] = {}
+        for name, kind, path in items:
+            self.check_cancel()
+            if is_url(path):
+                refs[name] = path
+                continue
+            refs[name] = yield from self.upload_one(name, kind, path)
+        return refs
+
+    def upload_one(self, name: str, kind: str, path: str) -> Iterator[Event]:
+        cfg = self.provider.config
+        digest = file_sha256(path)
+        where = (cfg.provider, cfg.host(), key_fingerprint(cfg.api_key), digest)
+        cached = self.cache.get(*where)
+        if cached:
+            yield Uploaded(name, cached, True)
+            return cached
+        total = os.path.getsize(path)
+        yield Uploading(name, 0, total)
+        ref = yield from _relay(lambda report: self.provider.upload(path, kind, report),
+                                lambda sent, tot: Uploading(name, sent, tot))
+        self.cache.put(*where, ref)
+        yield Uploading(name, total, total)
+        yield Uploaded(name, ref, False)
+        return ref
+
+    # -- polling -------------------------------------------------------------------------------
+
+    def wait(self, ref: RemoteRef, deadline: float) -> Iterator[Event]:
+        start = self.clock()
+        first, cap = self.provider.poll_interval
+        interval = first
+        last: tuple | None = None
+        while True:
+            self.check_cancel()
+            result: PollResult = self.provider.poll(ref)
+            key = (result.state, result.progress, result.message)
+            if key != last and result.state is not JobState.COMPLETED:
+                yield Status(result.state, result.progress, result.message)
+                last = key
+            if result.state is JobState.COMPLETED:
+                yield Status(JobState.COMPLETED, 1.0 if result.progress is None else result.progress,
+                             result.message)
+                return result
+            if result.state.terminal or result.error is not None:
+                err = result.error or JobFailed(None, f"the job ended as {result.state.value}", self.provider.name,
+                                                rejected=result.state is JobState.REJECTED)
+                raise err
+            if self.clock() - start > deadline:
+                raise PollTimeout(f"still not finished after {deadline:g} s; the job may still be running — "
+                                  f"resume it later with its id {ref.remote_id}", self.provider.name)
+            pause = result.retry_after if result.retry_after is not None else interval
+            self.http.wait(pause)
+            interval = min(cap, interval * 1.5)
+
+    # -- downloads -----------------------------------------------------------------------------
+
+    def download_all(self, result: PollResult, out_dir: Path, stem: str, cap: int | None) -> Iterator[Event]:
+        if not result.outputs:
+            raise JobFailed("output_missing", "the job completed but returned no output URL", self.provider.name)
+        fmt = (self.request.options.output_format or "").lower()
+        default_ext = f".{fmt}" if fmt else ".mp4"
+        paths: list[str] = []
+        for i, url in enumerate(result.outputs):
+            self.check_cancel()
+            name = stem if i == 0 else f"{stem}_{i + 1}"
+            dest = out_dir / (name + extension_of(url, default_ext))
+            kwargs: dict[str, Any] = {} if cap is None else {"max_bytes": cap}
+            path = yield from _relay(
+                lambda report, url=url, dest=dest: download(self.http, url, dest, progress=report, **kwargs),
+                lambda got, total: Downloading(got, total))
+            paths.append(str(path))
+        return paths
+
+
+def _relay(work: Callable[[Callable[[int, Any], None]], Any], make: Callable[[int, Any], Event],
+           every: float = 0.2) -> Iterator[Event]:
+    """Run blocking `work(report)` in a helper thread and yield its progress as events.
+
+    Uploads and downloads happen inside one httpx call; the thread lets the generator hand live
+    byte counts to its host meanwhile. Reports are throttled to one per `every` seconds.
+    """
+    events: queue.Queue = queue.Queue()
+    outcome: dict[str, Any] = {}
+    last = [0.0]
+
+    def report(done: int, total: Any) -> None:
+        now = time.monotonic()
+        if now - last[0] >= every:
+            last[0] = now
+            events.put(make(done, total))
+
+    def target() -> None:
+        try:
+            outcome["value"] = work(report)
+        except BaseException as exc:  # handed back to the generator's thread
+            outcome["error"] = exc
+        finally:
+            events.put(None)
+
+    thread = threading.Thread(target=target, name="lipsync-transfer", daemon=True)
+    thread.start()
+    while True:
+        item = events.get()
+        if item is None:
+            break
+        yield item
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]

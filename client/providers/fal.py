@@ -1,0 +1,122 @@
+"""fal.ai queue protocol (providers.md §5.1).
+
+Three hosts (queue, storage-token, CDN) — a base-URL override maps all of them to one base.
+Status/result/cancel URLs drop the model sub-path (`fal-ai/sync-lipsync/v2` -> `fal-ai/sync-lipsync`).
+No idempotency: a submit is never re-sent once it may have reached the server.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import httpx
+
+from ..capabilities import default_sync_mode
+from ..errors import JobFailed, LipsyncError, OutcomeUnknown
+from ..events import JobState
+from ..models import JobRequest
+from ..transport import check_url
+from ..uploads import ProgressReader
+from .base import PollResult, Progress, Provider, RemoteRef, body_json, content_type, error_for_status, flatten
+
+STATES = {"IN_QUEUE": JobState.QUEUED, "IN_PROGRESS": JobState.PROCESSING, "COMPLETED": JobState.COMPLETED}
+# the `model` field each endpoint takes (§5.1 table); v2/pro and v3 take none
+MODEL_FIELD = {"lipsync-1.9.0-beta": "lipsync-1.9.0-beta", "lipsync-2": "lipsync-2"}
+
+
+def app_of(endpoint: str) -> str:
+    return "/".join(endpoint.split("/")[:2])
+
+
+class FalProvider(Provider):
+    name = "fal"
+    poll_interval = (0.5, 5.0)
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Key {self.config.api_key}"}
+
+    def upload(self, path: str, kind: str, progress: Progress) -> str:
+        token = self.json_of(self.call("POST", "/storage/auth/token", safe=True, role="storage",
+                                       params={"storage_type": "fal-cdn-v3"}, json={}))
+        if not isinstance(token, dict) or not token.get("token"):
+            raise LipsyncError("the storage token answer carried no token", self.name)
+        if self.config.base_url:
+            cdn = self.config.base_url
+        else:
+            cdn = check_url(str(token.get("base_url") or self.config.host("cdn")), "CDN URL", self.name).rstrip("/")
+        ctype = content_type(path, kind)
+        size = os.path.getsize(path)
+        headers = {"Authorization": f"{token.get('token_type') or 'Bearer'} {token['token']}",
+                   "Content-Type": ctype, "X-Fal-File-Name": os.path.basename(path), "Content-Length": str(size)}
+
+        def body() -> dict[str, Any]:
+            return {"content": ProgressReader(path, progress)}
+
+        # the CDN takes the short-lived storage token, never the API key
+        response = self.http.request("POST", cdn + "/files/upload", safe=True, parse_error=self.parse_error,
+                                     headers=headers, body=body)
+        data = self.json_of(response)
+        url = isinstance(data, dict) and data.get("access_url")
+        if not url:
+            raise LipsyncError("the CDN answer carried no access_url", self.name)
+        return str(url)
+
+    def submit(self, request: JobRequest, refs: dict[str, str]) -> RemoteRef:
+        endpoint = self.remote_model(request.model)
+        body: dict[str, Any] = {
+            "video_url": refs["video"], "audio_url": refs[request.audio[0].id],
+            "sync_mode": request.options.sync_mode or default_sync_mode(self.name, request.model),
+        }
+        if request.model in MODEL_FIELD:
+            body["model"] = MODEL_FIELD[request.model]
+        data = self.json_of(self.call("POST", "/" + endpoint, safe=False, json=body))
+        request_id = isinstance(data, dict) and data.get("request_id")
+        if not request_id:
+            raise OutcomeUnknown("the queue answer carried no request_id; the request may exist — check "
+                                 "the fal dashboard before submitting again", self.name)
+        return RemoteRef(str(request_id), {"app": app_of(endpoint)})
+
+    def _app(self, ref: RemoteRef) -> str:
+        return str(ref.extra.get("app") or "fal-ai/sync-lipsync")
+
+    def poll(self, ref: RemoteRef) -> PollResult:
+        base = f"/{self._app(ref)}/requests/{ref.remote_id}"
+        data = self.json_of(self.call("GET", base + "/status", safe=True, params={"logs": "1"}))
+        status = str(data.get("status", "")).upper() if isinstance(data, dict) else ""
+        state = STATES.get(status, JobState.UNKNOWN)
+        message = status.lower()
+        if state is JobState.QUEUED and data.get("queue_position") is not None:
+            message = f"in queue (position {data['queue_position']})"
+        if state is not JobState.COMPLETED:
+            return PollResult(state=state, message=message)
+        if data.get("error"):
+            return PollResult(JobState.FAILED, error=JobFailed(data.get("error_type"), flatten(data["error"]),
+                                                                self.name))
+        try:
+            result = self.json_of(self.call("GET", base, safe=True))
+        except JobFailed as exc:
+            return PollResult(JobState.FAILED, error=exc)
+        video = result.get("video") if isinstance(result, dict) else None
+        url = video.get("url") if isinstance(video, dict) else None
+        return PollResult(JobState.COMPLETED, progress=1.0, outputs=[str(url)] if url else [])
+
+    def cancel(self, ref: RemoteRef) -> bool:
+        self.call("PUT", f"/{self._app(ref)}/requests/{ref.remote_id}/cancel", safe=True)
+        return True
+
+    def parse_error(self, response: httpx.Response) -> LipsyncError:
+        data = body_json(response)
+        error_type = response.headers.get("x-fal-error-type")
+        message = ""
+        if isinstance(data, dict):
+            error_type = data.get("error_type") or error_type
+            message = flatten(data.get("detail") or data.get("error") or data.get("message"))
+        elif response.text:
+            message = response.text[:300]
+        if response.status_code == 422:
+            return error_for_status(self.name, response, error_type, f"invalid input: {message}")
+        # a result request answering with an error type is the job's own failure, not the queue's
+        if error_type and response.status_code not in (401, 403, 429) and "/requests/" in str(response.url):
+            return JobFailed(error_type, message or error_type, self.name, status=response.status_code)
+        return error_for_status(self.name, response, error_type, message)
