@@ -233,7 +233,7 @@ def validate(req: JobRequest) -> None:
                 _require(req, "segments.options_override")
                 bad = sorted(set(s.options_override) - c.override_keys)
                 if bad:
-                    raise InputError(f"{where}: {', '.join(bad)} cannot be overridden per segment for "
+                    raise InputError(f"{where}: options_override of {', '.join(bad)} is not supported for "
                                      f"{req.model} on {label}", req.provider)
                 if "temperature" in s.options_override:
                     _range(req, f"{where}: temperature", s.options_override["temperature"], 0, 1)

@@ -1,0 +1,292 @@
+"""`python -m client run|estimate|status|providers` — the same job runner, from a terminal.
+
+Human progress goes to stderr, the result (output path, or JSON lines with --json) to stdout.
+Exit 0 only when the output file was written (run) or the command answered (others).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from .capabilities import capability_table, models_for
+from .config import LABELS, MODELS, PROVIDERS, ProviderConfig, resolve_config
+from .errors import InputError, LipsyncError, humanize, scrub
+from .events import Completed, Downloading, Failed, Status, Submitted, Uploaded, Uploading, event_to_dict
+from .models import ActiveSpeaker, AudioInput, JobRequest, Options, Segment, new_client_key
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNKNOWN = 0, 1, 2, 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m client", description="Lip-sync a video to audio through a hosted API.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--provider", required=True, choices=PROVIDERS)
+        sp.add_argument("--base-url", default="", help="override every host of the provider (or LIPSYNC_<NAME>_BASE_URL)")
+        sp.add_argument("--json", action="store_true", help="JSON lines on stdout")
+
+    run = sub.add_parser("run", help="upload, submit, wait and download")
+    common(run)
+    run.add_argument("--model", required=True, choices=MODELS)
+    run.add_argument("--video", required=True)
+    run.add_argument("--audio", action="append", default=[], help="audio file or URL (repeat for segments)")
+    run.add_argument("--out", required=True, help="output file")
+    _options(run)
+    run.add_argument("--client-key", default="", help="idempotency key / Runware taskUUID to reuse")
+    run.add_argument("--poll-deadline", type=float, default=6 * 3600)
+
+    est = sub.add_parser("estimate", help="price estimate from media durations")
+    est.add_argument("--provider", required=True, choices=PROVIDERS)
+    est.add_argument("--model", required=True, choices=MODELS)
+    est.add_argument("--video", required=True)
+    est.add_argument("--audio", required=True)
+    est.add_argument("--sync-mode", default=None)
+    est.add_argument("--results", type=int, default=1)
+    est.add_argument("--json", action="store_true")
+
+    st = sub.add_parser("status", help="state of a remote job; with --out, wait and download it")
+    common(st)
+    st.add_argument("--id", required=True, help="remote job id")
+    st.add_argument("--model", default="lipsync-2", choices=MODELS)
+    st.add_argument("--extra", default="{}", help="JSON printed with the 'submitted' event (resume data)")
+    st.add_argument("--out", default="", help="wait for the job and download it here")
+    st.add_argument("--poll-deadline", type=float, default=6 * 3600)
+
+    pv = sub.add_parser("providers", help="the capability and price table")
+    pv.add_argument("--json", action="store_true")
+    return p
+
+
+def _options(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--sync-mode", default=None)
+    sp.add_argument("--temperature", type=float, default=None)
+    g = sp.add_mutually_exclusive_group()
+    g.add_argument("--speaker-auto", action="store_true")
+    g.add_argument("--speaker-point", default=None, metavar="FRAME,X,Y")
+    sp.add_argument("--occlusion", action="store_true")
+    sp.add_argument("--segments", default=None, metavar="FILE.json")
+    sp.add_argument("--emotion", default=None)
+    sp.add_argument("--mode", default=None)
+    sp.add_argument("--output-format", default=None)
+    sp.add_argument("--quality", type=int, default=None)
+    sp.add_argument("--results", type=int, default=1)
+
+
+def request_from_args(a: argparse.Namespace) -> JobRequest:
+    speaker = None
+    if a.speaker_auto:
+        speaker = ActiveSpeaker(auto=True)
+    elif a.speaker_point:
+        try:
+            frame, x, y = (int(v) for v in a.speaker_point.split(","))
+        except ValueError:
+            raise InputError("--speaker-point takes FRAME,X,Y (three integers)") from None
+        speaker = ActiveSpeaker(frame=frame, point=(x, y))
+    options = Options(sync_mode=a.sync_mode, temperature=a.temperature, active_speaker=speaker,
+                      occlusion_detection=True if a.occlusion else None, emotion=a.emotion, mode=a.mode,
+                      output_format=a.output_format, output_quality=a.quality, number_results=a.results)
+    audio = [AudioInput(id=f"a{i + 1}", path=path) for i, path in enumerate(a.audio)]
+    segments: list[Segment] = []
+    if a.segments:
+        audio, segments = load_segments(a.segments, audio)
+    if not audio:
+        raise InputError("give --audio, or --segments with audio files")
+    return JobRequest(provider=a.provider, model=a.model, video=a.video, audio=audio, segments=segments,
+                      options=options, client_key=a.client_key or new_client_key())
+
+
+def load_segments(path: str, audio: list[AudioInput]) -> tuple[list[AudioInput], list[Segment]]:
+    """A JSON list of {start, end, audio (file, or id a1.. of --audio), audio_start?, audio_end?, options?};
+    or {"audio": [{id, path}], "segments": [...]} . Relative paths are relative to the JSON file."""
+    try:
+        data = json.loads(Path(path).read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read segments file {path}: {exc}") from None
+    root = Path(path).resolve().parent
+    audio = list(audio)
+    if isinstance(data, dict):
+        for item in data.get("audio", []):
+            p = item["path"]
+            audio.append(AudioInput(id=item["id"], path=p if "://" in p else str(root / p),
+                                    start=item.get("start"), end=item.get("end")))
+        data = data.get("segments", [])
+    by_path = {a.path: a.id for a in audio}
+    segments = []
+    for item in data:
+        ref = item.get("audio_id") or item.get("audio")
+        if ref not in {a.id for a in audio}:
+            full = ref if "://" in str(ref) else str(root / str(ref))
+            if full not in by_path:
+                by_path[full] = f"s{len(by_path) + 1}"
+                audio.append(AudioInput(id=by_path[full], path=full))
+            ref = by_path[full]
+        segments.append(Segment(start=item["start"], end=item["end"], audio_id=ref,
+                                audio_start=item.get("audio_start"), audio_end=item.get("audio_end"),
+                                options_override=item.get("options") or item.get("options_override") or {}))
+    return audio, segments
+
+
+class Reporter:
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+
+    def event(self, event: Any) -> None:
+        if self.as_json:
+            self.line(event_to_dict(event))
+            return
+        if isinstance(event, Uploading):
+            pct = 100 * event.sent / event.total if event.total else 100
+            self.err(f"uploading {event.name}: {pct:.0f}%")
+        elif isinstance(event, Uploaded):
+            self.err(f"uploaded {event.name}" + (" (reused)" if event.reused else ""))
+        elif isinstance(event, Submitted):
+            self.err(f"submitted: {event.remote_id}")
+        elif isinstance(event, Status):
+            pct = "" if event.progress is None else f" {100 * event.progress:.0f}%"
+            self.err(f"status: {event.state.value.lower()}{pct}")
+        elif isinstance(event, Downloading):
+            self.err(f"downloading: {event.received} bytes")
+        elif isinstance(event, Completed):
+            cost = "" if event.cost is None else f" (cost ${event.cost:.4f})"
+            self.err(f"done{cost}")
+            for path in event.outputs:
+                print(path, flush=True)
+        elif isinstance(event, Failed):
+            self.err(f"error: {event.error.human()}")
+
+    def line(self, data: dict) -> None:
+        print(scrub(json.dumps(data)), flush=True)
+
+    @staticmethod
+    def err(text: str) -> None:
+        print(scrub(text), file=sys.stderr, flush=True)
+
+
+def _config(a: argparse.Namespace) -> ProviderConfig:
+    cfg = resolve_config(a.provider)
+    if a.base_url:
+        cfg = ProviderConfig(a.provider, cfg.api_key, a.base_url)
+    return cfg
+
+
+def _drive(events, reporter: Reporter, out: Path | None) -> int:
+    code = EXIT_FAILED
+    for event in events:
+        reporter.event(event)
+        if isinstance(event, Completed):
+            written = [p for p in event.outputs if Path(p).is_file()]
+            if not written:
+                reporter.err("error: the job completed but no output file was written.")
+                return EXIT_FAILED
+            if out is not None and Path(written[0]) != out:
+                os.replace(written[0], out)
+            code = EXIT_OK
+        elif isinstance(event, Failed):
+            code = EXIT_UNKNOWN if event.state.value == "UNKNOWN" else EXIT_FAILED
+    return code
+
+
+def cmd_run(a: argparse.Namespace, reporter: Reporter) -> int:
+    from .jobs import iter_job_events
+
+    request = request_from_args(a)
+    out = Path(a.out).resolve()
+    cancel = threading.Event()
+    events = iter_job_events(request, _config(a), out.parent, out_stem=out.stem, cancel=cancel,
+                             poll_deadline=a.poll_deadline)
+    try:
+        return _drive(events, reporter, out if request.options.number_results == 1 else None)
+    except KeyboardInterrupt:
+        cancel.set()
+        reporter.err("error: interrupted; the remote job may still be running.")
+        return 130
+
+
+def cmd_status(a: argparse.Namespace, reporter: Reporter) -> int:
+    from .jobs import RemoteRef, iter_job_events
+    from .providers import provider_class
+    from .transport import Http
+
+    try:
+        extra = json.loads(a.extra)
+    except ValueError:
+        raise InputError("--extra must be a JSON object") from None
+    ref = RemoteRef(a.id, extra if isinstance(extra, dict) else {})
+    cfg = _config(a)
+    if a.out:
+        out = Path(a.out).resolve()
+        request = JobRequest(provider=a.provider, model=a.model, video="resume", audio=[])
+        events = iter_job_events(request, cfg, out.parent, out_stem=out.stem, resume=ref,
+                                 poll_deadline=a.poll_deadline)
+        return _drive(events, reporter, out)
+    with Http(a.provider) as http:
+        result = provider_class(a.provider)(cfg, http).poll(ref)
+    data = {"event": "status", "remote_id": a.id, "state": result.state.value, "progress": result.progress,
+            "outputs": result.outputs, "cost": result.cost,
+            "error": result.error.human() if result.error else None}
+    if a.json:
+        reporter.line(data)
+    else:
+        print(f"{result.state.value}" + (f": {data['error']}" if data["error"] else ""), flush=True)
+    return EXIT_OK
+
+
+def cmd_estimate(a: argparse.Namespace, reporter: Reporter) -> int:
+    from .media_info import duration
+    from .pricing import estimate
+
+    v, au = duration(a.video), duration(a.audio)
+    if v is None or au is None:
+        missing = a.video if v is None else a.audio
+        raise InputError(f"cannot read the duration of {missing} (MP4/MOV, WAV and MP3 are understood)")
+    est = estimate(a.provider, a.model, v, au, a.sync_mode, a.results)
+    data = {"provider": a.provider, "model": a.model, "video_seconds": round(v, 3), "audio_seconds": round(au, 3),
+            "usd": est.usd, "billed_seconds": est.billed_seconds, "note": est.note}
+    if a.json:
+        reporter.line(data)
+    else:
+        price = "unknown" if est.usd is None else f"${est.usd:.4f}"
+        print(f"{LABELS[a.provider]} {a.model}: {price} — {est.note}", flush=True)
+    return EXIT_OK
+
+
+def cmd_providers(a: argparse.Namespace, reporter: Reporter) -> int:
+    rows = capability_table()
+    if a.json:
+        for row in rows:
+            reporter.line(row)
+        return EXIT_OK
+    for provider in PROVIDERS:
+        print(f"{LABELS[provider]} ({provider})")
+        for row in rows:
+            if row["provider"] != provider:
+                continue
+            rate = row["price"]["usd_per_second"]
+            price = "price unknown" if rate is None else f"${rate:.4f}/s of {row['price']['basis']}"
+            print(f"  {row['model']:<20} modes {','.join(row['sync_modes'])} (default {row['default_sync_mode']}); "
+                  f"{price}\n    options: {', '.join(row['options'])}")
+    _ = models_for
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    reporter = Reporter(getattr(args, "json", False))
+    commands = {"run": cmd_run, "status": cmd_status, "estimate": cmd_estimate, "providers": cmd_providers}
+    try:
+        return commands[args.command](args, reporter)
+    except LipsyncError as exc:
+        if reporter.as_json:
+            reporter.line({"event": "error", "message": exc.human()})
+        reporter.err(f"error: {exc.human()}")
+        return EXIT_USAGE if isinstance(exc, InputError) else EXIT_FAILED
+    except Exception as exc:  # one line, never a traceback with request details
+        reporter.err(f"error: {humanize(exc)}")
+        return EXIT_FAILED
