@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     _options(run)
     run.add_argument("--client-key", default="", help="idempotency key / Runware taskUUID to reuse")
     run.add_argument("--poll-deadline", type=float, default=6 * 3600)
+    run.add_argument("--poll-interval", type=float, default=None, help="first poll interval, seconds")
 
     est = sub.add_parser("estimate", help="price estimate from media durations")
     est.add_argument("--provider", required=True, choices=PROVIDERS)
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--extra", default="{}", help="JSON printed with the 'submitted' event (resume data)")
     st.add_argument("--out", default="", help="wait for the job and download it here")
     st.add_argument("--poll-deadline", type=float, default=6 * 3600)
+    st.add_argument("--poll-interval", type=float, default=None)
 
     pv = sub.add_parser("providers", help="the capability and price table")
     pv.add_argument("--json", action="store_true")
@@ -200,7 +202,7 @@ def cmd_run(a: argparse.Namespace, reporter: Reporter) -> int:
     out = Path(a.out).resolve()
     cancel = threading.Event()
     events = iter_job_events(request, _config(a), out.parent, out_stem=out.stem, cancel=cancel,
-                             poll_deadline=a.poll_deadline)
+                             poll_deadline=a.poll_deadline, poll_interval=a.poll_interval)
     try:
         return _drive(events, reporter, out if request.options.number_results == 1 else None)
     except KeyboardInterrupt:
@@ -224,7 +226,7 @@ def cmd_status(a: argparse.Namespace, reporter: Reporter) -> int:
         out = Path(a.out).resolve()
         request = JobRequest(provider=a.provider, model=a.model, video="resume", audio=[])
         events = iter_job_events(request, cfg, out.parent, out_stem=out.stem, resume=ref,
-                                 poll_deadline=a.poll_deadline)
+                                 poll_deadline=a.poll_deadline, poll_interval=a.poll_interval)
         return _drive(events, reporter, out)
     with Http(a.provider) as http:
         result = provider_class(a.provider)(cfg, http).poll(ref)

@@ -54,10 +54,12 @@ def iter_job_events(
     on_submitting: Callable[[str], None] | None = None,
     upload_cache: UploadCache | None = None,
     max_download_bytes: int | None = None,
+    poll_interval: float | None = None,
 ) -> Iterator[Event]:
     """Run one job. `on_submitting(client_key)` is called right before the first submit attempt.
 
     With `resume`, upload and submit are skipped and the remote job is polled (never resubmitted).
+    `poll_interval` replaces the provider's first poll interval (tests, impatient CLIs).
     """
     remote_id = resume.remote_id if resume else None
     http: Http | None = None
@@ -74,6 +76,8 @@ def iter_job_events(
                             config.provider)
         http = Http(config.provider, transport=transport, sleep=sleep, clock=clock, cancel=cancel)
         provider = provider_class(config.provider)(config, http)
+        if poll_interval is not None:
+            provider.poll_interval = (poll_interval, poll_interval * 10)
         runner = _Runner(request, provider, http, cancel, clock, upload_cache or DEFAULT_CACHE)
 
         if resume is None:
@@ -194,7 +198,7 @@ class _Runner:
             if self.clock() - start > deadline:
                 raise PollTimeout(f"still not finished after {deadline:g} s; the job may still be running — "
                                   f"resume it later with its id {ref.remote_id}", self.provider.name)
-            pause = result.retry_after if result.retry_after is not None else interval
+            pause = min(result.retry_after, cap) if result.retry_after is not None else interval
             self.http.wait(pause)
             interval = min(cap, interval * 1.5)
 
