@@ -1,0 +1,104 @@
+"""Generated test media that can be read back: frame numbers in pixels, time in clicks.
+
+Videos carry their frame index as a 10-bit binary code of vertical bars (bar b is white when bit
+b of the frame number is set), so a test can decode any frame of a cut and prove which source
+frame it is. WAVs carry short full-scale clicks at known times, so a cut's content proves its
+offset. Helpers are imported by the other test_strips/test_media/test_placement files.
+"""
+
+import math
+import os
+import struct
+import subprocess
+import wave
+from fractions import Fraction
+
+import imageio_ffmpeg
+import pytest
+
+FF = imageio_ffmpeg.get_ffmpeg_exe()
+RATE = 48000
+
+
+def make_coded_video(path, frames, fps="25", size=(160, 120), pix_fmt="yuv420p", codec="libx264",
+                     with_audio=False, extra=()):
+    """`frames` frames at `fps` (ffmpeg rate string, e.g. "30000/1001") coding their index."""
+    w, h = size
+    bar = w // 10
+    expr = f"255*mod(floor(N/pow(2\\,floor(X/{bar})))\\,2)"
+    cmd = [FF, "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+           "-f", "lavfi", "-i", f"color=c=black:s={w}x{h}:r={fps}"]
+    if with_audio:
+        cmd += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate={RATE}"]
+    cmd += ["-vf", f"format=yuv444p,geq=lum='{expr}':cb=128:cr=128", "-frames:v", str(frames)]
+    if with_audio:
+        cmd += ["-c:a", "aac", "-shortest"]
+    cmd += ["-c:v", codec, "-preset", "veryfast", "-g", "12", "-pix_fmt", pix_fmt, *extra, os.fspath(path)]
+    subprocess.run(cmd, check=True)
+    return os.fspath(path)
+
+
+def read_codes(path, size=(160, 120)):
+    """Frame index coded in each frame of the video at `path` (scaled to `size` to read)."""
+    w, h = size
+    out = subprocess.run([FF, "-hide_banner", "-loglevel", "error", "-nostdin", "-i", os.fspath(path),
+                          "-vf", f"scale={w}:{h}", "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+                         check=True, capture_output=True).stdout
+    n, bar, row = w * h, w // 10, h // 2
+    codes = []
+    for k in range(len(out) // n):
+        frame = out[k * n:(k + 1) * n]
+        codes.append(sum(1 << b for b in range(10) if frame[row * w + bar * b + bar // 2] > 128))
+    return codes
+
+
+def make_click_wav(path, seconds, clicks, rate=RATE, tone_hz=0):
+    """Mono s16 WAV of `seconds`, silent (or a quiet tone) with 2 ms full-scale clicks at `clicks`."""
+    n = int(round(seconds * rate))
+    data = bytearray(2 * n)
+    if tone_hz:
+        for i in range(n):
+            struct.pack_into("<h", data, 2 * i, int(2000 * math.sin(2 * math.pi * tone_hz * i / rate)))
+    for t in clicks:
+        start = int(round(t * rate))
+        for k in range(start, min(n, start + rate // 500)):
+            struct.pack_into("<h", data, 2 * k, 30000)
+    with wave.open(os.fspath(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(bytes(data))
+    return os.fspath(path)
+
+
+def decode_audio(path, rate=RATE):
+    """Mono s16 samples of any audio file, decoded by ffmpeg (honours MP3 delay/padding)."""
+    raw = subprocess.run([FF, "-hide_banner", "-loglevel", "error", "-nostdin", "-i", os.fspath(path),
+                          "-f", "s16le", "-ac", "1", "-ar", str(rate), "-"], check=True, capture_output=True).stdout
+    return struct.unpack(f"<{len(raw) // 2}h", raw)
+
+
+def click_times(samples, rate=RATE, threshold=12000):
+    """Onsets (seconds) of clicks: samples above `threshold`, at least 50 ms apart."""
+    found, i = [], 0
+    while i < len(samples):
+        if abs(samples[i]) > threshold:
+            found.append(i / rate)
+            i += rate // 20
+        else:
+            i += 1
+    return found
+
+
+def frac_seconds(frames, rate):
+    return float(Fraction(frames) / Fraction(rate))
+
+
+def test_coded_video_reads_back(tmp_path):
+    path = make_coded_video(tmp_path / "c.mp4", 30, "30000/1001")
+    assert read_codes(path) == list(range(30))
+
+
+def test_click_wav_reads_back(tmp_path):
+    path = make_click_wav(tmp_path / "c.wav", 2.0, [0.5, 1.25])
+    assert click_times(decode_audio(path)) == pytest.approx([0.5, 1.25], abs=1e-4)
