@@ -1,0 +1,483 @@
+"""Runware (providers.md §2): one POST /v1 taking a JSON array of tasks, dispatched on taskType.
+
+Auth by `Authorization: Bearer` or a leading `authentication` task; `ping`; `mediaStorage` uploads
+(URL / data URI / raw base64); `videoInference` acks; cumulative `getResponse`; client-chosen
+`taskUUID` as the idempotency key (reuse -> `conflictTaskUUID`, §2.6).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+
+from ..jobs import COMPLETED, FAILED, REJECTED, AudioSource, Failure, JobSpec
+from ..state import OverLimit
+from ..timeline import Segment, Speaker
+from ..validation import (Invalid, check_boxes, check_enum, check_keys, check_point, check_range, check_type,
+                          is_number, require)
+from ..wire import Request, Response
+from .base import Provider
+
+AIRS = {"sync:lipsync-2@1": "lipsync-2", "sync:lipsync-2-pro@1": "lipsync-2-pro",
+        # §2.2 [U]: docs say sync:3@0, the newest SDK registry sync:lipsync@3; accept both.
+        "sync:lipsync@3": "sync-3", "sync:3@0": "sync-3"}
+PRICE_PER_AUDIO_SECOND = {"lipsync-2": 0.044, "lipsync-2-pro": 0.0733, "sync-3": 0.1173}  # 2-pro/3: [U]
+REQUIRE_ASYNC_DELIVERY = True  # [U] §2.3: "async" is the only allowed value; the platform default is sync
+CONCURRENCY_CODE = "rateLimitExceeded"  # [U] §2.6: "no hard rate limits"; used when a cap is configured
+DOCS_URL = "https://runware.ai/docs/en/video-inference/api-reference"
+FAILURE_CODES = {  # neutral failure kind -> Runware error code [U mapping; codes from §2.5]
+    "fault": ("providerError", "The provider failed to process the request."),
+    "rejected": ("contentPolicyViolation", "The request was rejected by the provider's content policy."),
+    "video_inaccessible": ("invalidInputsVideo", "The video input could not be downloaded."),
+    "audio_inaccessible": ("invalidInputsAudio", "The audio input could not be downloaded."),
+    "video_invalid": ("invalidInputsVideo", "The video input could not be decoded."),
+    "audio_invalid": ("invalidInputsAudio", "The audio input could not be decoded."),
+    "pipeline": ("inferenceError", "Inference failed."),
+}
+FAULT_CODES = {429: "rateLimitExceeded", 500: "internalServerError", 502: "badGateway", 503: "serviceUnavailable"}
+VI_KEYS = ("taskType", "taskUUID", "model", "deliveryMethod", "outputType", "outputFormat", "outputQuality",
+           "webhookURL", "uploadEndpoint", "includeCost", "ttl", "numberResults", "safety", "inputs",
+           "providerSettings", "settings", "speech")
+SYNC2_KEYS = ("syncMode", "temperature", "activeSpeakerDetection", "occlusionDetectionEnabled", "occlusionDetection",
+              "segments")
+SYNC3_KEYS = ("syncMode", "temperature", "activeSpeakerDetection", "emotion", "mode", "occlusionDetection",
+              "segments", "tts")
+EMOTIONS = ("happy", "sad", "angry", "disgusted", "surprised", "neutral")
+
+
+class TaskError(Exception):
+    def __init__(self, code: str, message: str, parameter: str | None = None, status: int = 400,
+                 headers: dict | None = None):
+        super().__init__(message)
+        self.code, self.message, self.parameter, self.status, self.headers = code, message, parameter, status, headers
+
+
+def _cap(name: str) -> str:
+    last = name.split(".")[-1].split("[")[0]
+    return last[:1].upper() + last[1:]
+
+
+def _task_error(exc: Invalid) -> TaskError:
+    # Runware codes: missing* / invalid* / unsupported* (§2.5), named after the parameter.
+    code = {"missing": "missing", "unknown": "unsupported"}.get(exc.reason, "invalid")
+    if exc.reason == "unknown":
+        return TaskError("unsupportedParameter", exc.message, exc.field)
+    return TaskError(code + _cap(exc.field), exc.message, exc.field)
+
+
+class RunwareProvider(Provider):
+    name = "runware"
+
+    def __init__(self, state):
+        super().__init__(state)
+        self.route("POST", "/v1", self.tasks, self.classify)
+        self.route("POST", "/", self.tasks, self.classify)
+
+    # -- protocol basics ------------------------------------------------------------------------
+    @staticmethod
+    def _tasks_of(req: Request) -> list:
+        try:
+            body = req.json()
+        except ValueError:
+            return []
+        return body if isinstance(body, list) else []
+
+    def classify(self, req: Request) -> str:
+        types = {t.get("taskType") for t in self._tasks_of(req) if isinstance(t, dict)}
+        if "videoInference" in types:
+            return "submit"
+        if "getResponse" in types:
+            return "poll"
+        if "mediaStorage" in types:
+            return "upload"
+        return "other"
+
+    def api_key(self, req: Request) -> str:
+        key = self.bearer(req)
+        if key:
+            return key
+        tasks = self._tasks_of(req)
+        if tasks and isinstance(tasks[0], dict) and tasks[0].get("taskType") == "authentication":
+            return str(tasks[0].get("apiKey") or "")
+        return ""
+
+    def authenticate(self, req: Request) -> Response | None:
+        if self.state.key_ok(self.api_key(req)):
+            return None
+        return Response.json(401, {"errors": [{
+            "code": "invalidApiKey", "message": "Invalid API key. Get one at https://my.runware.ai/signup",
+            "parameter": "apiKey", "taskType": "authentication", "documentation": DOCS_URL}]})
+
+    def error(self, status, code, message, headers=None, **extra) -> Response:
+        return Response.json(status, {"errors": [dict({"code": code, "message": message}, **extra)]}, headers)
+
+    def fault_error(self, status, retry_after=None) -> Response:
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        message = {429: "Too many requests.", 502: "Bad gateway.", 503: "Service unavailable."}.get(
+            status, "Internal server error.")
+        return self.error(status, FAULT_CODES.get(status, "internalServerError"), message, headers)
+
+    # -- dispatch -------------------------------------------------------------------------------
+    def tasks(self, req: Request) -> Response:
+        try:
+            tasks = req.json()
+        except ValueError:
+            return self.error(400, "invalidRequestBody", "Request body must be a JSON array of tasks")
+        if not isinstance(tasks, list) or not tasks:
+            return self.error(400, "invalidRequestBody", "Request body must be a non-empty JSON array of tasks")
+        key = self.api_key(req)
+        data, errors, status, headers = [], [], None, {}
+        for task in tasks:
+            if not isinstance(task, dict):
+                errors.append({"code": "invalidTask", "message": "Every task must be a JSON object"})
+                continue
+            kind = task.get("taskType")
+            try:
+                if kind == "authentication":
+                    data.append({"taskType": "authentication", "connectionSessionUUID": str(uuid.uuid4())})
+                elif kind == "ping":
+                    data.append({"taskType": "ping", "pong": True})
+                elif kind == "mediaStorage":
+                    data.append(self.media_storage(req, task))
+                elif kind == "videoInference":
+                    ack = self.video_inference(task, key)
+                    if not self.state.setting("runware", "runware_empty_ack"):
+                        data.append(ack)
+                elif kind == "getResponse":
+                    items, errs = self.get_response(task, key)
+                    data.extend(items)
+                    errors.extend(errs)
+                else:
+                    raise TaskError("unsupportedTaskType", f"Unsupported taskType {kind!r}", "taskType")
+            except TaskError as exc:
+                status = status or exc.status
+                headers.update(exc.headers or {})
+                errors.append({"code": exc.code, "message": exc.message, "parameter": exc.parameter,
+                               "taskType": kind, "taskUUID": task.get("taskUUID"), "documentation": DOCS_URL})
+        body: dict = {}
+        if data or not errors:
+            body["data"] = data
+        if errors:
+            body["errors"] = errors
+        # Errors alone carry their HTTP status; a mixed answer is a 200 with both lists (§2.1) [U].
+        code = (status or 400) if errors and not data else 200
+        return Response.json(code, body, headers)
+
+    def _new_uuid(self, task: dict, kind: str) -> str:
+        raw = require(task, "taskUUID") if "taskUUID" in task else None
+        if raw is None:
+            raise TaskError("missingTaskUUID", "taskUUID is required", "taskUUID")
+        try:
+            uuid.UUID(str(raw))
+        except ValueError:
+            raise TaskError("invalidTaskUUID", "taskUUID must be a UUID v4", "taskUUID") from None
+        with self.state.lock:
+            if ("runware", raw) in self.state.idempotency:
+                raise TaskError("conflictTaskUUID", f"A task with taskUUID {raw} already exists", "taskUUID")
+            self.state.idempotency[("runware", raw)] = kind
+        return raw
+
+    # -- mediaStorage (§2.8) --------------------------------------------------------------------
+    def media_storage(self, req: Request, task: dict) -> dict:
+        op = task.get("operation", "upload")
+        if op == "delete":
+            media_uuid = task.get("mediaUUID")
+            with self.state.lock:
+                f = self.state.files.pop(str(media_uuid), None)
+            if f is None:
+                raise TaskError("invalidMediaUUID", "No media with this mediaUUID", "mediaUUID")
+            return {"taskType": "mediaStorage", "taskUUID": task.get("taskUUID"), "operation": "delete",
+                    "mediaUUID": media_uuid}
+        if op != "upload":
+            raise TaskError("invalidOperation", "operation must be upload or delete", "operation")
+        try:
+            check_keys(task, ("taskType", "taskUUID", "operation", "media"))
+            media = check_type(require(task, "media"), "media", "string")
+        except Invalid as exc:
+            raise _task_error(exc) from None
+        task_uuid = self._new_uuid(task, "mediaStorage")
+        ctype = "application/octet-stream"
+        if media.startswith("data:"):
+            head, _, payload = media.partition(",")
+            ctype = head[5:].split(";")[0] or ctype
+            data = _b64(payload)
+        elif media.startswith(("http://", "https://")):
+            try:
+                with open(self.state.resolve(media, "media"), "rb") as fh:
+                    data = fh.read()
+            except Failure:
+                raise TaskError("invalidMedia", "The media URL could not be downloaded", "media") from None
+        else:
+            data = _b64(media)
+        if ctype == "application/octet-stream":
+            ctype = _sniff(data)
+        media_uuid = str(uuid.uuid4())
+        ext = {"audio/wav": "wav", "audio/x-wav": "wav", "audio/mpeg": "mp3", "video/mp4": "mp4",
+               "image/png": "png", "image/jpeg": "jpg"}.get(ctype, "bin")
+        f = self.state.store_file("runware", data, f"{media_uuid}.{ext}", ctype, file_id=media_uuid)
+        return {"taskType": "mediaStorage", "taskUUID": task_uuid, "mediaUUID": f.id,
+                "mediaURL": self.state.file_url(f)}
+
+    # -- videoInference (§2.3) ------------------------------------------------------------------
+    def video_inference(self, task: dict, key: str) -> dict:
+        try:
+            spec, extra = self._spec(task)
+        except Invalid as exc:
+            raise _task_error(exc) from None
+        task_uuid = self._new_uuid(task, "videoInference")
+        try:
+            self.state.create_job("runware", spec, key, client_key=task_uuid, job_id=task_uuid, extra=extra)
+        except OverLimit as exc:
+            with self.state.lock:  # the task was not accepted: its UUID may be used again
+                self.state.idempotency.pop(("runware", task_uuid), None)
+            retry = str(self.state.setting("runware", "retry_after"))
+            raise TaskError(CONCURRENCY_CODE, f"Too many concurrent tasks (limit {exc.limit})", None, 429,
+                            {"Retry-After": retry}) from None
+        return {"taskType": "videoInference", "taskUUID": task_uuid}
+
+    def _spec(self, task: dict) -> tuple[JobSpec, dict]:
+        check_keys(task, VI_KEYS)
+        if not isinstance(task.get("taskUUID"), str):
+            raise Invalid("taskUUID", "missing", "taskUUID is required")
+        air = check_type(require(task, "model"), "model", "string")
+        if air not in AIRS:
+            raise Invalid("model", "enum", f"Unknown model {air!r}; lip-sync AIRs: {', '.join(AIRS)}")
+        model = AIRS[air]
+        delivery = task.get("deliveryMethod")
+        if delivery is None and REQUIRE_ASYNC_DELIVERY:
+            raise Invalid("deliveryMethod", "missing", "deliveryMethod \"async\" is required for video models")
+        if delivery is not None:
+            check_enum(delivery, "deliveryMethod", ("async",))
+        out_types = task.get("outputType", "URL")
+        out_types = [out_types] if isinstance(out_types, str) else out_types
+        if not isinstance(out_types, list):
+            raise Invalid("outputType", "type", "outputType must be a string or array")
+        for t in out_types:
+            check_enum(t, "outputType", ("URL", "base64Data", "dataURI"))
+        fmt = check_enum(task.get("outputFormat", "MP4"), "outputFormat", ("MP4", "WEBM", "MOV")).lower()
+        if "outputQuality" in task:
+            check_range(task["outputQuality"], "outputQuality", 20, 99, integer=True)
+        include_cost = check_type(task.get("includeCost", False), "includeCost", "bool")
+        if "ttl" in task:
+            check_range(task["ttl"], "ttl", 60, None, integer=True)
+        n = check_range(task.get("numberResults", 1), "numberResults", 1, 4, integer=True)
+        for name in ("webhookURL", "uploadEndpoint"):
+            if name in task:
+                check_type(task[name], name, "string")
+        if "safety" in task:
+            safety = check_type(task["safety"], "safety", "object")
+            check_keys(safety, ("checkContent", "mode"), "safety")
+            if "checkContent" in safety:
+                check_type(safety["checkContent"], "safety.checkContent", "bool")
+            if "mode" in safety:
+                check_enum(safety["mode"], "safety.mode", ("none", "fast", "full"))
+        inputs = check_type(require(task, "inputs"), "inputs", "object")
+        check_keys(inputs, ("video", "audio", "audios", "speech"), "inputs")
+        video = check_type(require(inputs, "video", "inputs"), "inputs.video", "string")
+        audios = _audios(inputs)
+        speech = task.get("speech", inputs.get("speech"))
+        if model == "sync-3":
+            if "providerSettings" in task:
+                raise Invalid("providerSettings", "unknown", "sync-3 takes its parameters in settings, "
+                                                             "not providerSettings")
+            settings = check_type(task.get("settings") or {}, "settings", "object")
+            check_keys(settings, SYNC3_KEYS, "settings")
+            # §2.3: syncMode for sync-3 has no "loop"; default cut_off.
+            sync_mode = check_enum(settings.get("syncMode", "cut_off"), "settings.syncMode",
+                                   ("bounce", "cut_off", "silence", "remap"))
+            if "emotion" in settings:
+                check_enum(settings["emotion"], "settings.emotion", EMOTIONS)
+            if "mode" in settings:
+                check_enum(settings["mode"], "settings.mode", ("lips", "face", "head"))
+            if "occlusionDetection" in settings:
+                check_type(settings["occlusionDetection"], "settings.occlusionDetection", "bool")
+            if "tts" in settings:
+                if speech is None:
+                    raise Invalid("settings.tts", "conflict", "settings.tts requires speech")
+                tts = check_type(settings["tts"], "settings.tts", "object")
+                check_keys(tts, ("provider", "stability", "similarityBoost"), "settings.tts")
+            sources = sum(x is not None for x in (inputs.get("audio") or inputs.get("audios"), speech,
+                                                  settings.get("segments")))
+            if sources != 1:
+                raise Invalid("inputs.audio", "conflict", "Use exactly one of inputs.audio, speech, settings.segments")
+            where = "settings"
+        else:
+            if "settings" in task:
+                raise Invalid("settings", "unknown", f"{model} takes its parameters in providerSettings.sync")
+            ps = check_type(task.get("providerSettings") or {}, "providerSettings", "object")
+            check_keys(ps, ("sync",), "providerSettings")
+            settings = check_type(ps.get("sync") or {}, "providerSettings.sync", "object")
+            check_keys(settings, SYNC2_KEYS, "providerSettings.sync")
+            # §2.3: lipsync-2 / 2-pro default to bounce.
+            sync_mode = check_enum(settings.get("syncMode", "bounce"), "providerSettings.sync.syncMode",
+                                   ("bounce", "loop", "cut_off", "silence", "remap"))
+            for flag in ("occlusionDetectionEnabled", "occlusionDetection"):
+                if flag in settings:
+                    check_type(settings[flag], f"providerSettings.sync.{flag}", "bool")
+            where = "providerSettings.sync"
+        if "temperature" in settings:
+            check_range(settings["temperature"], f"{where}.temperature", 0, 1)
+        speaker = _speaker(settings.get("activeSpeakerDetection"), f"{where}.activeSpeakerDetection")
+        if speech is not None:
+            audios += _speech(speech)
+        segments = _segments(settings.get("segments"), audios, f"{where}.segments")
+        if not audios:
+            raise Invalid("inputs.audio", "missing", "inputs.audio is required")
+        spec = JobSpec(model, video, audios, sync_mode, segments, speaker,
+                       {"providerSettings": task.get("providerSettings"), "settings": task.get("settings")},
+                       number_results=n, output_format=fmt)
+        return spec, {"include_cost": include_cost, "output_types": out_types}
+
+    # -- getResponse (§2.4) ---------------------------------------------------------------------
+    def get_response(self, task: dict, key: str) -> tuple[list, list]:
+        task_uuid = task.get("taskUUID")
+        if not isinstance(task_uuid, str):
+            raise TaskError("missingTaskUUID", "taskUUID is required", "taskUUID")
+        job = self.state.get_job("runware", task_uuid)
+        if job is None or job.api_key != key:
+            raise TaskError("taskFailedOrNotFound", f"No task with taskUUID {task_uuid}", "taskUUID")
+        self.state.on_poll(job)
+        status = job.status()
+        base = {"taskType": "videoInference", "taskUUID": job.id}
+        if status in (FAILED, REJECTED):
+            err = job.error()
+            code, message = FAILURE_CODES.get(err.kind, FAILURE_CODES["pipeline"])
+            code, message = err.code or code, err.message or message
+            # Both failure shapes exist (§2.4); a fault may pick one with params shape="item"|"errors".
+            shape = job.extra.get("fault_params", {}).get("shape") or self.state.setting("runware",
+                                                                                         "runware_error_shape")
+            if shape == "item":
+                return [dict(base, status="error", error={"code": code, "message": message})], []
+            return [], [dict(base, code=code, message=message, documentation=DOCS_URL)]
+        if status != COMPLETED:
+            return [dict(base, status="processing")], []
+        items = []
+        urls = self.state.output_urls(job)
+        seconds = job.info.get("audio_seconds", {})
+        audio_s = seconds.get(job.spec.audios[0].id, 0.0) if job.spec.segments == [] else \
+            job.info.get("output_seconds", 0.0)
+        for i, fid in enumerate(job.outputs):
+            item = dict(base, status="success", videoUUID=fid, seed=12345 + i)
+            if i < len(urls) and "URL" in job.extra["output_types"]:
+                item["videoURL"] = urls[i]
+            for t in job.extra["output_types"]:
+                if t in ("base64Data", "dataURI") and not job.output_missing:
+                    with open(self.state.files[fid].path, "rb") as fh:
+                        b64 = base64.b64encode(fh.read()).decode()
+                    if t == "base64Data":
+                        item["videoBase64Data"] = b64
+                    else:
+                        item["videoDataURI"] = f"data:{self.state.files[fid].content_type};base64,{b64}"
+            if job.extra["include_cost"]:  # §2.4: cost only with includeCost
+                item["cost"] = round(audio_s * PRICE_PER_AUDIO_SECOND[job.spec.model], 4)
+            items.append(item)
+        return items, []
+
+
+def _b64(payload: str) -> bytes:
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise TaskError("invalidMedia", "media must be a URL, a data URI or base64", "media") from None
+
+
+def _sniff(data: bytes) -> str:
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return "audio/wav"
+    if data[4:8] == b"ftyp":
+        return "video/mp4"
+    if data[:3] == b"ID3" or data[:2] in (b"\xff\xfb", b"\xff\xf3"):
+        return "audio/mpeg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "image/png"
+    return "application/octet-stream"
+
+
+def _audios(inputs: dict) -> list[AudioSource]:
+    out = []
+    audio = inputs.get("audio")
+    if isinstance(audio, str):
+        out.append(AudioSource("main-audio", ref=audio))
+    elif audio is not None:
+        out += _audio_list(audio, "inputs.audio")
+    if inputs.get("audios") is not None:
+        out += _audio_list(inputs["audios"], "inputs.audios")
+    return out
+
+
+def _audio_list(items, where: str) -> list[AudioSource]:
+    check_type(items, where, "array")
+    out = []
+    for i, item in enumerate(items):
+        check_type(item, f"{where}[{i}]", "object")
+        check_keys(item, ("id", "source"), f"{where}[{i}]")
+        out.append(AudioSource(check_type(require(item, "id", f"{where}[{i}]"), f"{where}[{i}].id", "string"),
+                               ref=check_type(require(item, "source", f"{where}[{i}]"), f"{where}[{i}].source",
+                                              "string")))
+    return out
+
+
+def _speech(speech) -> list[AudioSource]:
+    # §2.3: shape of `speech` is [U]; accept an object or a list of {id, provider, voiceId, text}.
+    items = speech if isinstance(speech, list) else [speech]
+    out = []
+    for i, item in enumerate(items):
+        check_type(item, f"speech[{i}]", "object")
+        text = check_type(require(item, "text", f"speech[{i}]"), f"speech[{i}].text", "string")
+        out.append(AudioSource(str(item.get("id") or f"speech{i}"), text=text))
+    return out
+
+
+def _speaker(asd, where: str) -> Speaker | None:
+    if asd is None:
+        return None
+    if isinstance(asd, bool):  # providers page passes a plain true (§2.3)
+        return Speaker(auto=asd)
+    check_type(asd, where, "object")
+    check_keys(asd, ("autoDetect", "frameNumber", "coordinates", "boundingBoxes"), where)
+    sp = Speaker(auto=bool(check_type(asd.get("autoDetect", False), f"{where}.autoDetect", "bool")))
+    if ("frameNumber" in asd) != ("coordinates" in asd):
+        raise Invalid(f"{where}.coordinates", "conflict", "coordinates and frameNumber must be used together")
+    if "coordinates" in asd:
+        sp.frame = check_range(asd["frameNumber"], f"{where}.frameNumber", 0, None, integer=True)
+        sp.point = check_point(asd["coordinates"], f"{where}.coordinates")
+    if "boundingBoxes" in asd:
+        if sp.point is not None:
+            raise Invalid(f"{where}.boundingBoxes", "conflict", "boundingBoxes cannot be used with coordinates")
+        sp.boxes = check_boxes(asd["boundingBoxes"], f"{where}.boundingBoxes")
+    return sp
+
+
+def _segments(raw, audios: list[AudioSource], where: str) -> list[Segment]:
+    if raw is None:
+        return []
+    check_type(raw, where, "array")
+    if not raw:
+        raise Invalid(where, "range", f"{where} needs at least one item")
+    ids = {a.id for a in audios}
+    out = []
+    for i, seg in enumerate(raw):
+        w = f"{where}[{i}]"
+        check_type(seg, w, "object")
+        check_keys(seg, ("startTime", "endTime", "audio", "ref", "audioStartTime", "audioEndTime"), w)
+        start = check_range(require(seg, "startTime", w), f"{w}.startTime", 0)
+        end = check_range(require(seg, "endTime", w), f"{w}.endTime", 0)
+        if end <= start:
+            raise Invalid(f"{w}.endTime", "range", "endTime must be greater than startTime")
+        if "audio" in seg:
+            audio_id = f"segment{i}"
+            audios.append(AudioSource(audio_id, ref=check_type(seg["audio"], f"{w}.audio", "string")))
+        elif "ref" in seg:
+            audio_id = check_type(seg["ref"], f"{w}.ref", "string")
+            if audio_id not in ids:
+                raise Invalid(f"{w}.ref", "conflict", f"No audio input with id {audio_id!r}")
+        else:
+            raise Invalid(f"{w}.audio", "missing", "segment needs audio (URL/UUID) or ref (audio id)")
+        a0, a1 = seg.get("audioStartTime"), seg.get("audioEndTime")
+        if (a0 is None) != (a1 is None):  # §2.3 validation rule (seed 000)
+            raise Invalid(f"{w}.audioStartTime", "conflict", "audioStartTime and audioEndTime must be used together")
+        if a0 is not None and not (is_number(a0) and is_number(a1) and 0 <= a0 < a1):
+            raise Invalid(f"{w}.audioStartTime", "range", "audioStartTime must be >= 0 and < audioEndTime")
+        out.append(Segment(float(start), float(end), audio_id, a0, a1))
+    return out
