@@ -25,10 +25,11 @@ class Target:
     name: str            # "4.5"
     python: str          # "3.11"
     requirements: str    # file name under tools/requirements
+    kind: str = "blender"  # venv folder prefix: "blender" (test venvs) or "bare" (BARE_TARGETS)
 
     @property
     def venv(self) -> Path:
-        return VENVS / f"blender-{self.name}"
+        return VENVS / f"{self.kind}-{self.name}"
 
     @property
     def python_exe(self) -> Path:
@@ -39,6 +40,16 @@ TARGETS = {
     "4.5": Target("4.5", "3.11", "blender-4.5.txt"),
     "5.0": Target("5.0", "3.11", "blender-5.0.txt"),
     "5.2": Target("5.2", "3.13", "blender-5.2.txt"),
+}
+
+# bpy + numpy + pytest only, no httpx/pydantic/imageio-ffmpeg: tests/build/test_install.py installs
+# the linux zip there, so those imports can only come from the zip's bundled wheels (a venv copy
+# would shadow them, reference/blender.md §6). Not test targets: tools/test.py never runs pytest here.
+# Their files live in tools/requirements/bare/ so adding them does not rebuild the test venvs.
+BARE_TARGETS = {
+    "4.5": Target("4.5", "3.11", "bare/blender-4.5.txt", kind="bare"),
+    "5.0": Target("5.0", "3.11", "bare/blender-5.0.txt", kind="bare"),
+    "5.2": Target("5.2", "3.13", "bare/blender-5.2.txt", kind="bare"),
 }
 
 
@@ -92,6 +103,8 @@ def _requirements_hash(target: Target) -> str:
             h.update(name.encode())
             h.update((REQUIREMENTS / name).read_bytes())
     h.update(target.requirements.encode())
+    if target.kind != "blender":
+        h.update((REQUIREMENTS / target.requirements).read_bytes())
     return h.hexdigest()
 
 
@@ -122,5 +135,9 @@ def selected_targets(names: list[str] | None) -> list[Target]:
 
 
 if __name__ == "__main__":
-    for t in selected_targets(sys.argv[1:]):
+    # `python3 tools/venvs.py [4.5 ...]` builds test venvs (default: all); `bare-4.5` ... bare ones.
+    names = sys.argv[1:]
+    bare = [BARE_TARGETS[n.removeprefix("bare-")] for n in names if n.startswith("bare-")]
+    rest = [n for n in names if not n.startswith("bare-")]
+    for t in (selected_targets(rest) if rest or not bare else []) + bare:
         print(ensure_venv(t))
