@@ -22,7 +22,8 @@ from .capabilities import validate
 from .config import ProviderConfig
 from .download import download, extension_of
 from .errors import (
-    Cancelled, InputError, JobFailed, LipsyncError, OutcomeUnknown, PollTimeout, humanize, scrub,
+    Cancelled, InputError, JobFailed, LipsyncError, OutcomeUnknown, PollTimeout, ProviderUnavailable, RateLimited,
+    humanize, scrub,
 )
 from .events import Completed, Downloading, Event, Failed, JobState, Status, Submitted, Uploaded, Uploading
 from .models import JobRequest
@@ -33,6 +34,9 @@ from .uploads import DEFAULT_CACHE, UploadCache, file_sha256, key_fingerprint
 log = logging.getLogger(__name__)
 
 __all__ = ["RemoteRef", "iter_job_events", "is_url"]
+
+#: consecutive failed polls (each already retried by the transport) before the job is given up
+POLL_TROUBLE_LIMIT = 5
 
 
 def is_url(value: str) -> bool:
@@ -180,9 +184,21 @@ class _Runner:
         first, cap = self.provider.poll_interval
         interval = first
         last: tuple | None = None
+        trouble = 0
         while True:
             self.check_cancel()
-            result: PollResult = self.provider.poll(ref)
+            try:
+                result: PollResult = self.provider.poll(ref)
+            except (ProviderUnavailable, RateLimited) as exc:
+                # a poll is only a question: keep asking through a bad patch (the transport has
+                # already retried this request), but not forever
+                trouble += 1
+                if trouble > POLL_TROUBLE_LIMIT:
+                    raise
+                log.debug("poll trouble %d: %s", trouble, exc)
+                self.http.wait(getattr(exc, "retry_after", None) or min(cap, interval * 2 ** trouble))
+                continue
+            trouble = 0
             key = (result.state, result.progress, result.message)
             if key != last and result.state is not JobState.COMPLETED:
                 yield Status(result.state, result.progress, result.message)

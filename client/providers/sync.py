@@ -145,8 +145,10 @@ class SyncProvider(Provider):
     # -- poll ----------------------------------------------------------------------------------
 
     def poll(self, ref: RemoteRef) -> PollResult:
+        # never hold the line longer than our own longest pause, so cancels stay responsive
+        hold = int(max(1, min(self.long_poll, self.poll_interval[1])))
         response = self.call("GET", f"/v2/generate/{ref.remote_id}", safe=True,
-                             params={"wait": "true", "timeout": str(self.long_poll)})
+                             params={"wait": "true", "timeout": str(hold)})
         data = self.json_of(response)
         if not isinstance(data, dict):
             raise LipsyncError("unexpected generation answer", self.name)
