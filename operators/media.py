@@ -57,6 +57,27 @@ class PreparedMedia:
     timings: dict = dataclasses.field(default_factory=dict)
 
 
+def _restore_exec_bit(imageio_ffmpeg) -> None:
+    """Blender unpacks extension wheels without file modes, so the bundled ffmpeg arrives 0644.
+
+    Give it its execute bit back before imageio-ffmpeg looks for it (it caches a miss for good).
+    """
+    import stat
+    folder = os.path.join(os.path.dirname(imageio_ffmpeg.__file__), "binaries")
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith("ffmpeg")]
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(folder, name)
+        try:
+            mode = os.stat(path).st_mode
+            if not mode & stat.S_IXUSR:
+                os.chmod(path, mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        except OSError:
+            pass
+
+
 def ffmpeg_exe() -> str:
     """The ffmpeg binary: LIPSYNC_FFMPEG, else imageio-ffmpeg's (bundled wheel), else PATH."""
     override = os.environ.get("LIPSYNC_FFMPEG")
@@ -64,6 +85,7 @@ def ffmpeg_exe() -> str:
         return override
     try:
         import imageio_ffmpeg
+        _restore_exec_bit(imageio_ffmpeg)
         return imageio_ffmpeg.get_ffmpeg_exe()
     except (ImportError, RuntimeError):
         import shutil
