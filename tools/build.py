@@ -218,18 +218,18 @@ def blender_ext_paths() -> tuple[Path, Path]:
     return cli, tags
 
 
-_BLENDER_EXT_MODULE = None
+_BLENDER_EXT_MODULES: dict[str, object] = {}
 
 
 def blender_ext_module(cli: Path):
     """blender_ext.py imported as a module (it is standalone); for its path filter and wheel tags."""
-    global _BLENDER_EXT_MODULE
-    if _BLENDER_EXT_MODULE is None:
-        spec = importlib.util.spec_from_file_location("lipsync_blender_ext", cli)
+    key = str(Path(cli).resolve())
+    if key not in _BLENDER_EXT_MODULES:
+        spec = importlib.util.spec_from_file_location(f"lipsync_blender_ext_{len(_BLENDER_EXT_MODULES)}", cli)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        _BLENDER_EXT_MODULE = module
-    return _BLENDER_EXT_MODULE
+        _BLENDER_EXT_MODULES[key] = module
+    return _BLENDER_EXT_MODULES[key]
 
 
 def run_blender_ext(cli: Path, *args: str) -> str:
