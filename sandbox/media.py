@@ -102,7 +102,12 @@ def _fps_from(text: str) -> Fraction | None:
 
 def header(path: str) -> dict:
     """Container/stream facts from `ffmpeg -i` stderr (no decoding)."""
-    _, err, _ = _run(["-i", path])
+    return _parse_header(_run(["-i", path])[1])
+
+
+def _parse_header(err: str) -> dict:
+    # Only the "Input #0" section: a decode's stderr also lists the output streams.
+    err = err.split("Output #0", 1)[0]
     info: dict = {"duration": None, "width": None, "height": None, "fps": None,
                   "has_video": False, "has_audio": False, "image": False}
     m = _DURATION.search(err)
@@ -117,8 +122,7 @@ def header(path: str) -> dict:
         fps = _fps_from(v.group(1))
         info["fps"] = float(fps) if fps else None
         info["_fps"] = fps
-        info["image"] = bool(re.search(r"Video: (png|mjpeg|webp|bmp|tiff|gif)", err)) and "Duration: N/A" in err \
-            or bool(re.search(r"Input #0, (png_pipe|image2|jpeg_pipe|webp_pipe|bmp_pipe)", err))
+        info["image"] = bool(re.search(r"Input #0, (png_pipe|image2|jpeg_pipe|webp_pipe|bmp_pipe|tiff_pipe)", err))
     info["has_audio"] = bool(_AUDIO.search(err))
     if not v and not info["has_audio"]:
         info["error"] = err.strip().splitlines()[-1] if err.strip() else "unreadable"
@@ -135,19 +139,28 @@ def decode_audio(path: str, rate: int = AUDIO_RATE) -> array:
 
 
 def decode_video(path: str) -> tuple[int, int, Fraction, list[bytes]]:
-    """All frames as rgb24 bytes (scaled down if the clip would not fit MAX_FRAME_BYTES)."""
-    info = header(path)
+    """All frames as rgb24 bytes (scaled down if the clip would not fit MAX_FRAME_BYTES).
+
+    One ffmpeg run: the stream facts come from the decode's own stderr; only big files are
+    probed first to decide on scaling.
+    """
+    scale: list[str] = []
+    if os.path.getsize(path) > 32 * 1024 * 1024:
+        info = header(path)
+        if info["width"]:
+            est = info["width"] * info["height"] * 3 * float(info.get("_fps") or 25) * (info["duration"] or 1.0)
+            if est > MAX_FRAME_BYTES:
+                f = math.sqrt(MAX_FRAME_BYTES / est)
+                w, h = max(16, int(info["width"] * f) // 2 * 2), max(16, int(info["height"] * f) // 2 * 2)
+                scale = ["-vf", f"scale={w}:{h}"]
+    out, err, rc = _run(["-i", path, "-map", "0:v:0", *scale, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+    info = _parse_header(err)
     if not info["has_video"] or not info["width"]:
         raise MediaError("video", "no video stream")
     w, h = info["width"], info["height"]
+    if scale:
+        w, h = (int(x) for x in scale[1][6:].split(":"))
     fps = info.get("_fps") or Fraction(25)
-    scale: list[str] = []
-    est = w * h * 3 * float(fps) * (info["duration"] or 1.0)
-    if est > MAX_FRAME_BYTES:
-        f = math.sqrt(MAX_FRAME_BYTES / est)
-        w, h = max(16, int(w * f) // 2 * 2), max(16, int(h * f) // 2 * 2)
-        scale = ["-vf", f"scale={w}:{h}"]
-    out, err, rc = _run(["-i", path, "-map", "0:v:0", *scale, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
     size = w * h * 3
     if rc != 0 or len(out) < size:
         raise MediaError("video", "cannot decode video")
@@ -164,22 +177,37 @@ def probe(path: str) -> dict:
     """
     info = header(path)
     info.pop("_fps", None)
-    info["frames"] = None
-    info["video_seconds"] = None
-    info["audio_seconds"] = None
+    info.update(frames=None, video_seconds=None, audio_seconds=None, bytes=os.path.getsize(path))
+    args = ["-i", path]
     if info["has_video"]:
-        _, err, _ = _run(["-i", path, "-map", "0:v:0", "-f", "null", "-"])
-        counts = re.findall(r"frame=\s*(\d+)", err)
-        if counts:
-            info["frames"] = int(counts[-1])
-            if info["fps"]:
-                info["video_seconds"] = info["frames"] / info["fps"]
+        args += ["-map", "0:v:0", "-f", "null", os.devnull]
     if info["has_audio"]:
-        try:
-            info["audio_seconds"] = len(decode_audio(path, 16000)) / 16000.0
-        except MediaError:
-            pass
-    info["bytes"] = os.path.getsize(path)
+        args += ["-map", "0:a:0", "-f", "s16le", "-ac", "1", "-ar", "16000", "-"]
+    if len(args) == 2:
+        return info
+    out, err, _ = _run(args)
+    counts = re.findall(r"frame=\s*(\d+)", err)
+    if info["has_video"] and counts:
+        info["frames"] = int(counts[-1])
+        if info["fps"]:
+            info["video_seconds"] = info["frames"] / info["fps"]
+    if info["has_audio"]:
+        info["audio_seconds"] = len(out) / 2 / 16000.0
+    return info
+
+
+def analyze(path: str, point: tuple[float, float] | None = None) -> dict:
+    """probe() plus per-frame `openings` (mouth_openings) and `loudness` (frame_loudness), cheaply."""
+    w, h, fps, frames = decode_video(path)
+    info = {"width": w, "height": h, "fps": float(fps), "frames": len(frames),
+            "video_seconds": len(frames) / float(fps), "openings": _openings(w, h, frames, point)}
+    try:
+        samples = decode_audio(path)
+    except MediaError:
+        samples = array("h")
+    info["audio_seconds"] = len(samples) / AUDIO_RATE
+    info["loudness"] = timeline.frame_rms(samples, AUDIO_RATE, float(fps), len(frames))
+    info["duration"] = header(path)["duration"]
     return info
 
 
@@ -279,6 +307,10 @@ def mouth_openings(path: str, point: tuple[float, float] | None = None) -> list[
     frame; default lower centre, where the sandbox draws when no active speaker is given).
     """
     w, h, _, frames = decode_video(path)
+    return _openings(w, h, frames, point)
+
+
+def _openings(w: int, h: int, frames: list[bytes], point) -> list[float]:
     cx, cy, mw, mh, closed = mouth_geometry(w, h, point)
     x0, x1 = cx - mw // 4, cx + mw // 4
     y0, y1 = max(0, cy - mh // 2 - 2), min(h, cy + mh // 2 + 2)
@@ -295,8 +327,7 @@ def mouth_openings(path: str, point: tuple[float, float] | None = None) -> list[
 
 def frame_loudness(path: str) -> list[float]:
     """Per video frame of `path`, the RMS (0..1) of its audio track during that frame."""
-    info = header(path)
-    fps = float(info.get("_fps") or 25)
+    fps = float(header(path).get("_fps") or 25)
     samples = decode_audio(path)
     n = int(round(len(samples) / AUDIO_RATE * fps))
     return timeline.frame_rms(samples, AUDIO_RATE, fps, n)

@@ -256,6 +256,11 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "LipsyncSandbox/1.0"
     timeout = 120  # reap idle keep-alive connections
 
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes; without NODELAY, Nagle + delayed ACK add ~40 ms each.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def _any(self) -> None:
         sb: Sandbox = self.server.sandbox
         try:
