@@ -22,6 +22,8 @@ from .base import PollResult, Progress, Provider, RemoteRef, body_json, content_
 
 STATES = {"IN_QUEUE": JobState.QUEUED, "IN_PROGRESS": JobState.PROCESSING, "COMPLETED": JobState.COMPLETED}
 # the `model` field each endpoint takes (§5.1 table); v2/pro and v3 take none
+JOB_ERROR_TYPES = {"request_timeout", "startup_timeout", "file_download_error", "invalid_media",
+                   "content_policy_violation", "request_cancelled", "generation_failed"}
 MODEL_FIELD = {"lipsync-1.9.0-beta": "lipsync-1.9.0-beta", "lipsync-2": "lipsync-2"}
 
 
@@ -91,8 +93,11 @@ class FalProvider(Provider):
         if state is not JobState.COMPLETED:
             return PollResult(state=state, message=message)
         if data.get("error"):
-            return PollResult(JobState.FAILED, error=JobFailed(data.get("error_type"), flatten(data["error"]),
-                                                                self.name))
+            kind = data.get("error_type")
+            rejected = kind == "content_policy_violation"
+            state = JobState.REJECTED if rejected else (
+                JobState.CANCELLED if kind == "request_cancelled" else JobState.FAILED)
+            return PollResult(state, error=JobFailed(kind, flatten(data["error"]), self.name, rejected=rejected))
         try:
             result = self.json_of(self.call("GET", base, safe=True))
         except JobFailed as exc:
@@ -114,9 +119,14 @@ class FalProvider(Provider):
             message = flatten(data.get("detail") or data.get("error") or data.get("message"))
         elif response.text:
             message = response.text[:300]
+        # the result request of a failed job answers with the job's own error type (§5.1); the
+        # gateway's transient errors (injected 5xx, overload) stay retryable
+        path = response.request.url.path if response.request else ""
+        if (error_type and "/requests/" in path and not path.endswith(("/status", "/cancel"))
+                and (response.status_code in (400, 422) or error_type in JOB_ERROR_TYPES
+                     or error_type.startswith("runner_"))):
+            return JobFailed(error_type, message or error_type, self.name, status=response.status_code,
+                             rejected=error_type == "content_policy_violation")
         if response.status_code == 422:
             return error_for_status(self.name, response, error_type, f"invalid input: {message}")
-        # a result request answering with an error type is the job's own failure, not the queue's
-        if error_type and response.status_code not in (401, 403, 429) and "/requests/" in str(response.url):
-            return JobFailed(error_type, message or error_type, self.name, status=response.status_code)
         return error_for_status(self.name, response, error_type, message)

@@ -20,7 +20,7 @@ from ..transport import check_url
 from ..uploads import ProgressReader
 from .base import (
     PollResult, Progress, Provider, RemoteRef, as_float as _float, as_fraction as _fraction, body_json,
-    content_type, error_for_status, flatten,
+    content_type, crop_segments, error_for_status, flatten,
 )
 
 STATES = {
@@ -77,7 +77,8 @@ class SyncProvider(Provider):
     def body(self, req: JobRequest, refs: dict[str, str]) -> dict[str, Any]:
         o = req.options
         inputs: list[dict[str, Any]] = [{"type": "video", "url": refs["video"]}]
-        multi = bool(req.segments)
+        seg_list = crop_segments(req)
+        multi = bool(seg_list)
         for a in req.audio:
             item: dict[str, Any] = {"type": "audio", "url": refs[a.id]}
             if multi:
@@ -98,7 +99,7 @@ class SyncProvider(Provider):
         body: dict[str, Any] = {"model": self.remote_model(req.model), "input": inputs, "options": options}
         segments = []
         crops = {a.id: (a.start, a.end) for a in req.audio}
-        for s in req.segments:
+        for s in seg_list:
             audio: dict[str, Any] = {"refId": s.audio_id}
             start, end = (s.audio_start, s.audio_end) if s.audio_start is not None else crops.get(s.audio_id, (None, None))
             if start is not None:
