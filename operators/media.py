@@ -316,7 +316,7 @@ def _part_chain(index: int, part, delay_samples: int = 0) -> str:
     return chain
 
 
-def _mp3_out(total: int, out: str) -> list[str]:
+def _mp3_out(out: str) -> list[str]:
     return ["-ac", "1", "-ar", str(AUDIO_RATE), "-c:a", "libmp3lame", "-b:a", AUDIO_BITRATE,
             "-map_metadata", "-1", out]
 
@@ -325,7 +325,7 @@ def audio_part_command(ff: str, part, out: str) -> list[str]:
     """One sound strip's overlap, exactly ``round(duration * 48000)`` samples."""
     total = _samples(part.duration)
     graph = _part_chain(0, part) + f",apad=whole_len={total},atrim=end_sample={total}[out]"
-    return _base(ff) + _part_input(part) + ["-filter_complex", graph, "-map", "[out]", "-vn"] + _mp3_out(total, out)
+    return _base(ff) + _part_input(part) + ["-filter_complex", graph, "-map", "[out]", "-vn"] + _mp3_out(out)
 
 
 def mixed_audio_command(ff: str, parts, duration: float, out: str) -> list[str]:
@@ -347,7 +347,7 @@ def mixed_audio_command(ff: str, parts, duration: float, out: str) -> list[str]:
     mix = (f"{''.join(labels)}amix=inputs={len(parts)}:normalize=0:duration=longest:dropout_transition=0,"
            f"apad=whole_len={total},atrim=end_sample={total}[out]")
     graph = ";".join(chains + [mix])
-    return cmd + ["-filter_complex", graph, "-map", "[out]", "-vn"] + _mp3_out(total, out)
+    return cmd + ["-filter_complex", graph, "-map", "[out]", "-vn"] + _mp3_out(out)
 
 
 def _enabled_parts(parts, overrides: dict | None):
@@ -371,9 +371,11 @@ def prepare_media(job, work_dir, *, use_segments: bool, segment_overrides=None, 
     use_segments=False, or a single part that covers the whole video with no override: ONE audio
     file exactly the video's duration (parts at their offsets, silence elsewhere), no segments.
     """
-    from ..client.errors import InputError
+    from ..client.errors import Cancelled, InputError
     from ..client.models import AudioInput, Segment
 
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("Cancelled before preparing media.")
     t0 = time.perf_counter()
     os.makedirs(work_dir, exist_ok=True)
     ff = None

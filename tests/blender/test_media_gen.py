@@ -102,3 +102,84 @@ def test_coded_video_reads_back(tmp_path):
 def test_click_wav_reads_back(tmp_path):
     path = make_click_wav(tmp_path / "c.wav", 2.0, [0.5, 1.25])
     assert click_times(decode_audio(path)) == pytest.approx([0.5, 1.25], abs=1e-4)
+
+
+# --- shared by the bpy tests of strips/media/placement -------------------------------------
+
+def addon_module(name):
+    """A submodule of the loaded add-on, e.g. addon_module("operators.strips")."""
+    import importlib
+
+    from addon_env import ADDON
+
+    return importlib.import_module(f"{ADDON}.{name}")
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory):
+    """Session-wide generated files (tiny: 160x120, a few seconds)."""
+    d = tmp_path_factory.mktemp("media")
+    return {
+        "v25": make_coded_video(d / "v25.mp4", 100, "25"),
+        "v24": make_coded_video(d / "v24.mp4", 72, "24"),
+        "ntsc": make_coded_video(d / "ntsc.mp4", 120, "30000/1001"),
+        "v24_320": make_coded_video(d / "v24_320.mp4", 120, "24", size=(320, 240)),
+        "clicks": make_click_wav(d / "clicks.wav", 6.0, [0.5, 1.0, 2.0, 3.0, 4.0]),
+        "clicks_b": make_click_wav(d / "clicks_b.wav", 3.0, [0.25, 1.5]),
+    }
+
+
+def movie(scene, path, channel=2, frame_start=1, offsets=(0, 0)):
+    compat = addon_module("compat")
+    sed = scene.sequence_editor or scene.sequence_editor_create()
+    strip = compat.strips(sed).new_movie(os.path.basename(path), path, channel, frame_start)
+    if offsets[0]:
+        compat.set_timing(strip, "frame_offset_start", offsets[0])
+    if offsets[1]:
+        compat.set_timing(strip, "frame_offset_end", offsets[1])
+    return strip
+
+
+def sound(scene, path, channel=1, frame_start=1, handles=None):
+    compat = addon_module("compat")
+    sed = scene.sequence_editor or scene.sequence_editor_create()
+    strip = compat.strips(sed).new_sound(os.path.basename(path), path, channel, frame_start)
+    if handles:
+        compat.set_timing(strip, "frame_final_start", handles[0])
+        compat.set_timing(strip, "frame_final_end", handles[1])
+    return strip
+
+
+def set_rate(scene, fps, base=1.0):
+    scene.render.fps, scene.render.fps_base = fps, base
+
+
+TIMING = ("frame_start", "frame_final_start", "frame_final_end", "frame_offset_start", "frame_offset_end",
+          "frame_duration", "frame_final_duration", "animation_offset_start", "animation_offset_end")
+
+
+def strip_state(strip):
+    """Every timing and placement property of a strip (through compat), to prove it unchanged."""
+    compat = addon_module("compat")
+    state = {}
+    for name in TIMING:
+        try:
+            state[name] = compat.get_timing(strip, name)
+        except AttributeError:  # e.g. animation_offset_* on effect strips
+            pass
+    state.update(channel=strip.channel, mute=strip.mute, name=strip.name, select=strip.select)
+    for attr in ("filepath", "volume", "sound_offset", "use_flip_x", "use_flip_y", "blend_type"):
+        if hasattr(strip, attr):
+            state[attr] = getattr(strip, attr)
+    if hasattr(strip, "transform"):
+        t = strip.transform
+        state["transform"] = (t.scale_x, t.scale_y, t.offset_x, t.offset_y, t.rotation, tuple(t.origin))
+        c = strip.crop
+        state["crop"] = (c.min_x, c.max_x, c.min_y, c.max_y)
+    return state
+
+
+def scene_state(scene):
+    compat = addon_module("compat")
+    sed = scene.sequence_editor
+    return {} if sed is None else {s.name: strip_state(s) for s in compat.strips_all(sed)}

@@ -1,0 +1,256 @@
+"""media.prepare_media on real strips: decoded frame codes and click times prove exactness."""
+
+import os
+import shutil
+import subprocess
+import threading
+import time
+from fractions import Fraction
+
+import pytest
+from test_media_gen import (FF, RATE, addon_module, click_times, decode_audio, make_coded_video,  # noqa: F401
+                            media, movie, read_codes, set_rate, sound)
+
+pytestmark = pytest.mark.filterwarnings("error::DeprecationWarning")
+
+
+@pytest.fixture
+def mods(addon):
+    return addon_module("operators.strips"), addon_module("operators.media")
+
+
+def prepare(mods, scene, strip, tmp_path, sounds=None, **kw):
+    st, me = mods
+    job = st.snapshot_job(scene, strip, sounds)
+    kw.setdefault("use_segments", True)
+    return job, me.prepare_media(job, str(tmp_path / "work"), **kw)
+
+
+def video_info(mods, path):
+    return mods[1].mp4_video_info(path)
+
+
+def has_audio_stream(path):
+    err = subprocess.run([FF, "-hide_banner", "-i", path], capture_output=True, text=True).stderr
+    return "Audio:" in err
+
+
+# --- video ------------------------------------------------------------------------------------
+
+def test_trimmed_cut_is_frame_exact(scene, mods, media, tmp_path):
+    set_rate(scene, 25)
+    m = movie(scene, media["v25"], frame_start=11, offsets=(5, 7))
+    sound(scene, media["clicks"], channel=1)
+    job, prepared = prepare(mods, scene, m, tmp_path)
+    assert not prepared.passthrough and prepared.video_path != media["v25"]
+    assert read_codes(prepared.video_path) == list(range(5, 93))
+    info = video_info(mods, prepared.video_path)
+    assert (info["codec"], info["frames"], info["rate"], info["cfr"]) == ("avc1", 88, 25, True)
+    assert not has_audio_stream(prepared.video_path)
+    assert prepared.video_duration == pytest.approx(88 / 25)
+
+
+def test_25fps_clip_in_24fps_scene_retimed_frame_for_frame(scene, mods, media, tmp_path):
+    set_rate(scene, 24)
+    m = movie(scene, media["v25"], frame_start=11, offsets=(5, 7))
+    sound(scene, media["clicks"], channel=1)
+    _job, prepared = prepare(mods, scene, m, tmp_path)
+    assert read_codes(prepared.video_path) == list(range(5, 93))  # no frame dropped or doubled
+    info = video_info(mods, prepared.video_path)
+    assert (info["frames"], info["rate"]) == (88, 24)  # 3.667 s, as on the timeline
+
+
+def test_untrimmed_25fps_clip_in_24fps_scene_not_passed_through(scene, mods, media, tmp_path):
+    set_rate(scene, 24)
+    m = movie(scene, media["v25"])
+    sound(scene, media["clicks"], channel=1)
+    _job, prepared = prepare(mods, scene, m, tmp_path)
+    assert not prepared.passthrough
+    assert video_info(mods, prepared.video_path)["rate"] == 24
+    assert read_codes(prepared.video_path) == list(range(100))
+
+
+def test_ntsc_cut_exact(scene, mods, media, tmp_path):
+    set_rate(scene, 30, 1.001)
+    m = movie(scene, media["ntsc"], frame_start=1, offsets=(30, 30))
+    sound(scene, media["clicks"], channel=1)
+    _job, prepared = prepare(mods, scene, m, tmp_path)
+    assert read_codes(prepared.video_path) == list(range(30, 90))
+    info = video_info(mods, prepared.video_path)
+    assert (info["frames"], info["rate"]) == (60, Fraction(30000, 1001))
+
+
+def test_untrimmed_accepted_strip_uploaded_as_is(scene, mods, media, tmp_path, monkeypatch):
+    st, me = mods
+    set_rate(scene, 24)
+    m = movie(scene, media["v24"])
+    sound(scene, media["clicks"], channel=1)
+
+    def no_video_ffmpeg(*args, **kw):
+        raise AssertionError("ffmpeg must not run for an accepted untrimmed video")
+
+    monkeypatch.setattr(me, "video_command", no_video_ffmpeg)
+    job = st.snapshot_job(scene, m)
+    t0 = time.perf_counter()
+    assert me.passthrough_reason(job.video, job.scene_rate) is None
+    assert time.perf_counter() - t0 < 0.05
+    prepared = me.prepare_media(job, str(tmp_path / "w"), use_segments=True)
+    assert prepared.passthrough and prepared.video_path == media["v24"]
+    assert prepared.timings["video_check"] < 0.05
+
+
+@pytest.mark.parametrize("variant", ["mkv", "yuv444", "mpeg4", "with_audio_ok"])
+def test_passthrough_needs_accepted_format(scene, mods, tmp_path, media, variant):
+    st, me = mods
+    set_rate(scene, 24)
+    kw = {"mkv": dict(), "yuv444": dict(pix_fmt="yuv444p"), "mpeg4": dict(codec="mpeg4"),
+          "with_audio_ok": dict(with_audio=True)}[variant]
+    ext = ".mkv" if variant == "mkv" else ".mp4"
+    path = make_coded_video(tmp_path / f"src{ext}", 24, "24", **kw)
+    m = movie(scene, path)
+    sound(scene, media["clicks"], channel=1)
+    job = st.snapshot_job(scene, m)
+    reason = me.passthrough_reason(job.video, job.scene_rate)
+    if variant == "with_audio_ok":  # providers take the dialogue separately; the track is ignored
+        assert reason is None
+    else:
+        assert reason is not None
+        prepared = me.prepare_media(job, str(tmp_path / "w"), use_segments=True)
+        assert read_codes(prepared.video_path) == list(range(24))
+        assert video_info(mods, prepared.video_path)["profile"] in (66, 77, 100)
+
+
+def test_spaces_and_non_ascii_paths(scene, mods, media, tmp_path):
+    folder = tmp_path / "dir with spaces" / "Szene ü 日本"
+    folder.mkdir(parents=True)
+    video = shutil.copy(media["v25"], folder / "vidéo ü 1.mp4")
+    audio = shutil.copy(media["clicks"], folder / "voix é 2.wav")
+    set_rate(scene, 25)
+    m = movie(scene, str(video), offsets=(10, 10))
+    sound(scene, str(audio), channel=1)
+    st, me = mods
+    job = st.snapshot_job(scene, m)
+    prepared = me.prepare_media(job, str(folder / "work dir é"), use_segments=False)
+    assert read_codes(prepared.video_path) == list(range(10, 90))
+    assert len(decode_audio(prepared.mixed_audio_path)) == 80 * RATE // 25
+
+
+def test_cancel_before_start(scene, mods, media, tmp_path):
+    set_rate(scene, 25)
+    m = movie(scene, media["v25"], offsets=(3, 0))
+    sound(scene, media["clicks"], channel=1)
+    errors = addon_module("client.errors")
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(errors.Cancelled):
+        prepare(mods, scene, m, tmp_path, cancel=cancel)
+
+
+# --- audio ------------------------------------------------------------------------------------
+
+def test_segments_of_two_overlapping_strips(scene, mods, media, tmp_path):
+    set_rate(scene, 24)
+    m = movie(scene, media["v25"], channel=3, frame_start=11, offsets=(5, 7))  # visible 16..104
+    sound(scene, media["clicks"], channel=1, frame_start=7, handles=(9, 57))  # heard 16..57
+    sound(scene, media["clicks_b"], channel=2, frame_start=43, handles=(47, 200))  # heard 47..104
+    job, prepared = prepare(mods, scene, m, tmp_path,
+                            segment_overrides={1: {"temperature": 0.3}})
+    a1, a2 = prepared.audio
+    assert (a1.id, a2.id) == ("a1", "a2") and prepared.mixed_audio_path is None
+    s1, s2 = prepared.segments
+    assert (s1.audio_id, s1.start, s1.end) == ("a1", 0.0, pytest.approx(41 / 24, abs=1e-12))
+    assert (s2.audio_id, s2.start, s2.end) == ("a2", pytest.approx(31 / 24, abs=1e-12),
+                                               pytest.approx(88 / 24, abs=1e-12))
+    assert s1.options_override == {} and s2.options_override == {"temperature": 0.3}
+    # cut 1 starts at file time 9/24 = 0.375 s: the clicks at 0.5, 1, 2 s are 0.125 s, ... in
+    pcm1, pcm2 = decode_audio(a1.path), decode_audio(a2.path)
+    assert len(pcm1) == round(41 / 24 * RATE) and len(pcm2) == round(57 / 24 * RATE)
+    assert click_times(pcm1) == pytest.approx([0.125, 0.625, 1.625], abs=0.002)
+    # cut 2 starts at file time 4/24 s: clicks at 0.25 and 1.5 s of clicks_b
+    assert click_times(pcm2) == pytest.approx([0.25 - 4 / 24, 1.5 - 4 / 24], abs=0.002)
+
+
+def test_disabled_segment_dropped(scene, mods, media, tmp_path):
+    set_rate(scene, 24)
+    m = movie(scene, media["v25"], channel=3, frame_start=11, offsets=(5, 7))
+    sound(scene, media["clicks"], channel=1, frame_start=7, handles=(9, 57))
+    b = sound(scene, media["clicks_b"], channel=2, frame_start=43, handles=(47, 200))
+    _job, prepared = prepare(mods, scene, m, tmp_path, segment_overrides={0: {"enabled": False}})
+    seg, = prepared.segments
+    assert seg.audio_id == "a1" and seg.start == pytest.approx(31 / 24)
+    assert [a.id for a in prepared.audio] == ["a1"] and b.name
+    errors = addon_module("client.errors")
+    with pytest.raises(errors.InputError, match="disabled"):
+        prepare(mods, scene, m, tmp_path, segment_overrides={0: {"enabled": False}, 1: {"enabled": False}})
+
+
+def test_mixed_audio_exact_length_and_offsets(scene, mods, media, tmp_path):
+    set_rate(scene, 24)
+    m = movie(scene, media["v25"], channel=3, frame_start=11, offsets=(5, 7))
+    sound(scene, media["clicks"], channel=1, frame_start=7, handles=(9, 57))
+    sound(scene, media["clicks_b"], channel=2, frame_start=43, handles=(47, 200))
+    _job, prepared = prepare(mods, scene, m, tmp_path, use_segments=False)
+    assert prepared.segments == [] and [a.id for a in prepared.audio] == ["a1"]
+    assert prepared.audio[0].path == prepared.mixed_audio_path
+    pcm = decode_audio(prepared.mixed_audio_path)
+    assert len(pcm) == round(88 / 24 * RATE)  # exactly the video's duration
+    second = 31 / 24 - 4 / 24  # part 2 starts 31 frames in, at its file time 4/24 s
+    assert click_times(pcm) == pytest.approx(sorted([0.125, 0.625, 1.625, second + 0.25, second + 1.5]), abs=0.002)
+
+
+def test_sound_offset_delays_audio_in_mix(scene, mods, media, tmp_path):
+    set_rate(scene, 25)
+    m = movie(scene, media["v25"], channel=2)  # 1..101, 4 s
+    s = sound(scene, media["clicks"], channel=1)
+    s.sound_offset = 0.25
+    _job, prepared = prepare(mods, scene, m, tmp_path, use_segments=False)
+    pcm = decode_audio(prepared.mixed_audio_path)
+    assert len(pcm) == 4 * RATE
+    assert click_times(pcm) == pytest.approx([0.75, 1.25, 2.25, 3.25], abs=0.002)
+
+
+def test_single_covering_strip_is_plain_either_way(scene, mods, media, tmp_path):
+    set_rate(scene, 25)
+    m = movie(scene, media["v25"], channel=2, offsets=(10, 20))
+    sound(scene, media["clicks"], channel=1)
+    for use_segments in (True, False):
+        _job, prepared = prepare(mods, scene, m, tmp_path / str(use_segments), use_segments=use_segments)
+        assert prepared.segments == [] and len(prepared.audio) == 1
+        assert prepared.mixed_audio_path == prepared.audio[0].path
+        pcm = decode_audio(prepared.mixed_audio_path)
+        assert len(pcm) == round(70 / 25 * RATE)
+        assert click_times(pcm) == pytest.approx([0.1, 0.6, 1.6, 2.6], abs=0.002)  # file time - 0.4 s
+
+
+def test_audio_is_compact_mp3(scene, mods, media, tmp_path):
+    set_rate(scene, 25)
+    m = movie(scene, media["v25"], channel=2)
+    sound(scene, media["clicks"], channel=1)
+    _job, prepared = prepare(mods, scene, m, tmp_path, use_segments=False)
+    with open(prepared.mixed_audio_path, "rb") as f:
+        head = f.read(3)
+    assert head == b"ID3" or head[0] == 0xFF
+    wav_bytes = 44 + 4 * RATE * 2  # 4 s of 16-bit 48 kHz mono
+    assert os.path.getsize(prepared.mixed_audio_path) <= wav_bytes / 6
+
+
+def test_prep_time_not_above_plain_reencode(scene, mods, tmp_path):
+    """Same work as `ffmpeg -ss -t` with x264 veryfast, nothing more (bench: tools/, report)."""
+    src = make_coded_video(tmp_path / "bench.mp4", 200, "25", size=(640, 360), with_audio=True)
+    set_rate(scene, 25)
+    m = movie(scene, src, offsets=(50, 50))
+    sound(scene, src, channel=1)
+
+    def plain():
+        t0 = time.perf_counter()
+        subprocess.run([FF, "-hide_banner", "-loglevel", "error", "-y", "-ss", "2", "-i", src, "-t", "4",
+                        "-c:v", "libx264", "-preset", "veryfast", str(tmp_path / "plain.mp4")], check=True)
+        return time.perf_counter() - t0
+
+    def ours():
+        t0 = time.perf_counter()
+        prepare(mods, scene, m, tmp_path, use_segments=False)
+        return time.perf_counter() - t0
+
+    plain_s, ours_s = min(plain() for _ in range(2)), min(ours() for _ in range(2))
+    assert ours_s <= plain_s * 1.3 + 0.1, (ours_s, plain_s)
