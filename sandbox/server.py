@@ -226,9 +226,12 @@ def _send(h: BaseHTTPRequestHandler, resp: Response) -> None:
         if h.command == "HEAD":
             return
         if resp.truncate:
+            # Half the announced body, then a clean FIN: the client sees a short read, not a reset.
             h.wfile.write(body[: len(body) // 2])
             h.wfile.flush()
-            return _reset(h)
+            h.close_connection = True
+            h.connection.shutdown(socket.SHUT_WR)
+            return
         h.wfile.write(body)
     except (BrokenPipeError, ConnectionResetError):
         h.close_connection = True
