@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import uuid
 from typing import Any
 
@@ -51,6 +52,7 @@ _SYNC3_TEMP = "sync-3 ignores temperature (providers.md §1.4)"
 _SYNC3_OCC = "sync-3 handles occlusion automatically"
 
 _TABLE: dict[tuple[str, str], ModelCaps] = {}
+_KEY_RE = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
 
 
 def _add(c: ModelCaps) -> None:
@@ -196,8 +198,9 @@ def validate(req: JobRequest) -> None:
         except ValueError:
             raise InputError(f"client_key must be a UUID: Runware uses it as the taskUUID of {req.model}",
                              req.provider) from None
-    elif not req.client_key or len(req.client_key) > 128:
-        raise InputError("client_key must be 1-128 characters", req.provider)
+    elif not _KEY_RE.match(req.client_key or ""):
+        # sync.so rejects other Idempotency-Keys with 400 INVALID_IDEMPOTENCY_KEY (providers.md §1.11)
+        raise InputError("client_key must be 1-128 characters of A-Z a-z 0-9 . _ ~ -", req.provider)
 
     if not req.video:
         raise InputError(f"a video input is required for {req.model} on {label}", req.provider)

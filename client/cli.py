@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--sync-mode", default=None)
     est.add_argument("--results", type=int, default=1)
     est.add_argument("--json", action="store_true")
+    est.add_argument("--remote", action="store_true",
+                     help="also ask the provider's cost endpoint (sync.so; uploads the media)")
+    est.add_argument("--base-url", default="")
 
     st = sub.add_parser("status", help="state of a remote job; with --out, wait and download it")
     common(st)
@@ -251,11 +254,21 @@ def cmd_estimate(a: argparse.Namespace, reporter: Reporter) -> int:
     est = estimate(a.provider, a.model, v, au, a.sync_mode, a.results)
     data = {"provider": a.provider, "model": a.model, "video_seconds": round(v, 3), "audio_seconds": round(au, 3),
             "usd": est.usd, "billed_seconds": est.billed_seconds, "note": est.note}
+    if a.remote:
+        from .jobs import remote_estimate
+
+        request = JobRequest(provider=a.provider, model=a.model, video=a.video,
+                             audio=[AudioInput(id="a1", path=a.audio)], options=Options(sync_mode=a.sync_mode))
+        data["provider_usd"] = remote_estimate(request, _config(a))
     if a.json:
         reporter.line(data)
     else:
         price = "unknown" if est.usd is None else f"${est.usd:.4f}"
         print(f"{LABELS[a.provider]} {a.model}: {price} — {est.note}", flush=True)
+        if a.remote:
+            remote = data["provider_usd"]
+            print(f"{LABELS[a.provider]}'s own estimate: " + ("not offered" if remote is None else f"${remote:.4f}"),
+                  flush=True)
     return EXIT_OK
 
 

@@ -33,7 +33,7 @@ from .uploads import DEFAULT_CACHE, UploadCache, file_sha256, key_fingerprint
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RemoteRef", "iter_job_events", "is_url"]
+__all__ = ["RemoteRef", "iter_job_events", "is_url", "remote_estimate"]
 
 #: consecutive failed polls (each already retried by the transport) before the job is given up
 POLL_TROUBLE_LIMIT = 5
@@ -274,3 +274,27 @@ def _relay(work: Callable[[Callable[[int, Any], None]], Any], make: Callable[[in
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
+
+
+def remote_estimate(request: JobRequest, config: ProviderConfig, *, transport: httpx.BaseTransport | None = None,
+                    upload_cache: UploadCache | None = None) -> float | None:
+    """The provider's own price for `request` in USD, where it has a cost endpoint (sync.so, §1.2).
+
+    Local files are uploaded first (through the reuse cache, so a later run does not upload
+    them again). Returns None for providers without such an endpoint. Raises LipsyncError.
+    """
+    validate(request)
+    provider_type = provider_class(config.provider)
+    if not hasattr(provider_type, "estimate_cost"):
+        return None
+    with Http(config.provider, transport=transport) as http:
+        provider = provider_type(config, http)
+        runner = _Runner(request, provider, http, None, time.monotonic, upload_cache or DEFAULT_CACHE)
+        steps = runner.upload_all()
+        while True:
+            try:
+                next(steps)
+            except StopIteration as stop:
+                refs = stop.value
+                break
+        return provider.estimate_cost(request, refs)

@@ -1,0 +1,85 @@
+"""Protocol variants the reference leaves open ([U]): both Runware failure shapes, the empty
+Runware ack, FoxAPI result objects; concurrency 429s; CLI status/resume; the sync cost endpoint."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from client import cli
+from client.config import ENV_KEYS, base_url_env
+from client.errors import JobFailed, RateLimited
+from client.events import Completed, Failed, JobState, Submitted
+from client.jobs import iter_job_events, remote_estimate
+from client.uploads import UploadCache
+from tests.client.jobkit import config, fast_sleep, request, run
+
+
+@pytest.mark.parametrize("shape", ["errors", "item"])
+def test_runware_failure_shapes(sandbox, media, tmp_path, shape):
+    sandbox.configure(provider="runware", runware_error_shape=shape)
+    sandbox.arm("runware", "job_failed", code="inferenceError", message="the model gave up")
+    result = run(sandbox, request("runware", "lipsync-2", media), tmp_path)[-1]
+    assert isinstance(result, Failed) and isinstance(result.error, JobFailed)
+    assert result.error.code == "inferenceError" and "the model gave up" in result.error.message
+
+
+def test_runware_empty_ack(sandbox, media, tmp_path):
+    sandbox.configure(provider="runware", runware_empty_ack=True)
+    assert isinstance(run(sandbox, request("runware", "sync-3", media), tmp_path)[-1], Completed)
+
+
+def test_foxapi_result_objects(sandbox, media, tmp_path):
+    sandbox.configure(provider="foxapi", results_as_objects=True)
+    done = run(sandbox, request("foxapi", "lipsync-2-pro", media), tmp_path)[-1]
+    assert isinstance(done, Completed) and len(done.outputs) == 1
+
+
+def test_concurrency_limit_is_rate_limited(sandbox, media, tmp_path):
+    sandbox.configure(provider="sync", concurrency=1, processing_seconds=2.0)
+    first = iter_job_events(request("sync", "lipsync-2", media), config(sandbox, "sync"), tmp_path / "1",
+                            sleep=fast_sleep, poll_interval=0.02, upload_cache=UploadCache())
+    next(e for e in first if isinstance(e, Submitted))
+    slept = []
+    second = run(sandbox, request("sync", "lipsync-2", media), tmp_path / "2",
+                 sleep=lambda s: (slept.append(s), fast_sleep(s)))
+    first.close()
+    result = second[-1]
+    assert isinstance(result, Failed) and isinstance(result.error, RateLimited)
+    assert result.error.retry_after == 1 and 1 in slept
+    assert "concurrency" in result.error.message.lower() or "limit" in result.error.message.lower()
+    assert sandbox.stats()["generations"]["sync"] == 1
+
+
+def test_cli_status_and_resume(sandbox, media, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(ENV_KEYS["fal"], "sandbox-key")
+    monkeypatch.setenv(base_url_env("fal"), sandbox.base_url("fal"))
+    sandbox.configure(processing_seconds=0.3)
+    events = iter_job_events(request("fal", "sync-3", media), config(sandbox, "fal"), tmp_path,
+                             sleep=fast_sleep, poll_interval=0.02, upload_cache=UploadCache())
+    sub = next(e for e in events if isinstance(e, Submitted))
+    events.close()
+    extra = json.dumps(sub.extra)
+    assert cli.main(["status", "--provider", "fal", "--id", sub.remote_id, "--extra", extra, "--json"]) == 0
+    state = json.loads(capsys.readouterr().out)["state"]
+    assert state in ("QUEUED", "PROCESSING", "COMPLETED")
+    out = tmp_path / "resumed.mp4"
+    assert cli.main(["status", "--provider", "fal", "--id", sub.remote_id, "--extra", extra, "--out", str(out),
+                     "--poll-interval", "0.02"]) == 0
+    assert out.is_file()
+    assert len([r for r in sandbox.requests() if r["op"] == "submit"]) == 1
+
+
+def test_remote_estimate_sync_and_none_elsewhere(sandbox, media):
+    cache = UploadCache()
+    usd = remote_estimate(request("sync", "lipsync-2-pro", media, options={"sync_mode": "cut_off"}),
+                          config(sandbox, "sync"), upload_cache=cache)
+    assert usd == pytest.approx(0.083 * 0.8, abs=0.01)
+    assert remote_estimate(request("fal", "lipsync-2", media), config(sandbox, "fal")) is None
+
+
+def test_invalid_idempotency_key_is_caught_locally(sandbox, media, tmp_path):
+    result = run(sandbox, request("sync", "lipsync-2", media, client_key="has space"), tmp_path)[-1]
+    assert isinstance(result, Failed) and result.state is JobState.FAILED
+    assert "client_key" in result.error.message and sandbox.stats()["requests"] == 0
