@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .capabilities import capability_table, models_for
+from .capabilities import capability_table
 from .config import LABELS, MODELS, PROVIDERS, ProviderConfig, resolve_config
 from .errors import InputError, LipsyncError, humanize, scrub
 from .events import Completed, Downloading, Failed, Status, Submitted, Uploaded, Uploading, event_to_dict
@@ -287,7 +287,6 @@ def cmd_providers(a: argparse.Namespace, reporter: Reporter) -> int:
             price = "price unknown" if rate is None else f"${rate:.4f}/s of {row['price']['basis']}"
             print(f"  {row['model']:<20} modes {','.join(row['sync_modes'])} (default {row['default_sync_mode']}); "
                   f"{price}\n    options: {', '.join(row['options'])}")
-    _ = models_for
     return EXIT_OK
 
 

@@ -19,10 +19,10 @@ from typing import Any
 import httpx
 
 from .capabilities import validate
-from .config import ProviderConfig
+from .config import ENV_KEYS, ProviderConfig
 from .download import download, extension_of
 from .errors import (
-    Cancelled, InputError, JobFailed, LipsyncError, OutcomeUnknown, PollTimeout, ProviderUnavailable, RateLimited,
+    AuthError, Cancelled, InputError, JobFailed, LipsyncError, OutcomeUnknown, PollTimeout, ProviderUnavailable, RateLimited,
     humanize, scrub,
 )
 from .events import Completed, Downloading, Event, Failed, JobState, Status, Submitted, Uploaded, Uploading
@@ -73,9 +73,6 @@ def iter_job_events(
         if not resume:
             validate(request)
         if not config.api_key:
-            from .errors import AuthError
-            from .config import ENV_KEYS
-
             raise AuthError(f"no API key: set {ENV_KEYS[config.provider]} or the add-on preferences",
                             config.provider)
         http = Http(config.provider, transport=transport, sleep=sleep, clock=clock, cancel=cancel)
@@ -171,7 +168,7 @@ class _Runner:
         total = os.path.getsize(path)
         yield Uploading(name, 0, total)
         ref = yield from _relay(lambda report: self.provider.upload(path, kind, report),
-                                lambda sent, tot: Uploading(name, sent, tot))
+                                lambda sent, tot: Uploading(name, sent, tot), self.cancel)
         self.cache.put(*where, ref)
         yield Uploading(name, total, total)
         yield Uploaded(name, ref, False)
@@ -233,13 +230,13 @@ class _Runner:
             kwargs: dict[str, Any] = {} if cap is None else {"max_bytes": cap}
             path = yield from _relay(
                 lambda report, url=url, dest=dest: download(self.http, url, dest, progress=report, **kwargs),
-                lambda got, total: Downloading(got, total))
+                lambda got, total: Downloading(got, total), self.cancel)
             paths.append(str(path))
         return paths
 
 
 def _relay(work: Callable[[Callable[[int, Any], None]], Any], make: Callable[[int, Any], Event],
-           every: float = 0.2) -> Iterator[Event]:
+           cancel: threading.Event | None = None, every: float = 0.2) -> Iterator[Event]:
     """Run blocking `work(report)` in a helper thread and yield its progress as events.
 
     Uploads and downloads happen inside one httpx call; the thread lets the generator hand live
@@ -250,6 +247,9 @@ def _relay(work: Callable[[Callable[[int, Any], None]], Any], make: Callable[[in
     last = [0.0]
 
     def report(done: int, total: Any) -> None:
+        if cancel is not None and cancel.is_set():
+            # raised inside httpx's body iteration: aborts a long upload mid-way
+            raise Cancelled("cancelled by the user")
         now = time.monotonic()
         if now - last[0] >= every:
             last[0] = now
