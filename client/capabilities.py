@@ -240,6 +240,10 @@ def validate(req: JobRequest) -> None:
                                      f"{req.model} on {label}", req.provider)
                 if "temperature" in s.options_override:
                     _range(req, f"{where}: temperature", s.options_override["temperature"], 0, 1)
+        text_ids = {t.id for t in req.text}
+        if req.provider == "runware" and (text_ids & {s.audio_id for s in req.segments}):
+            raise InputError(f"segments can only play audio files on {label}, not text inputs "
+                             f"({req.model} on {label})", req.provider)
     elif len(ids) > 1:
         raise InputError(f"several audio/text inputs need segments saying which plays when "
                          f"({req.model} on {label})", req.provider)

@@ -109,19 +109,18 @@ class RunwareProvider(Provider):
         inputs: dict[str, Any] = {"video": refs["video"]}
         segments = crop_segments(req)
         if segments:
+            # the documented segment form (§2.3, seed 000): each carries its audio URL/UUID itself,
+            # so neither inputs.audio nor the SDK's `ref` ids are needed (sync-3 wants exactly one source)
             out = []
             crops = {a.id: (a.start, a.end) for a in req.audio}
             for s in segments:
-                seg: dict[str, Any] = {"startTime": s.start, "endTime": s.end, "ref": s.audio_id}
-                if s.audio_id in refs:
-                    seg["audio"] = refs[s.audio_id]
+                seg: dict[str, Any] = {"startTime": s.start, "endTime": s.end, "audio": refs[s.audio_id]}
                 start, end = (s.audio_start, s.audio_end) if s.audio_start is not None else crops.get(
                     s.audio_id, (None, None))
                 if start is not None:
                     seg.update(audioStartTime=start, audioEndTime=end)
                 out.append(seg)
             settings["segments"] = out
-            inputs["audios"] = [{"id": a.id, "source": refs[a.id]} for a in req.audio]
         elif req.audio:
             inputs["audio"] = refs[req.audio[0].id]
         if req.text:

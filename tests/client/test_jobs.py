@@ -347,8 +347,9 @@ def test_runware_several_results_and_cost(sandbox, media, tmp_path):
     assert done.cost is not None and done.cost > 0
 
 
-def test_runware_segments_and_crop(sandbox, media, tmp_path):
-    req = request("runware", "lipsync-2", media,
+@pytest.mark.parametrize("model", ["lipsync-2", "sync-3"])
+def test_runware_segments_and_crop(sandbox, media, tmp_path, model):
+    req = request("runware", model, media,
                   audio=[AudioInput(id="a1", path=media["audio"]), AudioInput(id="a2", path=media["audio2"])],
                   segments=[Segment(start=0, end=0.5, audio_id="a1", audio_start=0.1, audio_end=0.6),
                             Segment(start=0.5, end=1.0, audio_id="a2")])

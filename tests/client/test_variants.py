@@ -83,3 +83,18 @@ def test_invalid_idempotency_key_is_caught_locally(sandbox, media, tmp_path):
     result = run(sandbox, request("sync", "lipsync-2", media, client_key="has space"), tmp_path)[-1]
     assert isinstance(result, Failed) and result.state is JobState.FAILED
     assert "client_key" in result.error.message and sandbox.stats()["requests"] == 0
+
+
+def test_tts_inputs(sandbox, media, tmp_path):
+    from client.models import Segment, TextInput
+
+    # sync.so: an audio file and a TTS line on one timeline (segments, §1.5)
+    req = request("sync", "lipsync-2", media, text=[TextInput(id="t1", text="hello there", voice="v-1")],
+                  segments=[Segment(start=0, end=0.5, audio_id="a1"), Segment(start=0.5, end=1.0, audio_id="t1")])
+    assert isinstance(run(sandbox, req, tmp_path / "s")[-1], Completed)
+    # Runware sync-3: text only, through `speech`
+    req = request("runware", "sync-3", media, audio=[], text=[TextInput(id="t1", text="hi", voice="v-2")])
+    assert isinstance(run(sandbox, req, tmp_path / "r")[-1], Completed)
+    jobs = sandbox.stats()["jobs"]
+    assert len(jobs) == 2 and len(jobs[0]["segments"]) == 2
+
