@@ -98,3 +98,43 @@ def test_tts_inputs(sandbox, media, tmp_path):
     jobs = sandbox.stats()["jobs"]
     assert len(jobs) == 2 and len(jobs[0]["segments"]) == 2
 
+
+
+class _OutcomeUnknownOnce:
+    """An httpx transport in front of the real one: the first sync submit reaches the sandbox, but
+    its answer is replaced by sync.so's 503 IDEMPOTENCY_OUTCOME_UNKNOWN (§1.11)."""
+
+    def __init__(self, with_id: bool):
+        import httpx
+
+        self.inner = httpx.HTTPTransport()
+        self.with_id = with_id
+        self.fired = False
+
+    def handle_request(self, req):
+        import httpx
+
+        response = self.inner.handle_request(req)
+        if not self.fired and req.method == "POST" and req.url.path.endswith("/v2/generate"):
+            self.fired = True
+            response.read()
+            body = {"statusCode": 503, "errorCode": "IDEMPOTENCY_OUTCOME_UNKNOWN",
+                    "message": "The outcome of the original request is unknown", "error": "Service Unavailable"}
+            if self.with_id:
+                body["generationId"] = json.loads(response.content)["id"]
+            return httpx.Response(503, json=body)
+        return response
+
+    def close(self):
+        self.inner.close()
+
+
+@pytest.mark.parametrize("with_id", [True, False])
+def test_sync_idempotency_outcome_unknown(sandbox, media, tmp_path, with_id):
+    req = request("sync", "lipsync-2", media)
+    done = run(sandbox, req, tmp_path, transport=_OutcomeUnknownOnce(with_id))[-1]
+    assert isinstance(done, Completed)
+    submits = [r for r in sandbox.requests() if r["op"] == "submit"]
+    # with a generationId we poll it at once; without, the same key is sent again and replayed
+    assert len(submits) == (1 if with_id else 2)
+    assert sandbox.stats()["generations_by_key"]["sync"] == {req.client_key: 1}
