@@ -7,6 +7,7 @@ Exit 0 only when the output file was written (run) or the command answered (othe
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -184,7 +185,6 @@ def _config(a: argparse.Namespace) -> ProviderConfig:
 def _drive(events, reporter: Reporter, out: Path | None) -> int:
     code = EXIT_FAILED
     for event in events:
-        reporter.event(event)
         if isinstance(event, Completed):
             written = [p for p in event.outputs if Path(p).is_file()]
             if not written:
@@ -192,9 +192,12 @@ def _drive(events, reporter: Reporter, out: Path | None) -> int:
                 return EXIT_FAILED
             if out is not None and Path(written[0]) != out:
                 os.replace(written[0], out)
+                written[0] = str(out)
+            event = dataclasses.replace(event, outputs=written)
             code = EXIT_OK
         elif isinstance(event, Failed):
             code = EXIT_UNKNOWN if event.state.value == "UNKNOWN" else EXIT_FAILED
+        reporter.event(event)
     return code
 
 

@@ -110,3 +110,17 @@ def test_estimate_and_providers(media, capsys):
     assert cli.main(["providers", "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert {(r["provider"], r["model"]) for r in rows} == set(PAIRS)
+
+
+def test_python_m_client_run_succeeds(sandbox, media, tmp_path):
+    env = dict(os.environ, WAVESPEED_API_KEY=SANDBOX_KEY)
+    out = tmp_path / "deep" / "take.mp4"
+    proc = subprocess.run([sys.executable, "-m", "client", "run", "--provider", "wavespeed", "--model", "sync-3",
+                           "--video", media["video"], "--audio", media["audio"], "--out", str(out),
+                           "--base-url", sandbox.base_url("wavespeed"), "--sync-mode", "loop",
+                           "--poll-interval", "0.05"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(out) and out.is_file()
+    assert "status:" in proc.stderr  # human progress goes to stderr
+    assert duration(out) == pytest.approx(AUDIO_SECONDS, abs=0.15)
