@@ -25,8 +25,16 @@ def media(tmp_path_factory):
     }
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
+def _fast_jobs(request):
+    """Jobs finish as soon as their render does; lifecycle tests configure longer timings themselves."""
+    if "sandbox" in request.fixturenames:
+        request.getfixturevalue("sandbox").configure(processing_seconds=0.02)
+
+
+@pytest.fixture(scope="session")
 def http():
+    # One client for the session: building an httpx.Client (its SSL context) costs ~50 ms.
     with httpx.Client(timeout=20) as client:
         yield client
 

@@ -37,7 +37,7 @@ class Driver:
             state, body = self.state(r)
             if state != "running":
                 return state, body
-            time.sleep(0.05)
+            time.sleep(0.02)
         raise AssertionError(f"{self.name}: job {job_id} did not finish")
 
     def run(self, video: str, audio: str, **kw) -> tuple[str, dict]:
@@ -51,7 +51,7 @@ class SyncDriver(Driver):
 
     @property
     def h(self):
-        return {"x-api-key": self.key}
+        return {"x-api-key": self.key} if self.key else {}
 
     def upload(self, path: str) -> str:
         data = open(path, "rb").read()
@@ -101,7 +101,7 @@ class RunwareDriver(Driver):
 
     @property
     def h(self):
-        return {"Authorization": f"Bearer {self.key}"}
+        return {"Authorization": f"Bearer {self.key}"} if self.key else {}
 
     def upload(self, path: str) -> str:
         media = f"data:{ctype_of(path)};base64," + base64.b64encode(open(path, "rb").read()).decode()
@@ -155,7 +155,7 @@ class WaveSpeedDriver(Driver):
 
     @property
     def h(self):
-        return {"Authorization": f"Bearer {self.key}"}
+        return {"Authorization": f"Bearer {self.key}"} if self.key else {}
 
     def upload(self, path: str) -> str:
         files = {"file": (os.path.basename(path), open(path, "rb").read(), ctype_of(path))}
@@ -193,7 +193,7 @@ class FoxApiDriver(Driver):
 
     @property
     def h(self):
-        return {"Authorization": f"Bearer {self.key}"}
+        return {"Authorization": f"Bearer {self.key}"} if self.key else {}
 
     def upload(self, path: str) -> str:
         files = {"file": (os.path.basename(path), open(path, "rb").read(), ctype_of(path))}
@@ -232,7 +232,7 @@ class FalDriver(Driver):
 
     @property
     def h(self):
-        return {"Authorization": f"Key {self.key}"}
+        return {"Authorization": f"Key {self.key}"} if self.key else {}
 
     def upload(self, path: str) -> str:
         r = self.c.post(f"{self.base}/storage/auth/token", params={"storage_type": "fal-cdn-v3"}, headers=self.h,
