@@ -161,8 +161,9 @@ class _Runner:
         cfg = self.provider.config
         digest = file_sha256(path)
         where = (cfg.provider, cfg.host(), key_fingerprint(cfg.api_key), digest)
-        cached = self.cache.get(*where)
+        cached = self.cache.get(*where) or self.provider.find_uploaded(path, kind, digest)
         if cached:
+            self.cache.put(*where, cached)
             yield Uploaded(name, cached, True)
             return cached
         total = os.path.getsize(path)

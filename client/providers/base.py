@@ -62,6 +62,10 @@ class Provider:
     def upload(self, path: str, kind: str, progress: Progress) -> str:
         raise NotImplementedError
 
+    def find_uploaded(self, path: str, kind: str, sha256: str) -> str | None:
+        """A ref for content the provider already holds (server-side dedup), or None."""
+        return None
+
     def submit(self, request: JobRequest, refs: dict[str, str]) -> RemoteRef:
         raise NotImplementedError
 

@@ -72,6 +72,18 @@ class SyncProvider(Provider):
             return str(asset["url"])
         return str(public_url)
 
+    def find_uploaded(self, path: str, kind: str, sha256: str) -> str | None:
+        """sync.so remembers uploads by content hash per key (§1.14 dedup); a miss or an old
+        server without the route just means "upload it"."""
+        try:
+            data = body_json(self.call("GET", "/v2/assets/uploaded", safe=True,
+                                       params={"contentSha256": sha256, "type": kind.upper()}))
+        except LipsyncError:
+            return None
+        asset = data.get("asset") if isinstance(data, dict) else None
+        url = asset.get("url") if isinstance(asset, dict) else None
+        return str(url) if url else None
+
     # -- submit --------------------------------------------------------------------------------
 
     def body(self, req: JobRequest, refs: dict[str, str]) -> dict[str, Any]:

@@ -388,3 +388,12 @@ def test_fal_cancel_reaches_the_queue(sandbox, media, tmp_path):
             cancel.set()
     assert failed(events).state is JobState.CANCELLED
     assert any(r["path"].endswith("/cancel") for r in sandbox.requests())
+
+
+def test_sync_server_side_dedup_survives_a_lost_cache(sandbox, media, tmp_path):
+    ok(run(sandbox, request("sync", "lipsync-2", media), tmp_path / "1", upload_cache=UploadCache()))
+    uploads = sandbox.stats()["uploads"]["sync"]
+    events = run(sandbox, request("sync", "lipsync-2", media), tmp_path / "2", upload_cache=UploadCache())
+    ok(events)
+    assert [e.reused for e in events if isinstance(e, Uploaded)] == [True, True]
+    assert sandbox.stats()["uploads"]["sync"] == uploads
