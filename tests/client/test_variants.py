@@ -138,3 +138,21 @@ def test_sync_idempotency_outcome_unknown(sandbox, media, tmp_path, with_id):
     # with a generationId we poll it at once; without, the same key is sent again and replayed
     assert len(submits) == (1 if with_id else 2)
     assert sandbox.stats()["generations_by_key"]["sync"] == {req.client_key: 1}
+
+
+def test_runware_output_options_and_foxapi_progress(sandbox, media, tmp_path):
+    from client.events import Status
+    from client.models import ActiveSpeaker
+
+    req = request("runware", "sync-3", media, options={
+        "output_format": "WEBM", "output_quality": 50, "ttl": 3600, "safety_check": True, "emotion": "happy",
+        "mode": "lips", "active_speaker": ActiveSpeaker(boxes=[[10, 10, 100, 100]] * 25), "sync_mode": "remap"})
+    done = run(sandbox, req, tmp_path / "r")[-1]
+    assert isinstance(done, Completed) and done.outputs[0].endswith("lipsync.webm")
+    (job,) = sandbox.stats()["jobs"]
+    assert job["sync_mode"] == "remap" and job["active_speaker"]
+
+    sandbox.configure(processing_seconds=0.4)
+    events = run(sandbox, request("foxapi", "lipsync-2", media, options={"temperature": 0.7}), tmp_path / "f")
+    progress = [e.progress for e in events if isinstance(e, Status) and e.progress is not None]
+    assert progress and all(0 <= p <= 1 for p in progress) and progress[-1] == 1.0
