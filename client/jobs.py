@@ -66,6 +66,7 @@ def iter_job_events(
     `poll_interval` replaces the provider's first poll interval (tests, impatient CLIs).
     """
     remote_id = resume.remote_id if resume else None
+    current: RemoteRef | None = resume
     http: Http | None = None
     try:
         if request.provider != config.provider:
@@ -87,7 +88,7 @@ def iter_job_events(
             if on_submitting is not None:
                 on_submitting(request.client_key)
             ref = provider.submit(request, refs)
-            remote_id = ref.remote_id
+            remote_id, current = ref.remote_id, ref
             yield Submitted(ref.remote_id, dict(ref.extra))
         else:
             ref = resume
@@ -95,8 +96,10 @@ def iter_job_events(
         outputs = yield from runner.download_all(result, Path(out_dir), out_stem, max_download_bytes)
         yield Completed(ref.remote_id, outputs, result.cost, result.output_seconds)
     except LipsyncError as exc:
-        if isinstance(exc, Cancelled) and http is not None and remote_id:
-            _try_cancel(http, config, remote_id, resume)
+        if exc.provider is None:
+            exc.provider = config.provider
+        if isinstance(exc, Cancelled) and http is not None and current is not None:
+            _try_cancel(http, config, current)
         log.info("job failed: %s", exc.human())
         yield Failed(_state_of(exc), exc, remote_id)
     except Exception as exc:  # never raise into the host's worker thread
@@ -118,11 +121,11 @@ def _state_of(exc: LipsyncError) -> JobState:
     return JobState.FAILED
 
 
-def _try_cancel(http: Http, config: ProviderConfig, remote_id: str, resume: RemoteRef | None) -> None:
+def _try_cancel(http: Http, config: ProviderConfig, ref: RemoteRef) -> None:
     """Best effort remote cancel (fal has one); the cancel flag is already set, so clear waits."""
     try:
         http.cancel = None
-        provider_class(config.provider)(config, http).cancel(resume or RemoteRef(remote_id))
+        provider_class(config.provider)(config, http).cancel(ref)
     except Exception as exc:  # a failed cancel must not hide the cancellation itself
         log.debug("remote cancel failed: %s", humanize(exc))
 
