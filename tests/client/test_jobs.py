@@ -397,3 +397,12 @@ def test_sync_server_side_dedup_survives_a_lost_cache(sandbox, media, tmp_path):
     ok(events)
     assert [e.reused for e in events if isinstance(e, Uploaded)] == [True, True]
     assert sandbox.stats()["uploads"]["sync"] == uploads
+
+
+def test_plain_http_off_loopback_is_refused_before_sending(media, tmp_path):
+    from client.config import ProviderConfig
+
+    cfg = ProviderConfig("sync", "sandbox-key", "http://example.com/sync")
+    result = failed(list(iter_job_events(request("sync", "lipsync-2", media), cfg, tmp_path,
+                                         upload_cache=UploadCache())))
+    assert isinstance(result.error, InputError) and "only https" in result.error.message
