@@ -91,3 +91,12 @@ def test_runtime_pins_match_the_test_venvs(lock):
     assert {k: dev.get(k) for k in shipped} == shipped
     locked = {w.name: w.version for w in lock.wheels}
     assert {k: locked[k] for k in shipped} == shipped
+
+
+def test_check_catches_a_hand_edited_wheel_list(tmp_path, monkeypatch):
+    edited = tmp_path / "blender_manifest.toml"
+    text = (ROOT / "blender_manifest.toml").read_text()
+    edited.write_text(text.replace('  "./wheels/httpx-0.28.1-py3-none-any.whl",\n', ""))
+    monkeypatch.setattr(build, "MANIFEST", edited)
+    problems = build.check_problems(check_wheels=False)
+    assert len(problems) == 1 and "generated wheels block differs" in problems[0]

@@ -38,3 +38,31 @@ def test_zip_holds_only_its_platform_wheels_and_no_dev_files(zips, lock, platfor
         assert not [n for n in names if n.startswith(top)], top
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert "__init__.py" in names and any(n.startswith("client/") for n in names)
+
+
+# What Blender's own wheel filter (run when it installs or enables an extension) reports as the
+# platform on each OS: `sysconfig.get_platform()` of Blender's bundled Python.
+SYSCONFIG_PLATFORM = {"linux-x64": "linux-x86_64", "windows-x64": "win-amd64",
+                      "macos-arm64": "macosx-11.0-arm64", "macos-x64": "macosx-10.15-x86_64"}
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_blender_on_that_platform_picks_one_wheel_per_package(zips, platform, monkeypatch):
+    # This target's Python (3.11 for 4.5/5.0, 3.13 for 5.2) on each OS: Blender must select every
+    # pure wheel plus exactly its own pydantic_core and the one imageio-ffmpeg from the zip.
+    import sysconfig
+
+    import bpy  # noqa: F401  (makes the bundled bl_pkg importable)
+    from bl_pkg.bl_extension_ops import _extensions_wheel_filter_for_this_system
+
+    with zipfile.ZipFile(zips[platform]) as zf:
+        wheels = tomllib.loads(zf.read("blender_manifest.toml").decode())["build"]["generated"]["wheels"]
+    monkeypatch.setattr(sysconfig, "get_platform", lambda: SYSCONFIG_PLATFORM[platform])
+    picked = sorted(w.rsplit("/", 1)[-1] for w in _extensions_wheel_filter_for_this_system(wheels))
+    cp = "cp%d%d" % sys.version_info[:2]
+    pure = sorted(w.rsplit("/", 1)[-1] for w in wheels if w.endswith("-none-any.whl"))
+    core = [w for w in picked if w.startswith("pydantic_core-")]
+    ffmpeg = [w for w in picked if w.startswith("imageio_ffmpeg-")]
+    assert len(core) == 1 and f"-{cp}-{cp}-" in core[0], picked
+    assert len(ffmpeg) == 1, picked
+    assert sorted(set(picked) - set(core) - set(ffmpeg)) == pure
