@@ -68,6 +68,7 @@ def iter_job_events(
     remote_id = resume.remote_id if resume else None
     current: RemoteRef | None = resume
     http: Http | None = None
+    runner: _Runner | None = None
     try:
         if request.provider != config.provider:
             raise InputError(f"the request is for {request.provider} but the config is for {config.provider}")
@@ -98,6 +99,9 @@ def iter_job_events(
     except LipsyncError as exc:
         if exc.provider is None:
             exc.provider = config.provider
+        if isinstance(exc, (JobFailed, InputError)) and runner is not None:
+            # a reused upload may be what failed (expired on the provider's side): upload afresh next time
+            runner.forget_reused()
         if isinstance(exc, Cancelled) and http is not None and current is not None:
             _try_cancel(http, config, current)
         log.info("job failed: %s", exc.human())
@@ -138,6 +142,11 @@ class _Runner:
         self.cancel = cancel
         self.clock = clock
         self.cache = cache
+        self.reused: list[tuple] = []
+
+    def forget_reused(self) -> None:
+        for where in self.reused:
+            self.cache.forget(*where)
 
     def check_cancel(self) -> None:
         if self.cancel is not None and self.cancel.is_set():
@@ -167,6 +176,7 @@ class _Runner:
         cached = self.cache.get(*where) or self.provider.find_uploaded(path, kind, digest)
         if cached:
             self.cache.put(*where, cached)
+            self.reused.append(where)
             yield Uploaded(name, cached, True)
             return cached
         total = os.path.getsize(path)

@@ -69,6 +69,10 @@ class UploadCache:
                 tmp.write_text(json.dumps(self._entries), "utf-8")
                 os.replace(tmp, self.path)
 
+    def forget(self, provider: str, host: str, fingerprint: str, sha256: str) -> None:
+        with self._lock:
+            self._entries.pop(self._key(provider, host, fingerprint, sha256), None)
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()

@@ -406,3 +406,13 @@ def test_plain_http_off_loopback_is_refused_before_sending(media, tmp_path):
     result = failed(list(iter_job_events(request("sync", "lipsync-2", media), cfg, tmp_path,
                                          upload_cache=UploadCache())))
     assert isinstance(result.error, InputError) and "only https" in result.error.message
+
+
+def test_failed_job_forgets_reused_uploads(sandbox, media, tmp_path):
+    cache = UploadCache()
+    ok(run(sandbox, request("fal", "lipsync-2", media), tmp_path / "1", upload_cache=cache))
+    sandbox.reset()  # the provider lost the files; our cache still points at them
+    failed(run(sandbox, request("fal", "lipsync-2", media), tmp_path / "2", upload_cache=cache))
+    events = run(sandbox, request("fal", "lipsync-2", media), tmp_path / "3", upload_cache=cache)
+    ok(events)
+    assert [e.reused for e in events if isinstance(e, Uploaded)] == [False, False]
