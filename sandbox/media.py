@@ -272,6 +272,9 @@ def render(video_path: str, audios: dict[str, array], out_path: str, *, sync_mod
            audio_order: list[str] | None = None, fmt: str = "mp4") -> dict:
     """Render the output video; returns facts for stats (input/output durations)."""
     w, h, fps, frames = decode_video(video_path)
+    if len(frames) == 1 and not segments:
+        # A still image (sync-3 image input, §1.3): the face "speaks" for the whole audio.
+        sync_mode = "loop"
     p = timeline.plan(sync_mode, len(frames), float(fps), audios, AUDIO_RATE, segments, audio_order)
     levels = timeline.frame_rms(p.audio, AUDIO_RATE, float(fps), len(p.frame_map))
     # Even dimensions for yuv420p: crop the odd last column/row rather than rescale.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import struct
@@ -143,7 +144,7 @@ class Sandbox:
             if fault.kind.startswith("http_"):
                 status = int(fault.kind[5:])
                 retry = fault.params.get("retry_after", 1) if status == 429 else fault.params.get("retry_after")
-                resp = provider.fault_error(status, retry)
+                resp = provider.fault_error(status, retry, fault.params)
                 entry["status"] = resp.status
                 return _send(h, resp)
             if fault.kind == "slow":
@@ -186,7 +187,20 @@ def _files(sb: Sandbox, provider, req: Request) -> Response:
         truncate = True
     with state.lock:
         state.downloads[provider.name] += 1
-    return Response(200, b"", {"Content-Type": f.content_type}, file_path=f.path, truncate=truncate)
+    headers = {"Content-Type": f.content_type, "Accept-Ranges": "bytes", "ETag": f'"{f.sha256[:32]}"'}
+    rng = req.header("range") or ""
+    m = re.fullmatch(r"bytes=(\d+)-(\d*)", rng.strip())
+    if m and not truncate:
+        # Resumable downloads: one byte range (what a client resuming a truncated file asks for).
+        start = int(m.group(1))
+        end = min(int(m.group(2)) if m.group(2) else f.size - 1, f.size - 1)
+        if start >= f.size or end < start:
+            return Response(416, b"", {"Content-Range": f"bytes */{f.size}"})
+        with open(f.path, "rb") as fh:
+            fh.seek(start)
+            body = fh.read(end - start + 1)
+        return Response(206, body, dict(headers, **{"Content-Range": f"bytes {start}-{end}/{f.size}"}))
+    return Response(200, b"", headers, file_path=f.path, truncate=truncate)
 
 
 def _expired_body(status: int, code: str, message: str) -> Response:

@@ -87,6 +87,7 @@ class State:
         self.uploaded_bytes = {p: 0 for p in PROVIDERS}
         self.downloads = {p: 0 for p in PROVIDERS}
         self.max_concurrent = {p: 0 for p in PROVIDERS}
+        self.webhooks: list[dict] = []
 
     def reset(self) -> None:
         with self.lock:
@@ -316,6 +317,7 @@ class State:
                 "jobs": [job_stats(j) for j in self.jobs.values()],
                 "faults_armed": self.faults.armed(),
                 "faults_fired": list(self.faults.fired),
+                "webhooks": list(self.webhooks),
             }
 
 

@@ -66,10 +66,18 @@ class Provider:
     def error(self, status: int, code: str, message: str, headers: dict | None = None, **extra) -> Response:
         raise NotImplementedError
 
-    def fault_error(self, status: int, retry_after: float | None = None) -> Response:
-        code, message = FAULT_MESSAGES.get(status, ("error", "Error"))
+    def fault_error(self, status: int, retry_after: float | None = None, params: dict | None = None) -> Response:
+        """Body of an injected HTTP fault; params code / message override the wording and any other
+        params become extra body fields (e.g. sync's 503 IDEMPOTENCY_OUTCOME_UNKNOWN + generationId)."""
+        extra = dict(params or {})
+        extra.pop("retry_after", None)
+        default_code, default_message = self.fault_wording(status)
+        code, message = extra.pop("code", None) or default_code, extra.pop("message", None) or default_message
         headers = {"Retry-After": _fmt(retry_after)} if retry_after is not None else None
-        return self.error(status, code, message, headers)
+        return self.error(status, code, message, headers, **extra)
+
+    def fault_wording(self, status: int) -> tuple[str, str]:
+        return FAULT_MESSAGES.get(status, ("error", "Error"))
 
     def not_found(self, req: Request) -> Response:
         return self.error(404, "not_found", f"Cannot {req.method} {req.path}")

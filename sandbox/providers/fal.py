@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import time
 
+from .. import webhooks
 from ..jobs import CANCELLED, COMPLETED, FAILED, PENDING, PROCESSING, REJECTED, AudioSource, JobSpec
 from ..state import OverLimit
 from ..timeline import SYNC_MODES
@@ -120,6 +121,8 @@ class FalProvider(Provider):
         except OverLimit as exc:
             return self.error(429, "rate_limited", f"Too many concurrent requests (limit {exc.limit})",
                               {"Retry-After": str(self.state.setting("fal", "retry_after"))})
+        if req.arg("fal_webhook"):
+            webhooks.watch(self.state, job, req.arg("fal_webhook"), self._webhook_body)
         return Response.json(200, {"request_id": job.id, "gateway_request_id": job.id, **self._urls(job.id),
                                    "queue_position": 0})
 
@@ -167,11 +170,21 @@ class FalProvider(Provider):
         if status != COMPLETED:
             code, message, http = self._failure(job)
             return self.error(http, code, message)
+        return Response.json(200, self._output(job))
+
+    def _output(self, job) -> dict:
         urls = self.state.output_urls(job)
         f = self.state.files[job.outputs[0]]
-        video = {"url": urls[0] if urls else None, "content_type": f.content_type, "file_name": f.name,
-                 "file_size": f.size}
-        return Response.json(200, {"video": video})
+        return {"video": {"url": urls[0] if urls else None, "content_type": f.content_type, "file_name": f.name,
+                          "file_size": f.size}}
+
+    def _webhook_body(self, job) -> dict:
+        """§5.1 webhook: {request_id, gateway_request_id, status: OK|ERROR, payload, error?}."""
+        body = {"request_id": job.id, "gateway_request_id": job.id}
+        if job.status() == COMPLETED:
+            return dict(body, status="OK", payload=self._output(job))
+        code, message, _ = self._failure(job)
+        return dict(body, status="ERROR", payload={"detail": message}, error=message)
 
     def cancel(self, req: Request, req_id: str) -> Response:
         job = self._job(req, req_id)

@@ -14,6 +14,7 @@ import random
 import string
 import time
 
+from .. import webhooks
 from ..jobs import CANCELLED, COMPLETED, FAILED, PENDING, PROCESSING, REJECTED, AudioSource, JobSpec
 from ..state import OverLimit
 from ..timeline import SYNC_MODES, Speaker
@@ -127,7 +128,9 @@ class FoxApiProvider(Provider):
                 speaker = Speaker(auto=True)
             if "callback_url" in body:
                 url = check_type(body["callback_url"], "callback_url", "string")
-                if not url.startswith("https://") or len(url) > 2048:
+                # HTTPS only (§4.2); plain http is let through for loopback receivers in tests.
+                loopback = url.startswith(("http://127.0.0.1", "http://localhost"))
+                if not (url.startswith("https://") or loopback) or len(url) > 2048:
                     raise Invalid("callback_url", "type", "callback_url must be an HTTPS URL of at most 2048 chars")
             if "advanced" in body:
                 check_type(body["advanced"], "advanced", "object")
@@ -145,6 +148,8 @@ class FoxApiProvider(Provider):
         except OverLimit as exc:
             return self.error(429, "rate_limited", f"Too many concurrent tasks (limit {exc.limit})",
                               {"Retry-After": str(self.state.setting("foxapi", "retry_after"))})
+        if body.get("callback_url"):
+            webhooks.watch(self.state, job, body["callback_url"], self._task_body)
         return Response.json(200, {
             "created": now, "id": job.id, "model": model, "object": "video.generation.task", "progress": 0,
             "status": "pending", "task_info": {"can_cancel": True, "estimated_time": 45}, "type": "video",
@@ -155,6 +160,9 @@ class FoxApiProvider(Provider):
         if job is None or job.api_key != self.api_key(req):
             return self.error(404, "not_found", f"Task {task_id} not found")
         self.state.on_poll(job)
+        return Response.json(200, self._task_body(job))
+
+    def _task_body(self, job) -> dict:
         status = job.status()
         # §4.3 progress bands: pending 0-10, processing 10-80, completed 100, failed 0.
         progress = {PENDING: 5, COMPLETED: 100}.get(status, 0)
@@ -174,7 +182,7 @@ class FoxApiProvider(Provider):
             err = job.error()
             code, message = FAILURE_CODES.get(err.kind, FAILURE_CODES["pipeline"])
             body["error"] = {"code": err.code or code, "message": err.message or message}
-        return Response.json(200, body)
+        return body
 
 
 def _rand(n: int) -> str:

@@ -11,6 +11,7 @@ import base64
 import binascii
 import uuid
 
+from .. import webhooks
 from ..jobs import COMPLETED, FAILED, REJECTED, AudioSource, Failure, JobSpec
 from ..state import OverLimit
 from ..timeline import Segment, Speaker
@@ -112,11 +113,10 @@ class RunwareProvider(Provider):
     def error(self, status, code, message, headers=None, **extra) -> Response:
         return Response.json(status, {"errors": [dict({"code": code, "message": message}, **extra)]}, headers)
 
-    def fault_error(self, status, retry_after=None) -> Response:
-        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    def fault_wording(self, status: int) -> tuple[str, str]:
         message = {429: "Too many requests.", 502: "Bad gateway.", 503: "Service unavailable."}.get(
             status, "Internal server error.")
-        return self.error(status, FAULT_CODES.get(status, "internalServerError"), message, headers)
+        return FAULT_CODES.get(status, "internalServerError"), message
 
     # -- dispatch -------------------------------------------------------------------------------
     def tasks(self, req: Request) -> Response:
@@ -227,14 +227,21 @@ class RunwareProvider(Provider):
             raise _task_error(exc) from None
         task_uuid = self._new_uuid(task, "videoInference")
         try:
-            self.state.create_job("runware", spec, key, client_key=task_uuid, job_id=task_uuid, extra=extra)
+            job = self.state.create_job("runware", spec, key, client_key=task_uuid, job_id=task_uuid, extra=extra)
         except OverLimit as exc:
             with self.state.lock:  # the task was not accepted: its UUID may be used again
                 self.state.idempotency.pop(("runware", task_uuid), None)
             retry = str(self.state.setting("runware", "retry_after"))
             raise TaskError(CONCURRENCY_CODE, f"Too many concurrent tasks (limit {exc.limit})", None, 429,
                             {"Retry-After": retry}) from None
+        if task.get("webhookURL"):
+            # §2.7: same JSON as a response, {"data": [item]} (errors[] for failures).
+            webhooks.watch(self.state, job, task["webhookURL"], self._webhook_body)
         return {"taskType": "videoInference", "taskUUID": task_uuid}
+
+    def _webhook_body(self, job) -> dict:
+        items, errors = self._items(job)
+        return {"errors": errors} if errors else {"data": items}
 
     def _spec(self, task: dict) -> tuple[JobSpec, dict]:
         check_keys(task, VI_KEYS)
@@ -338,6 +345,10 @@ class RunwareProvider(Provider):
         if job is None or job.api_key != key:
             raise TaskError("taskFailedOrNotFound", f"No task with taskUUID {task_uuid}", "taskUUID")
         self.state.on_poll(job)
+        return self._items(job)
+
+    def _items(self, job) -> tuple[list, list]:
+        """Cumulative result items of a task (or its errors), as getResponse returns them."""
         status = job.status()
         base = {"taskType": "videoInference", "taskUUID": job.id}
         if status in (FAILED, REJECTED):

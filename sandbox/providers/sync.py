@@ -13,7 +13,7 @@ import secrets
 import time
 import uuid
 
-from .. import media
+from .. import media, webhooks
 from ..jobs import CANCELLED, COMPLETED, TERMINAL, AudioSource, JobSpec
 from ..state import OverLimit
 from ..timeline import SYNC_MODES, Segment, Speaker, output_seconds
@@ -186,6 +186,8 @@ class SyncProvider(Provider):
                 return self.error(429, "concurrency_limit_reached",
                                   f"Active job limit reached ({exc.limit} concurrent generations)",
                                   {"Retry-After": str(self.state.setting("sync", "retry_after"))})
+            if body.get("webhookUrl"):
+                webhooks.watch(self.state, job, body["webhookUrl"], self._generation, signed=True)
             out = self._generation(job, created=True)
             if idem is not None:
                 self.state.idempotency[("sync", key, idem)] = {"fingerprint": fingerprint, "status": 201,

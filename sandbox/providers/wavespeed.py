@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import time
 
+from .. import webhooks
 from ..jobs import COMPLETED, FAILED, PENDING, REJECTED, AudioSource, JobSpec
 from ..state import OverLimit
 from ..timeline import SYNC_MODES, Speaker
@@ -137,6 +138,9 @@ class WaveSpeedProvider(Provider):
         except OverLimit as exc:
             return self.error(429, "too_many_requests", f"Too many concurrent tasks (limit {exc.limit})",
                               {"Retry-After": str(self.state.setting("wavespeed", "retry_after"))})
+        hook = req.arg("webhook") or body.get("webhook_url")
+        if hook:  # §3.3: the webhook body is the bare prediction, no envelope
+            webhooks.watch(self.state, job, hook, self._prediction)
         if body.get("enable_sync_mode"):
             deadline = time.monotonic() + SYNC_MODE_TIMEOUT
             while job.is_active() and time.monotonic() < deadline:

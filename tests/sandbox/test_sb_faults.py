@@ -196,3 +196,27 @@ def test_cli_fault_spec_parses():
     assert parse_fault("sync:http_429:submit:2:retry_after=5") == {
         "provider": "sync", "kind": "http_429", "on": "submit", "count": 2, "params": {"retry_after": 5}}
     assert parse_fault("*:slow:poll:seconds=0.5")["params"] == {"seconds": 0.5}
+
+
+def test_http_fault_params_shape_the_body(sandbox, ready):
+    d, v, a = ready("sync")
+    sandbox.arm("sync", "http_503", on="submit", code="IDEMPOTENCY_OUTCOME_UNKNOWN", generationId="g-1")
+    r = d.submit(v, a, headers={"Idempotency-Key": "k"})
+    body = r.json()
+    assert r.status_code == 503 and body["errorCode"] == "IDEMPOTENCY_OUTCOME_UNKNOWN" and body["generationId"] == "g-1"
+
+
+def test_truncated_download_can_resume_with_range(sandbox, ready, http):
+    d, v, a = ready("wavespeed")
+    sandbox.arm("wavespeed", "truncated_download")
+    url = d.output_url(d.wait(d.job_id(d.submit(v, a)))[1])
+    got = b""
+    with pytest.raises(httpx.RemoteProtocolError):
+        with http.stream("GET", url) as r:
+            total = int(r.headers["Content-Length"])
+            for chunk in r.iter_raw():
+                got += chunk
+    assert 0 < len(got) < total
+    r = http.get(url, headers={"Range": f"bytes={len(got)}-"})
+    assert r.status_code == 206 and r.headers["Content-Range"] == f"bytes {len(got)}-{total - 1}/{total}"
+    assert got + r.content == http.get(url).content
