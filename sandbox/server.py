@@ -7,7 +7,6 @@ thread, wakes "slow" sleepers and kills any ffmpeg still running.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -48,6 +47,7 @@ class Sandbox:
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> "Sandbox":
+        self.stopping.clear()
         httpd = _Server(("127.0.0.1", self.port), _Handler)
         httpd.sandbox = self
         self._httpd = httpd
