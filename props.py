@@ -1,29 +1,173 @@
-"""PropertyGroups saved in the .blend: the scene's lip-sync settings.
+"""PropertyGroups saved in the .blend: the scene's lip-sync settings, job records, segments, takes.
 
-Never holds an API key: keys live in the add-on preferences (userpref.blend) or env vars.
+Never holds an API key: keys live in the add-on preferences (userpref.blend) or env vars. The
+idempotency key / Runware taskUUID (`client_key`) is not a secret and is saved on purpose: a job
+re-submitted with the same key after a crash is de-duplicated by the provider (DESIGN.md step 2).
+
+Visible state lives here (STYLE habit 4): the runtime writes status/progress/message into the job
+records on the main thread and the panels only draw them.
 """
 
 import bpy
-from bpy.props import EnumProperty, PointerProperty
+from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty,
+                       IntVectorProperty, PointerProperty, StringProperty)
 
 from .preferences import MODEL_ITEMS, PROVIDER_ITEMS
 
+# Job status as the panel shows it. The first group are "in flight": a worker may be running (or,
+# after a reload, the job must be re-attached). The client's JobState values map 1:1 onto the rest.
+IN_FLIGHT = ("PENDING", "PREPARING", "UPLOADING", "SUBMITTING", "QUEUED", "PROCESSING", "DOWNLOADING")
+TERMINAL = ("COMPLETED", "FAILED", "REJECTED", "CANCELLED", "UNKNOWN")
+STATUS_ITEMS = [
+    ("PENDING", "Pending", "Recorded, waiting for a free worker", "TIME", 0),
+    ("PREPARING", "Preparing", "Cutting the strips' media into upload files", "FILE_MOVIE", 1),
+    ("UPLOADING", "Uploading", "Uploading media to the provider", "EXPORT", 2),
+    ("SUBMITTING", "Submitting", "Sending the job to the provider", "EXPORT", 3),
+    ("QUEUED", "Queued", "Waiting in the provider's queue", "SORTTIME", 4),
+    ("PROCESSING", "Processing", "The provider is generating the result", "PLAY", 5),
+    ("DOWNLOADING", "Downloading", "Downloading the result", "IMPORT", 6),
+    ("COMPLETED", "Completed", "The result is placed as a take", "CHECKMARK", 7),
+    ("FAILED", "Failed", "The job failed; see the message", "ERROR", 8),
+    ("REJECTED", "Rejected", "The provider refused the job", "ERROR", 9),
+    ("CANCELLED", "Cancelled", "We stopped following the job", "CANCEL", 10),
+    ("UNKNOWN", "Needs Attention", "The outcome is unknown; see the message", "QUESTION", 11),
+]
+
+SYNC_MODE_ITEMS = [
+    ("DEFAULT", "Provider Default", "Use the provider's default for this model"),
+    ("cut_off", "Cut Off", "Stop at the shorter of video and audio"),
+    ("bounce", "Bounce", "Play the video back and forth to fit the audio"),
+    ("loop", "Loop", "Loop the video to fit the audio"),
+    ("silence", "Silence", "Pad the audio with silence to the video's length"),
+    ("remap", "Remap", "Retime the video to the audio's length"),
+]
+EMOTION_ITEMS = [("NONE", "None", "No emotion hint")] + [
+    (e, e.title(), f"Emotion hint: {e}") for e in ("happy", "sad", "angry", "disgusted", "surprised", "neutral")]
+FACE_MODE_ITEMS = [("NONE", "Default", "The model's default region"),
+                   ("lips", "Lips", "Animate the lips only"),
+                   ("face", "Face", "Animate the face"),
+                   ("head", "Head", "Animate the head")]
+SPEAKER_ITEMS = [
+    ("NONE", "Off", "Let the model pick the face"),
+    ("AUTO", "Auto-detect", "Ask the provider to detect the active speaker"),
+    ("POINT", "Pick Point", "A point on the speaker's face on one frame"),
+]
+
+
+def _estimate_update(self, context):
+    # Late import: the estimate pulls in the client (pydantic); registering stays light.
+    from .operators import segments
+    segments.refresh_estimate(context.scene)
+
+
+class LipsyncSegment(bpy.types.PropertyGroup):
+    """One overlapping sound strip of the active movie strip: a row in the Segments list."""
+
+    # name = the sound strip's name (unique per scene)
+    enabled: BoolProperty(name="Use", default=True, description="Include this dialogue strip in the job",
+                          update=_estimate_update)
+    video_start: FloatProperty(name="Start", unit="TIME_ABSOLUTE", description="Seconds into the video")
+    video_end: FloatProperty(name="End", unit="TIME_ABSOLUTE", description="Seconds into the video")
+    audio_start: FloatProperty(name="Audio Start", unit="TIME_ABSOLUTE",
+                               description="Seconds into the sound file")
+    audio_end: FloatProperty(name="Audio End", unit="TIME_ABSOLUTE", description="Seconds into the sound file")
+    use_speaker_point: BoolProperty(name="Own Speaker", description="A speaker point just for this segment")
+    speaker_frame: IntProperty(name="Frame", min=0, description="Frame of the uploaded video")
+    speaker_point: IntVectorProperty(name="Point", size=2, min=0,
+                                     description="Pixel of the speaker's face in the source video")
+
+
+class LipsyncJob(bpy.types.PropertyGroup):
+    """One job, recorded before any network call and kept with the .blend (DESIGN.md step 2)."""
+
+    # name = source strip name (shown in the list)
+    job_id: StringProperty(name="Job ID")
+    provider: StringProperty(name="Provider")
+    model: StringProperty(name="Model")
+    options_json: StringProperty(name="Options", default="{}")
+    client_key: StringProperty(name="Idempotency Key",
+                               description="Idempotency-Key / taskUUID; not a secret, saved on purpose")
+    remote_id: StringProperty(name="Remote ID")
+    resume_json: StringProperty(name="Resume Data", default="{}")
+    request_json: StringProperty(name="Request", default="")
+    status: EnumProperty(name="Status", items=STATUS_ITEMS, default="PENDING")
+    progress: FloatProperty(name="Progress", min=0.0, max=1.0, subtype="FACTOR")
+    message: StringProperty(name="Message")
+    cost: FloatProperty(name="Cost (USD)", default=-1.0, description="-1 = not reported")
+    estimate: FloatProperty(name="Estimate (USD)", default=-1.0, description="-1 = no published price")
+    created: FloatProperty(name="Created")
+    submitted: FloatProperty(name="Submitted")
+    finished: FloatProperty(name="Finished")
+    # placement (plain data so it survives reload; see operators/placement.py)
+    source_strip: StringProperty(name="Source Strip")
+    placement_json: StringProperty(name="Placement", default="{}")
+    sound_strips_json: StringProperty(name="Sound Strips", default="[]")
+    segment_overrides_json: StringProperty(name="Segment Overrides", default="{}")
+    use_segments: BoolProperty(name="Segments", default=True)
+    input_hash: StringProperty(name="Input Hash")
+    out_dir: StringProperty(name="Output Folder", subtype="DIR_PATH")
+    out_stem: StringProperty(name="Output Name")
+    outputs_json: StringProperty(name="Outputs", default="[]")
+    takes_json: StringProperty(name="Takes", default="[]")
+    attempts: IntProperty(name="Attempts", default=0)
+
+
+class LipsyncStripInfo(bpy.types.PropertyGroup):
+    """Provenance on a take strip (peers.md §8 #3). Read as `strip.lipsync` (5.0+ hides strip[...])."""
+
+    is_take: BoolProperty(name="Is Take")
+    source: StringProperty(name="Source Strip")
+    job_id: StringProperty(name="Job ID")
+    take_index: IntProperty(name="Take")
+    provider: StringProperty(name="Provider")
+    model: StringProperty(name="Model")
+    remote_id: StringProperty(name="Remote ID")
+    options_json: StringProperty(name="Options", default="{}")
+    cost: FloatProperty(name="Cost (USD)", default=-1.0)
+    created: FloatProperty(name="Created")
+
 
 class LipsyncSceneSettings(bpy.types.PropertyGroup):
-    provider: EnumProperty(name="Provider", items=PROVIDER_ITEMS, default="sync")
-    model: EnumProperty(name="Model", items=MODEL_ITEMS, default="lipsync-2")
+    provider: EnumProperty(name="Provider", items=PROVIDER_ITEMS, default="sync", update=_estimate_update)
+    model: EnumProperty(name="Model", items=MODEL_ITEMS, default="lipsync-2", update=_estimate_update)
+    sync_mode: EnumProperty(name="Sync Mode", items=SYNC_MODE_ITEMS, default="DEFAULT", update=_estimate_update)
+    use_temperature: BoolProperty(name="Temperature", description="Send a temperature (expressiveness)")
+    temperature: FloatProperty(name="Temperature", min=0.0, max=1.0, default=0.5)
+    occlusion_detection: BoolProperty(name="Occlusion Detection",
+                                      description="Handle hands or objects in front of the mouth (slower)")
+    emotion: EnumProperty(name="Emotion", items=EMOTION_ITEMS, default="NONE")
+    face_mode: EnumProperty(name="Region", items=FACE_MODE_ITEMS, default="NONE")
+    number_results: IntProperty(name="Takes per Job", min=1, max=4, default=1, update=_estimate_update,
+                                description="Results per job (each becomes a take)")
+    speaker_mode: EnumProperty(name="Speaker", items=SPEAKER_ITEMS, default="NONE")
+    speaker_frame: IntProperty(name="Frame", min=0, description="Frame of the uploaded video (0 = first visible)")
+    speaker_point: IntVectorProperty(name="Point", size=2, min=0,
+                                     description="Pixel of the speaker's face in the source video")
+    use_segments: BoolProperty(name="Segments", default=True,
+                               description="Send one job with a segment per dialogue strip "
+                                           "(off: mix the strips into one audio track)")
+
+    segments: CollectionProperty(type=LipsyncSegment)
+    segments_index: IntProperty()
+    segments_strip: StringProperty(name="Segments Of", description="The movie strip the segment rows belong to")
+    estimate_text: StringProperty(name="Estimate")
+
+    jobs: CollectionProperty(type=LipsyncJob)
+    jobs_index: IntProperty()
 
 
-classes = (LipsyncSceneSettings,)
+classes = (LipsyncSegment, LipsyncJob, LipsyncStripInfo, LipsyncSceneSettings)
 
 
 def register():
     for cls in classes:
         bpy.utils.register_class(cls)
     bpy.types.Scene.lipsync = PointerProperty(type=LipsyncSceneSettings)
+    bpy.types.Strip.lipsync = PointerProperty(type=LipsyncStripInfo)
 
 
 def unregister():
+    del bpy.types.Strip.lipsync
     del bpy.types.Scene.lipsync
     for cls in reversed(classes):
         bpy.utils.unregister_class(cls)

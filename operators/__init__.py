@@ -1,15 +1,29 @@
-"""Operators: thin layers that snapshot RNA, hand plain data to client/ in workers, apply results."""
+"""Operators: thin layers that snapshot RNA, hand plain data to client/ in workers, apply results.
 
-classes = ()
+Registering imports no client module that pulls httpx/pydantic (they load on first use) and
+starts no thread: the runtime's workers exist only while jobs run.
+"""
+
+from . import manage, reattach, results, segments, speaker, submit
+
+classes = (*submit.classes, *manage.classes, *segments.classes, *speaker.classes)
+_handler_modules = (results, reattach)
 
 
 def register():
     import bpy
     for cls in classes:
         bpy.utils.register_class(cls)
+    for module in _handler_modules:
+        module.register()
 
 
 def unregister():
     import bpy
+    from .runtime import RUNTIME
+    for module in reversed(_handler_modules):
+        module.unregister()
+    # Stop following (remote jobs go on; their records re-attach next time the file opens).
+    RUNTIME.shutdown(timeout=0.5)
     for cls in reversed(classes):
         bpy.utils.unregister_class(cls)

@@ -1,15 +1,272 @@
-"""Sidebar panels, lists and menus: draw only, never compute or do I/O."""
+"""Sidebar panels, lists and menus: draw only, never compute or do I/O.
 
-classes = ()
+Sequencer > Sidebar > "Lip Sync": provider/model and the options the capability table allows
+(unsupported ones greyed with the reason), the estimate, segments, speaker, jobs, takes.
+The right-click menu of the sequencer gets a "Lip Sync" submenu; every operator is in F3 search.
+"""
+
+import functools
+import time
+
+import bpy
+
+from .. import compat
+
+CATEGORY = "Lip Sync"
+
+
+@functools.lru_cache(maxsize=512)
+def _supports(provider, model, option):
+    # capability-table lookup (a dict read once imported); cached so draw() stays cheap
+    from ..client.capabilities import supports
+    return supports(provider, model, option)
+
+
+def _option(layout, settings, prop, option, **kw):
+    ok, why = _supports(settings.provider, settings.model, option)
+    row = layout.row()
+    row.enabled = ok
+    row.prop(settings, prop, **kw)
+    if not ok:
+        sub = layout.row()
+        sub.enabled = False
+        sub.label(text=why, icon="INFO")
+    return ok
+
+
+def _elapsed(rec) -> str:
+    if not rec.created:
+        return ""
+    end = rec.finished or time.time()
+    seconds = max(0, int(end - rec.created))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class _SidebarPanel:
+    bl_space_type = "SEQUENCE_EDITOR"
+    bl_region_type = "UI"
+    bl_category = CATEGORY
+
+    @classmethod
+    def poll(cls, context):
+        return compat.sequencer_scene(context) is not None
+
+
+class LIPSYNC_PT_main(_SidebarPanel, bpy.types.Panel):
+    bl_label = "Lip Sync"
+
+    def draw(self, context):
+        layout = self.layout
+        settings = compat.sequencer_scene(context).lipsync
+        col = layout.column()
+        col.prop(settings, "provider")
+        ok, why = _supports(settings.provider, settings.model, "sync_mode")
+        col.prop(settings, "model")
+        if why and "not offered" in why:
+            col.label(text=why, icon="ERROR")
+        col.separator()
+        _option(col, settings, "sync_mode", "sync_mode")
+        row = col.row(align=True)
+        ok, why = _supports(settings.provider, settings.model, "temperature")
+        row.enabled = ok
+        row.prop(settings, "use_temperature", text="")
+        sub = row.row()
+        sub.active = settings.use_temperature
+        sub.prop(settings, "temperature")
+        if not ok:
+            col.label(text=why, icon="INFO")
+        _option(col, settings, "occlusion_detection", "occlusion_detection")
+        _option(col, settings, "emotion", "emotion")
+        _option(col, settings, "face_mode", "mode")
+        _option(col, settings, "number_results", "number_results")
+        _option(col, settings, "use_segments", "segments")
+        col.separator()
+        row = col.row()
+        row.label(text=settings.estimate_text or "Estimate: select movie strips", icon="FUND")
+        row.operator("lipsync.refresh_segments", text="", icon="FILE_REFRESH")
+        col = layout.column(align=True)
+        col.scale_y = 1.3
+        col.operator("lipsync.submit", icon="PLAY")
+        col.operator("lipsync.submit_selected", icon="SEQ_STRIP_DUPLICATE")
+
+
+class LIPSYNC_UL_segments(bpy.types.UIList):
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index):
+        row = layout.row(align=True)
+        row.prop(item, "enabled", text="")
+        row.label(text=item.name, icon="SOUND")
+        row.label(text=f"{item.video_start:.2f}-{item.video_end:.2f}s")
+        row.label(text=f"audio {item.audio_start:.2f}-{item.audio_end:.2f}s")
+        if item.use_speaker_point:
+            row.label(text="", icon="RESTRICT_SELECT_OFF")
+
+
+class LIPSYNC_PT_segments(_SidebarPanel, bpy.types.Panel):
+    bl_label = "Segments"
+    bl_parent_id = "LIPSYNC_PT_main"
+
+    def draw(self, context):
+        layout = self.layout
+        scene = compat.sequencer_scene(context)
+        settings = scene.lipsync
+        strip = compat.active_strip(context)
+        row = layout.row()
+        row.label(text=f"Of: {settings.segments_strip or '-'}", icon="FILE_MOVIE")
+        row.operator("lipsync.refresh_segments", text="", icon="FILE_REFRESH")
+        if strip is not None and settings.segments_strip and strip.name != settings.segments_strip:
+            layout.label(text="The active strip changed: refresh", icon="INFO")
+        layout.template_list("LIPSYNC_UL_segments", "", settings, "segments", settings, "segments_index", rows=2)
+        if 0 <= settings.segments_index < len(settings.segments):
+            item = settings.segments[settings.segments_index]
+            box = layout.box()
+            ok, why = _supports(settings.provider, settings.model, "segments.options_override")
+            box.enabled = ok
+            box.prop(item, "use_speaker_point")
+            sub = box.column()
+            sub.active = item.use_speaker_point
+            sub.prop(item, "speaker_frame")
+            sub.prop(item, "speaker_point")
+            op = sub.operator("lipsync.pick_speaker", text="Pick in Preview", icon="EYEDROPPER")
+            op.segment = item.name
+            if not ok:
+                layout.label(text=why, icon="INFO")
+
+
+class LIPSYNC_PT_speaker(_SidebarPanel, bpy.types.Panel):
+    bl_label = "Speaker"
+    bl_parent_id = "LIPSYNC_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        settings = compat.sequencer_scene(context).lipsync
+        layout.prop(settings, "speaker_mode", expand=True)
+        option = {"AUTO": "active_speaker", "POINT": "active_speaker.point"}.get(settings.speaker_mode)
+        if option:
+            ok, why = _supports(settings.provider, settings.model, option)
+            if not ok:
+                layout.label(text=why, icon="INFO")
+        if settings.speaker_mode == "POINT":
+            col = layout.column()
+            col.prop(settings, "speaker_frame")
+            col.prop(settings, "speaker_point")
+            col.operator("lipsync.pick_speaker", text="Pick in Preview", icon="EYEDROPPER")
+
+
+class LIPSYNC_UL_jobs(bpy.types.UIList):
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index):
+        status_icon = item.bl_rna.properties["status"].enum_items[item.status].icon
+        row = layout.row(align=True)
+        row.label(text=item.name, icon=status_icon)
+        if item.status in ("PENDING", "PREPARING", "UPLOADING", "SUBMITTING", "QUEUED", "PROCESSING",
+                           "DOWNLOADING") and hasattr(row, "progress"):
+            row.progress(factor=item.progress, type="BAR",
+                         text=item.bl_rna.properties["status"].enum_items[item.status].name)
+        else:
+            row.label(text=item.bl_rna.properties["status"].enum_items[item.status].name)
+        row.label(text=_elapsed(item))
+        row.label(text=f"${item.cost:.2f}" if item.cost >= 0 else "")
+
+
+class LIPSYNC_PT_jobs(_SidebarPanel, bpy.types.Panel):
+    bl_label = "Jobs"
+    bl_parent_id = "LIPSYNC_PT_main"
+
+    def draw(self, context):
+        layout = self.layout
+        settings = compat.sequencer_scene(context).lipsync
+        layout.template_list("LIPSYNC_UL_jobs", "", settings, "jobs", settings, "jobs_index", rows=3)
+        if not (0 <= settings.jobs_index < len(settings.jobs)):
+            return
+        rec = settings.jobs[settings.jobs_index]
+        box = layout.box()
+        col = box.column(align=True)
+        col.label(text=f"{rec.provider} / {rec.model}", icon="URL")
+        if rec.remote_id:
+            col.label(text=f"Remote ID: {rec.remote_id}")
+        if rec.estimate >= 0 or rec.cost >= 0:
+            est = f"estimate ${rec.estimate:.2f}" if rec.estimate >= 0 else "no estimate"
+            cost = f", charged ${rec.cost:.2f}" if rec.cost >= 0 else ""
+            col.label(text=est + cost, icon="FUND")
+        if rec.message:
+            for line in _wrap(rec.message, 48):
+                col.label(text=line)
+        row = box.row(align=True)
+        row.operator("lipsync.cancel", icon="CANCEL").job_id = rec.job_id
+        row.operator("lipsync.retry", icon="FILE_REFRESH").job_id = rec.job_id
+        row.operator("lipsync.reattach", text="Re-attach", icon="LINKED").job_id = rec.job_id
+
+
+def _wrap(text, width):
+    words, line, lines = text.split(), "", []
+    for word in words:
+        if len(line) + len(word) + 1 > width and line:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    if line:
+        lines.append(line)
+    return lines[:6]
+
+
+class LIPSYNC_PT_takes(_SidebarPanel, bpy.types.Panel):
+    bl_label = "Takes"
+    bl_parent_id = "LIPSYNC_PT_main"
+
+    def draw(self, context):
+        from ..operators import takes
+        layout = self.layout
+        scene = compat.sequencer_scene(context)
+        source = takes.source_of(scene, compat.active_strip(context))
+        if source is None:
+            layout.label(text="Make a lip-synced strip active")
+            return
+        found = takes.takes_of(scene, source.name)
+        playing = next((t for t in reversed(found) if not t.mute), None)
+        col = layout.column(align=True)
+        op = col.operator("lipsync.use_take", text=f"Original: {source.name}",
+                          icon="RADIOBUT_ON" if playing is None else "RADIOBUT_OFF", depress=playing is None)
+        op.source, op.take = source.name, ""
+        for take in found:
+            info = take.lipsync
+            cost = f" ${info.cost:.2f}" if info.cost >= 0 else ""
+            op = col.operator("lipsync.use_take", text=f"Take {info.take_index}: {info.model} ({info.provider}){cost}",
+                              icon="RADIOBUT_ON" if take == playing else "RADIOBUT_OFF", depress=take == playing)
+            op.source, op.take = source.name, take.name
+
+
+class LIPSYNC_MT_strip(bpy.types.Menu):
+    bl_label = "Lip Sync"
+    bl_idname = "LIPSYNC_MT_strip"
+
+    def draw(self, context):
+        layout = self.layout
+        layout.operator("lipsync.submit", icon="PLAY")
+        layout.operator("lipsync.submit_selected", icon="SEQ_STRIP_DUPLICATE")
+        layout.separator()
+        layout.operator("lipsync.refresh_segments", icon="FILE_REFRESH")
+        layout.operator("lipsync.pick_speaker", icon="EYEDROPPER")
+        layout.operator("lipsync.use_take", text="Back to Original", icon="LOOP_BACK").take = ""
+        layout.operator("lipsync.reattach", icon="LINKED")
+
+
+def _context_menu(self, context):
+    self.layout.separator()
+    self.layout.menu("LIPSYNC_MT_strip", icon="SPEAKER")
+
+
+classes = (LIPSYNC_PT_main, LIPSYNC_UL_segments, LIPSYNC_PT_segments, LIPSYNC_PT_speaker, LIPSYNC_UL_jobs,
+           LIPSYNC_PT_jobs, LIPSYNC_PT_takes, LIPSYNC_MT_strip)
 
 
 def register():
-    import bpy
     for cls in classes:
         bpy.utils.register_class(cls)
+    bpy.types.SEQUENCER_MT_context_menu.append(_context_menu)
 
 
 def unregister():
-    import bpy
+    bpy.types.SEQUENCER_MT_context_menu.remove(_context_menu)
     for cls in reversed(classes):
         bpy.utils.unregister_class(cls)

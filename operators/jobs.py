@@ -1,0 +1,338 @@
+"""Job records <-> runtime: create a record, start its worker, apply worker events on the main thread.
+
+Order of a job (DESIGN.md "Data flow"):
+1. main thread: `strips.snapshot_job` reads RNA into a StripJob; `create_record` writes the record
+   (provider, model, options, client_key, placement) into the scene BEFORE any network call.
+2. worker (`_work`, no bpy): `media.prepare_media`, then `client.jobs.iter_job_events`; every event
+   goes on the runtime queue tagged with the job id.
+3. main thread: `apply_event` writes status/progress/message/cost into the record and, on
+   Completed, places each output as a take (`placement.plan_take` + `apply_take`) with provenance.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import time
+
+import bpy
+
+from . import results, runtime
+from .runtime import RUNTIME, Phase, Prepared, WorkerDone, WorkerError
+
+log = logging.getLogger(__name__)
+
+# Dev/test knob: first poll interval in seconds (providers default to 0.5-1 s, growing to 5-10 s).
+POLL_INTERVAL_ENV = "LIPSYNC_POLL_INTERVAL"
+IDEMPOTENT_PROVIDERS = ("sync", "runware")   # Idempotency-Key / taskUUID de-duplicate a resubmit
+
+# Overall progress bar: 0-10 % preparing, 10-30 % uploading, 30-90 % remote, 90-100 % download.
+_PHASE_PROGRESS = {"PENDING": 0.0, "PREPARING": 0.02, "UPLOADING": 0.1, "SUBMITTING": 0.3,
+                   "QUEUED": 0.3, "PROCESSING": 0.35, "DOWNLOADING": 0.9}
+
+
+def props():
+    from .. import props as _props
+    return _props
+
+
+# -- lookup -----------------------------------------------------------------------------------
+def find_record(job_id: str):
+    """(scene, record) of a job id in the open file, or (None, None)."""
+    for scene in bpy.data.scenes:
+        for rec in scene.lipsync.jobs:
+            if rec.job_id == job_id:
+                return scene, rec
+    return None, None
+
+
+def in_flight(rec) -> bool:
+    return rec.status in props().IN_FLIGHT
+
+
+# -- options ----------------------------------------------------------------------------------
+def options_from_settings(settings, provider: str, model: str, sync_mode: str = "") -> dict:
+    """The client Options dict for the panel settings, keeping only what provider x model takes
+    (the panel greys out the rest and says why, so nothing the artist sees as off is sent)."""
+    from ..client.capabilities import supports
+
+    def ok(option):
+        return supports(provider, model, option)[0]
+
+    options = {"number_results": int(settings.number_results)}
+    mode = sync_mode or ("" if settings.sync_mode == "DEFAULT" else settings.sync_mode)
+    if mode:
+        options["sync_mode"] = mode
+    if settings.use_temperature and ok("temperature"):
+        options["temperature"] = round(float(settings.temperature), 3)
+    if settings.occlusion_detection and ok("occlusion_detection"):
+        options["occlusion_detection"] = True
+    if settings.emotion != "NONE" and ok("emotion"):
+        options["emotion"] = settings.emotion
+    if settings.face_mode != "NONE" and ok("mode"):
+        options["mode"] = settings.face_mode
+    if settings.speaker_mode == "AUTO" and ok("active_speaker"):
+        options["active_speaker"] = {"auto": True}
+    elif settings.speaker_mode == "POINT" and ok("active_speaker.point"):
+        options["active_speaker"] = {"frame": int(settings.speaker_frame),
+                                     "point": [int(v) for v in settings.speaker_point]}
+    if options["number_results"] == 1:
+        del options["number_results"]
+    return options
+
+
+def check_options(provider: str, model: str, options: dict) -> None:
+    """Raise the client's InputError now (main thread) for options provider x model refuses."""
+    from ..client.capabilities import validate
+    from ..client.models import AudioInput, JobRequest, Options
+
+    validate(JobRequest(provider=provider, model=model, video="video.mp4",
+                        audio=[AudioInput(id="a1", path="a1.mp3")], options=Options(**options)))
+
+
+def estimate_usd(provider, model, strip_job, options) -> float:
+    """-1 when the provider's price is not published (client.pricing says so)."""
+    from ..client.pricing import estimate
+    audio = sum(p.duration for p in strip_job.audio)
+    try:
+        est = estimate(provider, model, strip_job.video.duration, audio,
+                       sync_mode=options.get("sync_mode"), number_results=options.get("number_results", 1))
+    except Exception:  # noqa: BLE001 - an estimate must never block a submit
+        return -1.0
+    return -1.0 if est.usd is None else float(est.usd)
+
+
+# -- records ----------------------------------------------------------------------------------
+def create_record(scene, strip_job, *, provider: str, model: str, options: dict, sound_strips,
+                  use_segments: bool, segment_overrides: dict | None = None, client_key: str | None = None):
+    from ..client.models import new_client_key
+
+    rec = scene.lipsync.jobs.add()
+    rec.job_id = new_client_key()
+    rec.name = strip_job.placement.source_strip
+    rec.provider, rec.model = provider, model
+    rec.options_json = json.dumps(options, sort_keys=True)
+    # Created and stored before anything touches the network (peers.md §7 "paying twice").
+    rec.client_key = client_key or new_client_key()
+    rec.status = "PENDING"
+    rec.created = time.time()
+    rec.source_strip = strip_job.placement.source_strip
+    rec.placement_json = json.dumps(dataclasses.asdict(strip_job.placement), sort_keys=True)
+    rec.sound_strips_json = json.dumps([p.strip_name for p in strip_job.audio])
+    rec.segment_overrides_json = json.dumps(segment_overrides or {}, sort_keys=True)
+    rec.use_segments = use_segments
+    rec.estimate = estimate_usd(provider, model, strip_job, options)
+    out_dir = results.results_dir()
+    rec.out_dir = results.blend_relative(out_dir, bpy.data.filepath) if bpy.data.filepath else out_dir
+    rec.out_stem = f"{bpy.path.clean_name(rec.source_strip)}_{rec.job_id[:8]}"
+    scene.lipsync.jobs_index = len(scene.lipsync.jobs) - 1
+    return rec
+
+
+def _overrides(rec, strip_job) -> dict:
+    """Per-segment options are saved by sound strip name (stable across re-runs);
+    media.prepare_media wants the index of the part in strip_job.audio."""
+    if strip_job is None:
+        return {}
+    by_name = json.loads(rec.segment_overrides_json or "{}")
+    return {i: by_name[p.strip_name] for i, p in enumerate(strip_job.audio) if p.strip_name in by_name}
+
+
+def poll_interval():
+    value = os.environ.get(POLL_INTERVAL_ENV, "").strip()
+    return float(value) if value else None
+
+
+def start(rec, strip_job, config, *, resume=None) -> None:
+    """Hand the record's job to a worker. `resume` = client RemoteRef to poll instead of submit."""
+    from ..preferences import get_prefs
+    RUNTIME.set_limit(get_prefs().max_concurrent_jobs)
+    rec.attempts += 1
+    rec.status = "PENDING"
+    rec.progress = 0.0
+    rec.message = "Re-attached: polling the provider" if resume else ""
+    spec = dict(
+        strip_job=strip_job, provider=rec.provider, model=rec.model,
+        options=json.loads(rec.options_json or "{}"), client_key=rec.client_key, config=config,
+        work_dir=results.work_dir(rec.job_id), out_dir=bpy.path.abspath(rec.out_dir), out_stem=rec.out_stem,
+        use_segments=rec.use_segments, overrides=_overrides(rec, strip_job), resume=resume,
+        request_json=rec.request_json, poll_interval=poll_interval())
+    RUNTIME.submit(rec.job_id, lambda cancel, emit: _work(cancel, emit, **spec))
+
+
+# -- worker (no bpy below this line until apply_event) ----------------------------------------
+def _hash_files(paths) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()[:32]
+
+
+def _work(cancel, emit, *, strip_job, provider, model, options, client_key, config, work_dir, out_dir,
+          out_stem, use_segments, overrides, resume, request_json, poll_interval):
+    from ..client.jobs import iter_job_events
+    from ..client.models import JobRequest, Options
+    from .media import prepare_media
+
+    if resume is not None:
+        request = JobRequest.model_validate_json(request_json)
+    else:
+        emit(Phase("PREPARING"))
+        prepared = prepare_media(strip_job, work_dir, use_segments=use_segments,
+                                 segment_overrides=overrides, cancel=cancel)
+        request = JobRequest(provider=provider, model=model, video=prepared.video_path, audio=prepared.audio,
+                             segments=prepared.segments, options=Options(**options), client_key=client_key)
+        paths = [prepared.video_path] + [a.path for a in prepared.audio]
+        emit(Prepared(request.model_dump_json(), _hash_files(paths)))
+    os.makedirs(out_dir, exist_ok=True)
+    for event in iter_job_events(request, config, out_dir, out_stem=out_stem, resume=resume, cancel=cancel,
+                                 on_submitting=lambda *_: emit(Phase("SUBMITTING")),
+                                 poll_interval=poll_interval):
+        emit(event)
+
+
+# -- main thread: events -> records -----------------------------------------------------------
+def apply_event(job_id: str, event) -> None:
+    """Write one worker event into its record (main thread only). Unknown ids are dropped: the
+    file was closed or the record deleted while the worker ran."""
+    from ..client import events as ev
+    from ..client.errors import humanize
+
+    scene, rec = find_record(job_id)
+    if rec is None:
+        return
+    if isinstance(event, Phase):
+        rec.status = event.name
+        rec.progress = max(rec.progress, _PHASE_PROGRESS.get(event.name, rec.progress))
+        if event.message:
+            rec.message = event.message
+    elif isinstance(event, Prepared):
+        rec.request_json = event.request_json
+        rec.input_hash = event.input_hash
+    elif isinstance(event, ev.Uploading):
+        rec.status = "UPLOADING"
+        if event.total:
+            rec.progress = max(rec.progress, 0.1 + 0.2 * event.sent / event.total)
+    elif isinstance(event, ev.Submitted):
+        rec.remote_id = event.remote_id
+        rec.resume_json = json.dumps(event.extra or {}, sort_keys=True)
+        rec.submitted = time.time()
+        rec.status = "QUEUED"
+        rec.progress = max(rec.progress, 0.3)
+    elif isinstance(event, ev.Status):
+        state = event.state.value
+        if state in ("QUEUED", "PROCESSING"):
+            rec.status = state
+        if event.progress is not None:
+            rec.progress = max(rec.progress, 0.3 + 0.6 * float(event.progress))
+        if event.message:
+            rec.message = event.message
+    elif isinstance(event, ev.Downloading):
+        rec.status = "DOWNLOADING"
+        if event.total:
+            rec.progress = max(rec.progress, 0.9 + 0.1 * event.received / event.total)
+    elif isinstance(event, ev.Completed):
+        _completed(scene, rec, event)
+    elif isinstance(event, ev.Failed):
+        if event.remote_id:
+            rec.remote_id = event.remote_id
+        rec.status = event.state.value
+        rec.message = humanize(event.error)
+        if event.state.value == "CANCELLED" and rec.remote_id:
+            rec.message = ("Stopped following; the provider may still finish it: Re-attach picks "
+                           "the result up without paying again")
+        rec.finished = time.time()
+        log.info("lip-sync job %s %s: %s", job_id, rec.status, rec.message)
+    elif isinstance(event, WorkerError):
+        rec.status = "FAILED"
+        rec.message = _worker_error_text(event)
+        rec.finished = time.time()
+        log.error("lip-sync job %s: %s", job_id, event.message, exc_info=event.exception)
+    elif isinstance(event, WorkerDone):
+        if event.cancelled_before_start:
+            rec.status = "CANCELLED"
+            rec.message = "Cancelled before it started"
+            rec.finished = time.time()
+        elif in_flight(rec):  # ended without Completed/Failed: never leave a record "running"
+            rec.status = "UNKNOWN"
+            rec.message = "The worker stopped without a result; Re-attach or Retry"
+            rec.finished = time.time()
+
+
+def _worker_error_text(event) -> str:
+    from ..client.errors import LipsyncError, humanize
+    if isinstance(event.exception, LipsyncError):
+        return humanize(event.exception)
+    return event.message
+
+
+def _completed(scene, rec, event) -> None:
+    from . import takes
+    rec.remote_id = event.remote_id or rec.remote_id
+    rec.cost = -1.0 if event.cost is None else float(event.cost)
+    rec.outputs_json = json.dumps(list(event.outputs))
+    rec.finished = time.time()
+    try:
+        placed = takes.place_outputs(scene, rec, list(event.outputs))
+    except Exception as exc:  # noqa: BLE001 - the paid result is on disk; say where
+        from ..client.errors import humanize
+        log.exception("placing lip-sync result failed")
+        rec.status = "FAILED"
+        rec.message = f"Result downloaded to {', '.join(event.outputs)} but not placed: {humanize(exc)}"
+        return
+    rec.takes_json = json.dumps(placed)
+    rec.status = "COMPLETED"
+    rec.progress = 1.0
+    rec.message = f"{len(placed)} take(s): {', '.join(placed)}"
+
+
+def drain(budget: float = runtime.DEFAULT_BUDGET) -> int:
+    return RUNTIME.drain(apply_event, budget)
+
+
+# -- summaries --------------------------------------------------------------------------------
+def summarize(job_ids) -> tuple[str, str]:
+    """(report level, "4 done, 1 failed: <reason>") for a set of jobs (STYLE habit 5)."""
+    done, failed, cancelled, unknown, reasons = 0, 0, 0, 0, []
+    for job_id in job_ids:
+        _scene, rec = find_record(job_id)
+        if rec is None:
+            continue
+        if rec.status == "COMPLETED":
+            done += 1
+        elif rec.status == "CANCELLED":
+            cancelled += 1
+        elif rec.status == "UNKNOWN":
+            unknown += 1
+            reasons.append(f"{rec.name}: {rec.message}")
+        elif rec.status in ("FAILED", "REJECTED"):
+            failed += 1
+            reasons.append(f"{rec.name}: {rec.message}")
+    parts = [f"{done} done"]
+    if failed:
+        parts.append(f"{failed} failed")
+    if unknown:
+        parts.append(f"{unknown} need attention")
+    if cancelled:
+        parts.append(f"{cancelled} cancelled")
+    text = ", ".join(parts)
+    if reasons:
+        text += ": " + reasons[0] + (f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else "")
+    level = "INFO" if not (failed or unknown) else ("ERROR" if not done else "WARNING")
+    return level, text
+
+
+def status_line(job_ids) -> str:
+    """Status-bar text while jobs run: 'Lip Sync: 2/5 done, 3 running (41%)'."""
+    recs = [r for _s, r in (find_record(j) for j in job_ids) if r is not None]
+    if not recs:
+        return ""
+    finished = sum(1 for r in recs if not in_flight(r))
+    progress = sum(r.progress if in_flight(r) else 1.0 for r in recs) / len(recs)
+    return (f"Lip Sync: {finished}/{len(recs)} finished, {len(recs) - finished} running "
+            f"({progress:.0%}) - Esc to stop waiting")

@@ -1,0 +1,117 @@
+"""Where results go: `//lipsync/` beside the saved .blend, a temp folder until the file is saved.
+
+The temp folder is per Blender session. On save (save_pre, which receives the target path before
+the file is written) every result still in it is moved into `<blend dir>/lipsync/` and the take
+strips and job records are pointed at the new place with relative paths, so the .blend that is
+written already refers to `//lipsync/...` (a save_post fix-up would leave the file on disk stale).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import uuid
+
+import bpy
+from bpy.app.handlers import persistent
+
+from .. import compat
+
+log = logging.getLogger(__name__)
+
+FOLDER = "lipsync"
+_SESSION_TEMP = os.path.join(tempfile.gettempdir(), "vse_lipsync_unsaved", uuid.uuid4().hex[:12])
+
+
+def temp_root() -> str:
+    return _SESSION_TEMP
+
+
+def results_dir(blend_path: str | None = None) -> str:
+    """Absolute folder for new results: beside the .blend when saved, else the session temp."""
+    blend_path = bpy.data.filepath if blend_path is None else blend_path
+    if blend_path:
+        return os.path.join(os.path.dirname(os.path.abspath(blend_path)), FOLDER)
+    return _SESSION_TEMP
+
+
+def work_dir(job_id: str) -> str:
+    """Scratch folder for a job's cut upload files (never saved with the project)."""
+    return os.path.join(tempfile.gettempdir(), "vse_lipsync_work", job_id)
+
+
+def blend_relative(path: str, blend_path: str) -> str:
+    """`//`-relative path of `path` for a .blend at `blend_path` (bpy.path.relpath needs the
+    .blend to be saved already, which save_pre is not)."""
+    if not blend_path:
+        return path
+    rel = os.path.relpath(os.path.abspath(path), os.path.dirname(os.path.abspath(blend_path)))
+    return "//" + rel.replace(os.sep, "/")
+
+
+def _in_temp(path: str) -> bool:
+    root = os.path.join(tempfile.gettempdir(), "vse_lipsync_unsaved")
+    return os.path.abspath(path).startswith(root + os.sep)
+
+
+def move_results(blend_path: str) -> int:
+    """Move results from the temp folder beside `blend_path`; returns how many files moved."""
+    target_dir = results_dir(blend_path)
+    moved = {}
+    for scene in bpy.data.scenes:
+        for rec in scene.lipsync.jobs:
+            if rec.out_dir and _in_temp(bpy.path.abspath(rec.out_dir)):
+                rec.out_dir = blend_relative(target_dir, blend_path)
+        sed = scene.sequence_editor
+        if sed is None:
+            continue
+        for strip in compat.strips_all(sed):
+            if compat.strip_type(strip) != "MOVIE" or not strip.lipsync.is_take:
+                continue
+            old = bpy.path.abspath(strip.filepath)
+            if not _in_temp(old):
+                continue
+            new = moved.get(old) or os.path.join(target_dir, os.path.basename(old))
+            if old not in moved and os.path.exists(old):
+                os.makedirs(target_dir, exist_ok=True)
+                shutil.move(old, new)
+                moved[old] = new
+            strip.filepath = blend_relative(new, blend_path)
+    _fix_outputs(moved, blend_path)
+    return len(moved)
+
+
+def _fix_outputs(moved: dict, blend_path: str) -> None:
+    import json
+    if not moved:
+        return
+    for scene in bpy.data.scenes:
+        for rec in scene.lipsync.jobs:
+            outputs = json.loads(rec.outputs_json or "[]")
+            changed = [blend_relative(moved[o], blend_path) if o in moved else o for o in outputs]
+            if changed != outputs:
+                rec.outputs_json = json.dumps(changed)
+
+
+@persistent
+def _save_pre(filepath="", *_args):
+    path = filepath if isinstance(filepath, str) and filepath else bpy.data.filepath
+    if not path:
+        return
+    try:
+        count = move_results(path)
+        if count:
+            log.info("Moved %d lip-sync result(s) into %s", count, results_dir(path))
+    except OSError as exc:  # a full disk must not block saving the artist's work
+        log.error("Could not move lip-sync results beside %s: %s", path, exc)
+
+
+def register():
+    bpy.app.handlers.save_pre.append(_save_pre)
+
+
+def unregister():
+    if _save_pre in bpy.app.handlers.save_pre:
+        bpy.app.handlers.save_pre.remove(_save_pre)

@@ -1,0 +1,123 @@
+"""Panel segment rows: every sound strip overlapping the active movie strip, and the estimate.
+
+Rows are RNA (scene.lipsync.segments) so the panel only draws them (STYLE habit 4); they are
+rebuilt by `lipsync.refresh_segments` (and by submit when they belong to another strip). A row
+keeps its on/off toggle and its own speaker point across refreshes, matched by strip name.
+"""
+
+from __future__ import annotations
+
+import bpy
+
+from .. import compat
+
+
+def refresh_segments(scene, strip) -> str:
+    """Rebuild the rows for `strip`; returns "" or the InputError sentence explaining why none."""
+    from ..client.errors import LipsyncError, humanize
+    from .strips import snapshot_job
+
+    settings = scene.lipsync
+    kept = {row.name: (row.enabled, row.use_speaker_point, row.speaker_frame, tuple(row.speaker_point))
+            for row in settings.segments} if settings.segments_strip == getattr(strip, "name", "") else {}
+    settings.segments.clear()
+    settings.segments_strip = strip.name if strip is not None else ""
+    if strip is None or compat.strip_type(strip) != "MOVIE":
+        refresh_estimate(scene)
+        return "Make a movie strip active"
+    try:
+        job = snapshot_job(scene, strip)
+    except LipsyncError as exc:
+        refresh_estimate(scene)
+        return humanize(exc)
+    for part in job.audio:
+        row = settings.segments.add()
+        row.name = part.strip_name
+        row.video_start = part.video_offset
+        row.video_end = part.video_offset + part.duration
+        row.audio_start = part.file_start
+        row.audio_end = part.file_start + part.duration
+        if part.strip_name in kept:
+            enabled, own, frame, point = kept[part.strip_name]
+            row.enabled, row.use_speaker_point, row.speaker_frame, row.speaker_point = enabled, own, frame, point
+    refresh_estimate(scene)
+    return ""
+
+
+def chosen_sounds(scene, strip):
+    """(sound strips to use, per-segment option overrides by strip name) from the rows."""
+    from ..client.capabilities import supports
+
+    settings = scene.lipsync
+    sed = scene.sequence_editor
+    overrides_ok = supports(settings.provider, settings.model, "segments.options_override")[0]
+    sounds, overrides = [], {}
+    for row in settings.segments:
+        sound = compat.strips_all(sed).get(row.name) if sed else None
+        if sound is None or not row.enabled:
+            continue
+        sounds.append(sound)
+        if row.use_speaker_point and overrides_ok:
+            overrides[row.name] = {"active_speaker": {"frame": int(row.speaker_frame),
+                                                      "point": [int(v) for v in row.speaker_point]}}
+    return sounds, overrides
+
+
+def refresh_estimate(scene) -> None:
+    """Write the estimated cost of the current selection (or active strip) into estimate_text."""
+    from ..client.errors import LipsyncError
+    from . import jobs
+    from .strips import snapshot_job
+
+    settings = scene.lipsync
+    sed = scene.sequence_editor
+    if sed is None:
+        settings.estimate_text = ""
+        return
+    movies = [s for s in compat.strips_all(sed)
+              if s.select and compat.strip_type(s) == "MOVIE" and not s.lipsync.is_take]
+    if not movies and sed.active_strip is not None and compat.strip_type(sed.active_strip) == "MOVIE":
+        movies = [sed.active_strip]
+    total, unknown, seconds = 0.0, 0, 0.0
+    options = {"sync_mode": None if settings.sync_mode == "DEFAULT" else settings.sync_mode,
+               "number_results": settings.number_results}
+    for strip in movies:
+        try:
+            job = snapshot_job(scene, strip)
+        except LipsyncError:
+            continue
+        usd = jobs.estimate_usd(settings.provider, settings.model, job, options)
+        seconds += job.video.duration
+        if usd < 0:
+            unknown += 1
+        else:
+            total += usd
+    if not movies:
+        settings.estimate_text = ""
+    elif unknown and not total:
+        settings.estimate_text = f"{len(movies)} strip(s), {seconds:.1f} s: no published price"
+    else:
+        extra = f" (+{unknown} without a price)" if unknown else ""
+        settings.estimate_text = f"{len(movies)} strip(s), {seconds:.1f} s: about ${total:.2f}{extra}"
+
+
+class LIPSYNC_OT_refresh_segments(bpy.types.Operator):
+    """Rebuild the segment rows from the sound strips overlapping the active movie strip"""
+
+    bl_idname = "lipsync.refresh_segments"
+    bl_label = "Refresh Segments"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        return compat.sequencer_scene(context) is not None
+
+    def execute(self, context):
+        scene = compat.sequencer_scene(context)
+        why = refresh_segments(scene, compat.active_strip(context))
+        if why:
+            self.report({"WARNING"}, why)
+        return {"FINISHED"}
+
+
+classes = (LIPSYNC_OT_refresh_segments,)

@@ -1,0 +1,149 @@
+"""`lipsync.pick_speaker`: click the speaker's face in the sequencer preview.
+
+Stores the frame (of the uploaded video: timeline frame minus the strip's first visible frame,
+one uploaded frame per timeline frame, see strips.py) and the point in the SOURCE VIDEO's pixel
+space (x right, y down from the top-left pixel, what providers take), undoing the strip's
+transform on the way.
+
+Preview coordinates (View2D of the preview region, reference/blender.md §2) are scene pixels with
+the origin at the centre of the frame, y up. Blender draws a strip's image centred, then around
+its origin (fractions of the image, 0.5/0.5 = centre) scales, rotates, and finally moves it by
+offset; crop only hides pixels, it does not move the rest. So for a click P:
+
+    q = pivot + R(-rotation) * (P - offset - pivot) / scale       (image-centred, y up)
+    x = W/2 + q.x,  y = H/2 - q.y                                  (flips mirror q first)
+
+Example: a 160x120 source at scale 2.0 in a 320x240 scene, no offset: a click at (40, 20)
+(right of and above centre) is q = (20, 10) -> source pixel (100, 50).
+"""
+
+from __future__ import annotations
+
+import math
+
+import bpy
+from bpy.props import FloatVectorProperty, StringProperty
+
+from .. import compat
+
+
+def preview_to_source(px: float, py: float, *, width: int, height: int, offset=(0.0, 0.0),
+                      scale=(1.0, 1.0), rotation: float = 0.0, origin=(0.5, 0.5),
+                      flip=(False, False)) -> tuple[float, float]:
+    """Source-pixel (x, y) of preview point (px, py); may lie outside the picture."""
+    pivot = ((origin[0] - 0.5) * width, (origin[1] - 0.5) * height)  # image-centred, unscaled
+    dx, dy = px - offset[0] - pivot[0], py - offset[1] - pivot[1]
+    cos, sin = math.cos(-rotation), math.sin(-rotation)
+    rx, ry = dx * cos - dy * sin, dx * sin + dy * cos
+    qx = pivot[0] + rx / (scale[0] or 1.0)
+    qy = pivot[1] + ry / (scale[1] or 1.0)
+    if flip[0]:
+        qx = -qx
+    if flip[1]:
+        qy = -qy
+    return width / 2 + qx, height / 2 - qy
+
+
+def strip_to_source(strip, px: float, py: float) -> tuple[float, float, int, int]:
+    """(x, y, width, height) in the source picture of `strip` for preview point (px, py)."""
+    width, height = (strip.elements[0].orig_width, strip.elements[0].orig_height) if len(strip.elements) else (0, 0)
+    t = strip.transform
+    x, y = preview_to_source(px, py, width=width, height=height, offset=(t.offset_x, t.offset_y),
+                             scale=(t.scale_x, t.scale_y), rotation=t.rotation, origin=tuple(t.origin),
+                             flip=(strip.use_flip_x, strip.use_flip_y))
+    return x, y, width, height
+
+
+def _preview_region(context):
+    """(area, region) of a sequencer preview in the current window, preferring the context area."""
+    areas = [context.area] if context.area else []
+    areas += [a for a in context.window.screen.areas if a != context.area] if context.window else []
+    for area in areas:
+        if area is None or area.type != "SEQUENCE_EDITOR":
+            continue
+        if area.spaces.active.view_type not in ("PREVIEW", "SEQUENCER_PREVIEW"):
+            continue
+        wanted = "PREVIEW" if area.spaces.active.view_type == "SEQUENCER_PREVIEW" else "WINDOW"
+        for region in area.regions:
+            if region.type == wanted:
+                return area, region
+    return None, None
+
+
+class LIPSYNC_OT_pick_speaker(bpy.types.Operator):
+    """Click the speaker's face in the sequencer preview (stores frame and source-video pixel)"""
+
+    bl_idname = "lipsync.pick_speaker"
+    bl_label = "Pick Speaker"
+    bl_options = {"REGISTER", "UNDO"}
+
+    location: FloatVectorProperty(name="Location", size=2, options={"SKIP_SAVE"},
+                                  description="Preview coordinates (scene pixels from the centre) for scripts")
+    segment: StringProperty(name="Segment", options={"SKIP_SAVE"},
+                            description="Segment row (sound strip name); empty = the whole job")
+
+    @classmethod
+    def poll(cls, context):
+        strip = compat.active_strip(context)
+        if strip is None or compat.strip_type(strip) != "MOVIE":
+            cls.poll_message_set("Make a movie strip active first")
+            return False
+        return True
+
+    def execute(self, context):
+        return self._store(context, *self.location)
+
+    def invoke(self, context, event):
+        area, region = _preview_region(context)
+        if region is None:
+            self.report({"ERROR"}, "Open a sequencer preview to pick the speaker")
+            return {"CANCELLED"}
+        self._area, self._region = area, region
+        context.window.cursor_modal_set("EYEDROPPER")
+        area.header_text_set("Click the speaker's face in the preview (Esc / right-click: cancel)")
+        context.window_manager.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        if event.type in {"ESC", "RIGHTMOUSE"} and event.value == "PRESS":
+            return self._done(context, {"CANCELLED"})
+        if event.type == "LEFTMOUSE" and event.value == "PRESS":
+            region = self._region
+            rx, ry = event.mouse_x - region.x, event.mouse_y - region.y
+            if not (0 <= rx < region.width and 0 <= ry < region.height):
+                return {"RUNNING_MODAL"}
+            vx, vy = region.view2d.region_to_view(rx, ry)
+            return self._done(context, self._store(context, vx, vy))
+        return {"PASS_THROUGH"} if event.type in {"MIDDLEMOUSE", "WHEELUPMOUSE", "WHEELDOWNMOUSE"} \
+            else {"RUNNING_MODAL"}
+
+    def _done(self, context, result):
+        context.window.cursor_modal_restore()
+        self._area.header_text_set(None)
+        return result
+
+    def _store(self, context, vx, vy):
+        scene = compat.sequencer_scene(context)
+        strip = compat.active_strip(context)
+        x, y, width, height = strip_to_source(strip, vx, vy)
+        if not (0 <= x < width and 0 <= y < height):
+            self.report({"WARNING"}, f'The click is outside "{strip.name}" ({int(x)}, {int(y)} of {width}x{height})')
+            return {"CANCELLED"}
+        left, right = compat.visible_range(strip)
+        frame = min(max(scene.frame_current, left), right - 1) - left
+        point = (int(x), int(y))
+        settings = scene.lipsync
+        if self.segment:
+            row = settings.segments.get(self.segment)
+            if row is None:
+                self.report({"ERROR"}, f'No segment "{self.segment}"')
+                return {"CANCELLED"}
+            row.use_speaker_point, row.speaker_frame, row.speaker_point = True, frame, point
+        else:
+            settings.speaker_mode = "POINT"
+            settings.speaker_frame, settings.speaker_point = frame, point
+        self.report({"INFO"}, f"Speaker at ({point[0]}, {point[1]}) on frame {frame} of \"{strip.name}\"")
+        return {"FINISHED"}
+
+
+classes = (LIPSYNC_OT_pick_speaker,)

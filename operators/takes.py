@@ -1,0 +1,90 @@
+"""Takes: results placed above their source strip, with provenance, and switching between them.
+
+A take is a movie strip whose `strip.lipsync.is_take` is set and whose `strip.lipsync.source`
+names its source strip. Placement itself is the media developer's (`placement.plan_take` +
+`apply_take`: first free channel above the source, exactly the source's visible range). Takes
+stack: a re-run or numberResults > 1 adds more, each on the next free channel.
+
+Switching a take only toggles `mute` on the takes (the source is never changed): the chosen take
+plays, the others are muted; "original" mutes them all so the source shows through. The
+operator doing it is undoable.
+"""
+
+from __future__ import annotations
+
+import json
+
+import bpy
+
+from .. import compat
+
+
+def _placement(rec):
+    from .strips import Placement
+    data = json.loads(rec.placement_json or "{}")
+    return Placement(**data)
+
+
+def place_outputs(scene, rec, outputs) -> list[str]:
+    """Place every output file of a finished job as a take; returns the take strip names."""
+    from .placement import apply_take, plan_take
+
+    placement = _placement(rec)
+    names = []
+    existing = len(takes_of(scene, rec.source_strip))
+    for index, path in enumerate(outputs):
+        plan = plan_take(scene, placement, path)
+        strip = apply_take(scene, plan)
+        if bpy.data.filepath:
+            # relative so the project folder can move; same file, so the handles stay put
+            rel = bpy.path.relpath(plan.filepath)
+            if rel != strip.filepath:
+                strip.filepath = rel
+        info = strip.lipsync
+        info.is_take = True
+        info.source = rec.source_strip
+        info.job_id = rec.job_id
+        info.take_index = existing + index + 1
+        info.provider, info.model = rec.provider, rec.model
+        info.remote_id = rec.remote_id
+        info.options_json = rec.options_json
+        info.cost = rec.cost if index == 0 else -1.0   # the job's cost, counted once
+        info.created = rec.finished
+        names.append(strip.name)
+    # the newest take plays: mute older takes of this source
+    if names:
+        select_take(scene, rec.source_strip, names[0])
+    return names
+
+
+def takes_of(scene, source_name: str) -> list:
+    """Take strips of `source_name`, oldest first."""
+    sed = scene.sequence_editor
+    if sed is None or not source_name:
+        return []
+    found = [s for s in compat.strips_all(sed)
+             if compat.strip_type(s) == "MOVIE" and s.lipsync.is_take and s.lipsync.source == source_name]
+    found.sort(key=lambda s: (s.lipsync.created, s.lipsync.take_index, s.name))
+    return found
+
+
+def source_of(scene, strip):
+    """The source strip of a take (or the strip itself when it is not a take)."""
+    if strip is None or not strip.lipsync.is_take:
+        return strip
+    sed = scene.sequence_editor
+    return compat.strips_all(sed).get(strip.lipsync.source) if sed else None
+
+
+def active_take(scene, source_name: str):
+    """The unmuted take of a source, None when the original plays."""
+    for strip in reversed(takes_of(scene, source_name)):
+        if not strip.mute:
+            return strip
+    return None
+
+
+def select_take(scene, source_name: str, take_name: str) -> None:
+    """Unmute `take_name` and mute the other takes; "" = back to the original."""
+    for strip in takes_of(scene, source_name):
+        strip.mute = strip.name != take_name
