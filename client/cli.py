@@ -24,9 +24,15 @@ from .models import ActiveSpeaker, AudioInput, JobRequest, Options, Segment, new
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNKNOWN = 0, 1, 2, 3
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not argparse's usage block
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr, flush=True)
+        raise SystemExit(EXIT_USAGE)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m client", description="Lip-sync a video to audio through a hosted API.")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="python -m client", description="Lip-sync a video to audio through a hosted API.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--provider", required=True, choices=PROVIDERS)

@@ -124,3 +124,11 @@ def test_python_m_client_run_succeeds(sandbox, media, tmp_path):
     assert proc.stdout.strip() == str(out) and out.is_file()
     assert "status:" in proc.stderr  # human progress goes to stderr
     assert duration(out) == pytest.approx(AUDIO_SECONDS, abs=0.15)
+
+
+def test_usage_errors_are_one_line(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["run", "--provider", "sync", "--model", "lipsync-9"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: argument --model")
