@@ -144,6 +144,11 @@ def decode_video(path: str) -> tuple[int, int, Fraction, list[bytes]]:
     One ffmpeg run: the stream facts come from the decode's own stderr; only big files are
     probed first to decide on scaling.
     """
+    return _decode_video(path)[:4]
+
+
+def _decode_video(path: str) -> tuple[int, int, Fraction, list[bytes], float]:
+    """decode_video() plus the scale factor applied (1.0 unless the input was too big)."""
     scale: list[str] = []
     if os.path.getsize(path) > 32 * 1024 * 1024:
         info = header(path)
@@ -167,7 +172,7 @@ def decode_video(path: str) -> tuple[int, int, Fraction, list[bytes]]:
     frames = [out[i:i + size] for i in range(0, len(out) - size + 1, size)]
     if info["image"]:
         frames, fps = frames[:1], Fraction(25)
-    return w, h, fps, frames
+    return w, h, fps, frames, w / float(info["width"])
 
 
 def probe(path: str) -> dict:
@@ -271,7 +276,7 @@ def render(video_path: str, audios: dict[str, array], out_path: str, *, sync_mod
            segments: list[timeline.Segment] | None = None, speaker: timeline.Speaker | None = None,
            audio_order: list[str] | None = None, fmt: str = "mp4") -> dict:
     """Render the output video; returns facts for stats (input/output durations)."""
-    w, h, fps, frames = decode_video(video_path)
+    w, h, fps, frames, scale = _decode_video(video_path)
     if len(frames) == 1 and not segments:
         # A still image (sync-3 image input, §1.3): the face "speaks" for the whole audio.
         sync_mode = "loop"
@@ -286,6 +291,8 @@ def render(video_path: str, audios: dict[str, array], out_path: str, *, sync_mod
         for i, src in enumerate(p.frame_map):
             frame = bytearray(frames[src])
             point = speaker.point_for(src) if speaker else None
+            if point is not None and scale != 1.0:  # hint is in input pixels; frames may be scaled down
+                point = (point[0] * scale, point[1] * scale)
             draw_mouth(frame, w, h, levels[i] / RMS_FULL_OPEN, point)
             chunks.append(bytes(frame))
         crop = ["-vf", f"crop={ew}:{eh}:0:0"] if (ew, eh) != (w, h) else []

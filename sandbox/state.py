@@ -244,6 +244,11 @@ class State:
             fault = self.faults.take(job.provider, "poll", JOB_KINDS)
             if fault:
                 apply_job_fault(job, fault)
+                if fault.kind in ("job_failed", "job_rejected"):
+                    # A failure mid-processing ends the job now, not at its planned end.
+                    elapsed = time.monotonic() - job.created
+                    job.queue_s = min(job.queue_s, elapsed)
+                    job.proc_s = max(0.0, elapsed - job.queue_s)
 
     def _render(self, job: Job) -> None:
         spec = job.spec

@@ -168,7 +168,7 @@ def test_fault_on_upload(sandbox, driver, media, provider):
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_job_failed_on_poll_and_poll_503(sandbox, ready, provider):
     d, v, a = ready(provider)
-    sandbox.configure(provider, processing_seconds=0.5)
+    sandbox.configure(provider, processing_seconds=5.0)
     job_id = d.job_id(d.submit(v, a))
     sandbox.arm(provider, "http_503", on="poll")
     assert d.poll(job_id).status_code == 503

@@ -80,7 +80,7 @@ def test_runware_duplicate_task_uuid_conflicts(sandbox, driver, media):
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_concurrency_cap_gives_429_with_retry_after(sandbox, driver, media, provider):
-    sandbox.configure(provider, concurrency=1, processing_seconds=0.4, retry_after=4)
+    sandbox.configure(provider, concurrency=1, processing_seconds=0.6, retry_after=4)
     d = driver(provider)
     v, a = d.upload(media["video"]), d.upload(media["short"])
     first = d.submit(v, a)
@@ -99,7 +99,7 @@ def test_concurrency_cap_gives_429_with_retry_after(sandbox, driver, media, prov
 
 
 def test_concurrent_submits_respect_cap(sandbox, driver, media):
-    sandbox.configure("foxapi", concurrency=2, processing_seconds=0.5)
+    sandbox.configure("foxapi", concurrency=2, processing_seconds=5.0)
     d = driver("foxapi")
     v, a = d.upload(media["video"]), d.upload(media["short"])
     codes = []

@@ -163,7 +163,7 @@ def _dedupe(values):
 
 
 def test_sync_lifecycle_and_long_poll(sandbox, driver, media):
-    sandbox.configure("sync", queue_seconds=0.3, processing_seconds=0.3)
+    sandbox.configure("sync", queue_seconds=0.5, processing_seconds=0.5)
     d = driver("sync")
     r = d.submit(d.upload(media["video"]), d.upload(media["short"]))
     assert r.status_code == 201 and r.json()["status"] == "PENDING"
@@ -215,7 +215,7 @@ def test_runware_error_item_shape(sandbox, driver, media):
 
 
 def test_wavespeed_lifecycle_and_envelope(sandbox, driver, media):
-    sandbox.configure("wavespeed", queue_seconds=0.3, processing_seconds=0.3)
+    sandbox.configure("wavespeed", queue_seconds=0.5, processing_seconds=0.5)
     d = driver("wavespeed")
     r = d.submit(d.upload(media["video"]), d.upload(media["short"]))
     body = r.json()
@@ -227,7 +227,7 @@ def test_wavespeed_lifecycle_and_envelope(sandbox, driver, media):
 
 
 def test_foxapi_lifecycle_progress_and_ids(sandbox, driver, media):
-    sandbox.configure("foxapi", queue_seconds=0.3, processing_seconds=0.4)
+    sandbox.configure("foxapi", queue_seconds=0.5, processing_seconds=0.6)
     d = driver("foxapi")
     r = d.submit(d.upload(media["video"]), d.upload(media["short"]))
     body = r.json()
@@ -246,7 +246,7 @@ def test_foxapi_lifecycle_progress_and_ids(sandbox, driver, media):
 
 
 def test_fal_lifecycle_urls_drop_model_subpath(sandbox, driver, media):
-    sandbox.configure("fal", queue_seconds=0.3, processing_seconds=0.3)
+    sandbox.configure("fal", queue_seconds=0.5, processing_seconds=0.5)
     d = driver("fal")
     r = d.submit(d.upload(media["video"]), d.upload(media["short"]), endpoint="fal-ai/sync-lipsync/v2/pro")
     body = r.json()
