@@ -83,12 +83,13 @@ def main(argv=None) -> int:
     for p in PROVIDERS:
         print(f"  {p:<10} {sb.base_url(p)}", flush=True)
     done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    try:
-        done.wait()
-    except KeyboardInterrupt:
+    # Both signals stop cleanly (SIGINT explicitly: it is ignored in background jobs of non-interactive shells).
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    while not done.wait(0.5):  # a timed wait keeps the main thread responsive to signals
         pass
     sb.stop()
+    print("sandbox stopped", flush=True)
     return 0
 
 
