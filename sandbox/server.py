@@ -134,7 +134,8 @@ class Sandbox:
             if route is not None and route != "405":
                 op = route.op(req) if callable(route.op) else route.op
         entry = {"t": time.time(), "provider": first, "method": h.command, "path": req.path,
-                 "query": split.query, "op": op, "bytes": len(body), "status": None, "fault": None}
+                 "query": split.query, "op": op, "bytes": len(body), "status": None, "fault": None,
+                 "idempotency_key": req.header("idempotency-key")}
         self.state.log_request(entry)
         fault = self.state.faults.take(first, op, REQUEST_KINDS)
         if fault:

@@ -39,6 +39,8 @@ DEFAULT_SETTINGS = {
     "runware_error_shape": "errors",
     # providers.md §2.4: new Runware SDK tests mock the submit ack as {"data": []}.
     "runware_empty_ack": False,
+    # providers.md §3.2: WaveSpeed enable_sync_mode blocks at most this long, then answers code 5004.
+    "wavespeed_sync_timeout": 90.0,
 }
 
 

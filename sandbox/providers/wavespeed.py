@@ -23,7 +23,6 @@ MODELS = {"lipsync-1.9.0-beta": "lipsync-1.9.0-beta", "lipsync-2": "lipsync-2", 
 BASE_KEYS = ("video", "audio", "sync_mode", "enable_sync_mode", "webhook_url")
 # [U] §3.2: extra params for lipsync-2/2-pro not documented; accept temperature + active_speaker there only.
 EXTRA_KEYS = {"lipsync-2": ("temperature", "active_speaker"), "lipsync-2-pro": ("temperature", "active_speaker")}
-SYNC_MODE_TIMEOUT = 90.0  # §3.2: enable_sync_mode gives up after 90 s with code 5004
 FAILURE_CODES = {  # neutral failure kind -> prediction error code (§3.3 error-codes)
     "fault": (1403, "Task execution failed."),
     "rejected": (1200, "Content moderation: the input was flagged."),
@@ -142,10 +141,15 @@ class WaveSpeedProvider(Provider):
         if hook:  # §3.3: the webhook body is the bare prediction, no envelope
             webhooks.watch(self.state, job, hook, self._prediction)
         if body.get("enable_sync_mode"):
-            deadline = time.monotonic() + SYNC_MODE_TIMEOUT
+            limit = float(self.state.setting("wavespeed", "wavespeed_sync_timeout"))
+            deadline = time.monotonic() + limit
             while job.is_active() and time.monotonic() < deadline:
                 time.sleep(0.05)
-            return self.envelope(self._prediction(job))
+            data = self._prediction(job)
+            if job.is_active():
+                # §3.2: the blocking call gives up (code 5004) while the task keeps running; poll it. [U] shape
+                data.update(code=5004, error=f"Sync mode timed out after {limit:g} seconds; poll the prediction")
+            return self.envelope(data)
         return self.envelope(self._prediction(job, created=True))
 
     def _prediction(self, job, created: bool = False) -> dict:

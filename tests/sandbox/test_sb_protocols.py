@@ -343,3 +343,23 @@ def test_request_log_records_everything(sandbox, driver, media, http):
     log = http.get(f"{sandbox.url}/_sandbox/requests").json()
     assert log[-1]["provider"] == "foxapi" and log[-1]["op"] == "upload" and log[-1]["status"] == 200
     assert sandbox.stats()["requests"] == len(log)
+
+
+def test_wavespeed_enable_sync_mode(sandbox, driver, media):
+    d = driver("wavespeed")
+    v, a = d.upload(media["video"]), d.upload(media["short"])
+    body = d.submit(v, a, enable_sync_mode=True).json()["data"]
+    assert body["status"] == "completed" and body["outputs"]
+    sandbox.configure("wavespeed", processing_seconds=5, wavespeed_sync_timeout=0.2)
+    body = d.submit(v, a, enable_sync_mode=True).json()["data"]
+    assert body["status"] == "processing" and body["code"] == 5004
+
+
+def test_runware_empty_ack_switch(sandbox, driver, media):
+    sandbox.configure("runware", runware_empty_ack=True)
+    d = driver("runware")
+    v, a = d.upload(media["video"]), d.upload(media["short"])
+    task = d.task(v, a)
+    r = d.c.post(f"{d.base}/v1", headers=d.h, json=[task])
+    assert r.json() == {"data": []}
+    assert d.wait(task["taskUUID"])[0] == "completed"
