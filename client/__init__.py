@@ -12,7 +12,6 @@ from .errors import (
 from .events import (
     Completed, Downloading, Failed, JobState, Status, Submitted, Uploaded, Uploading,
 )
-from .models import ActiveSpeaker, AudioInput, JobRequest, Options, Segment, TextInput, new_client_key
 
 __all__ = [
     "ENV_KEYS", "MODELS", "PROVIDERS", "ProviderConfig", "key_source", "resolve_config",
@@ -24,8 +23,16 @@ __all__ = [
 ]
 
 
+_MODELS = ("ActiveSpeaker", "AudioInput", "JobRequest", "Options", "Segment", "TextInput", "new_client_key")
+
+
 def __getattr__(name):
-    # jobs pulls in httpx and the providers; load it only when asked for.
+    # models pull in pydantic, jobs pull in httpx and the providers: load them only when asked
+    # for, so the Blender add-on can import `client.config` at register time and stay light.
+    if name in _MODELS:
+        from . import models
+
+        return getattr(models, name)
     if name in ("iter_job_events", "RemoteRef"):
         from . import jobs
 
