@@ -296,7 +296,7 @@ def render(video_path: str, audios: dict[str, array], out_path: str, *, sync_mod
             draw_mouth(frame, w, h, levels[i] / RMS_FULL_OPEN, point)
             chunks.append(bytes(frame))
         crop = ["-vf", f"crop={ew}:{eh}:0:0"] if (ew, eh) != (w, h) else []
-        tmp_out = out_path + ".part"
+        tmp_out = f"{out_path}.{os.getpid()}.{threading.get_ident()}.part"
         _, err, rc = _run(["-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
                            "-framerate", f"{fps.numerator}/{fps.denominator}", "-i", "-", "-i", wav,
                            "-map", "0:v", "-map", "1:a", *crop, *_CODECS.get(fmt, _CODECS["mp4"]), tmp_out],

@@ -73,6 +73,7 @@ class State:
         self.base_settings = dict(DEFAULT_SETTINGS, **settings)
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sandbox-render")
         self.render_cache: dict[str, dict] = {}
+        self._render_locks: dict[str, threading.Lock] = {}
         self.port = 0
         self._clear()
 
@@ -203,7 +204,16 @@ class State:
         raise bad
 
     def _inline(self, data: bytes) -> str:
-        return self._write("inline", hashlib.sha256(data).hexdigest(), data)
+        # Content-addressed; written atomically because two jobs may inline the same bytes at once.
+        folder = os.path.join(self.workdir, "inline")
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, hashlib.sha256(data).hexdigest())
+        if not (os.path.exists(path) and os.path.getsize(path) == len(data)):
+            tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        return path
 
     # -- jobs -----------------------------------------------------------------------------------
     def active_count(self, provider: str, api_key: str) -> int:
@@ -256,34 +266,17 @@ class State:
         spec = job.spec
         try:
             video = self.resolve(spec.video, "video")
-            audios = {}
-            keys = [hashlib.sha256(open(video, "rb").read()).hexdigest()]
+            audio_paths = {src.id: self.resolve(src.ref, "audio") for src in spec.audios if src.text is None}
+            keys = [_sha_file(video)]
             for src in spec.audios:
-                if src.text is not None:
-                    audios[src.id] = media.synth_speech(src.text)
-                    keys.append("tts:" + src.text)
-                else:
-                    path = self.resolve(src.ref, "audio")
-                    keys.append(hashlib.sha256(open(path, "rb").read()).hexdigest())
-                    try:
-                        audios[src.id] = media.decode_audio(path)
-                    except media.MediaError as exc:
-                        raise Failure("audio_invalid", str(exc)) from None
+                keys.append("tts:" + src.text if src.text is not None else _sha_file(audio_paths[src.id]))
             keys += [spec.sync_mode, repr(spec.segments), repr(spec.speaker), spec.output_format,
                      repr([a.id for a in spec.audios])]
             key = hashlib.sha256("|".join(keys).encode()).hexdigest()
-            cached = self.render_cache.get(key)
-            if cached is None or not os.path.exists(cached["path"]):
-                out = os.path.join(self.workdir, "renders", f"{key}.{spec.output_format}")
-                os.makedirs(os.path.dirname(out), exist_ok=True)
-                try:
-                    info = media.render(video, audios, out, sync_mode=spec.sync_mode, segments=spec.segments,
-                                        speaker=spec.speaker, audio_order=[a.id for a in spec.audios],
-                                        fmt=spec.output_format)
-                except media.MediaError as exc:
-                    raise Failure("video_invalid" if exc.kind == "video" else "pipeline", str(exc)) from None
-                info["video_bytes"] = os.path.getsize(video)
-                cached = self.render_cache[key] = {"path": out, "info": info}
+            with self.lock:
+                key_lock = self._render_locks.setdefault(key, threading.Lock())
+            with key_lock:  # identical jobs at once: render once, the others reuse it
+                cached = self._render_cached(key, video, audio_paths, spec)
             job.info = dict(cached["info"])
             with open(cached["path"], "rb") as fh:
                 data = fh.read()
@@ -300,6 +293,31 @@ class State:
             job.render_failure = Failure("pipeline", f"sandbox render error: {exc!r}")
         finally:
             job.done.set()
+
+    def _render_cached(self, key: str, video: str, audio_paths: dict, spec: JobSpec) -> dict:
+        cached = self.render_cache.get(key)
+        if cached is not None and os.path.exists(cached["path"]):
+            return cached
+        audios = {}
+        for src in spec.audios:
+            if src.text is not None:
+                audios[src.id] = media.synth_speech(src.text)
+                continue
+            try:
+                audios[src.id] = media.decode_audio(audio_paths[src.id])
+            except media.MediaError as exc:
+                raise Failure("audio_invalid", str(exc)) from None
+        out = os.path.join(self.workdir, "renders", f"{key}.{spec.output_format}")
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        try:
+            info = media.render(video, audios, out, sync_mode=spec.sync_mode, segments=spec.segments,
+                                speaker=spec.speaker, audio_order=[a.id for a in spec.audios],
+                                fmt=spec.output_format)
+        except media.MediaError as exc:
+            raise Failure("video_invalid" if exc.kind == "video" else "pipeline", str(exc)) from None
+        info["video_bytes"] = os.path.getsize(video)
+        cached = self.render_cache[key] = {"path": out, "info": info}
+        return cached
 
     def output_urls(self, job: Job) -> list[str]:
         if job.output_missing:
@@ -363,6 +381,11 @@ def job_stats(j: Job) -> dict:
                       for a in spec.audios],
         },
     }
+
+
+def _sha_file(path: str) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
 
 
 def _safe_name(name: str) -> str:

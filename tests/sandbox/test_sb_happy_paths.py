@@ -65,3 +65,27 @@ def test_happy_path(sandbox, driver, http, media, tmp_path, provider, sync_mode)
     assert abs(job["output_seconds"] - expected) < 1e-6
     assert job["inputs"]["video"]["frames"] == 50
 
+
+
+def test_identical_jobs_at_once_all_complete(sandbox, driver, media, tmp_path):
+    """Several clients submit the same (uncached) render at once: one render, every job completes."""
+    import random
+    import threading
+
+    from tests.media_fixtures import make_tone_wav
+
+    audio = make_tone_wav(tmp_path / "fresh.wav", 1.0, frequency=random.uniform(300, 900))
+    d = driver("foxapi")
+    v, a = d.upload(media["video"]), d.upload(audio)
+    ids = [d.job_id(d.submit(v, a, sync_mode="cut_off")) for _ in range(4)]
+    results = {}
+
+    def wait(job_id):
+        results[job_id] = d.wait(job_id)[0]
+
+    threads = [threading.Thread(target=wait, args=(i,)) for i in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert set(results.values()) == {"completed"}
