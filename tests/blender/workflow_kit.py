@@ -78,8 +78,12 @@ def add_shot(addon, scene, media_dir, n_sounds=1, name="shot", channel=2, at=MOV
     compat.set_timing(movie, "frame_offset_start", HEAD)
     compat.set_timing(movie, "frame_offset_end", TAIL)
     shift = at - MOVIE_AT
+    # distinct dialogue per shot (tone from the name): real shots differ, and identical inputs
+    # would be de-duplicated by upload caches
+    variant = sum(map(ord, name)) % 97
     for i, (start, seconds) in enumerate(SOUND_LAYOUTS[n_sounds]):
-        wav = make_wav(os.path.join(media_dir, f"line{i}_{seconds}.wav"), seconds, tone=300 + 60 * i)
+        tone = 300 + 60 * i + 3 * variant
+        wav = make_wav(os.path.join(media_dir, f"line{i}_{seconds}_{tone}.wav"), seconds, tone=tone)
         strips.new_sound(name=f"{name}_line{i}", filepath=wav, channel=channel - 1 if i == 0 else channel + 10 + i,
                          frame_start=start + shift)
     movie.select = select

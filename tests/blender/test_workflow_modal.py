@@ -1,0 +1,168 @@
+"""modal() driven by hand (background bpy never calls it, reference/blender.md §4), Esc, the batch
+concurrency limit, and the polls that explain themselves (online access off, missing key)."""
+
+import sys
+import time
+import types
+
+import bpy
+import pytest
+
+from workflow_kit import VISIBLE, add_shot, takes, use_sandbox, visible
+
+
+def _mods(addon):
+    return types.SimpleNamespace(**{n: sys.modules[f"{addon.__name__}.operators.{n}"]
+                                    for n in ("submit", "follow", "runtime", "jobs", "manage")})
+
+
+def _fake_op(op_cls, **props):
+    """An unbound stand-in for the operator instance (bpy operators cannot be instantiated)."""
+    fake = types.SimpleNamespace(reports=[], budget=op_cls.budget, _timer=None, _cancelling=False, **props)
+    fake.report = lambda level, text: fake.reports.append((set(level), text))
+    for name in ("start_jobs", "step", "_finish"):
+        setattr(fake, name, types.MethodType(getattr(op_cls, name), fake))
+    return fake
+
+
+def _event(kind, value="PRESS"):
+    return types.SimpleNamespace(type=kind, value=value)
+
+
+def _drive(op_cls, fake, context, timeout=20.0, on_tick=None):
+    """Send TIMER events every 20 ms like the window manager would; returns (result, tick times)."""
+    ticks = []
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        t0 = time.perf_counter()
+        result = op_cls.modal(fake, context, _event("TIMER", "NOTHING"))
+        ticks.append(time.perf_counter() - t0)
+        if result != {"RUNNING_MODAL"}:
+            return result, ticks
+        if on_tick:
+            on_tick()
+        time.sleep(0.02)
+    raise AssertionError("modal never finished")
+
+
+def _start_modal(op_cls, fake, context):
+    fake._job_ids = fake.start_jobs(context)
+    assert fake._job_ids
+    fake._timer = context.window_manager.event_timer_add(0.25, window=context.window)
+
+
+def test_modal_timer_drains_and_finishes(addon, scene, online, clean_env, sandbox, tmp_path_factory, capsys):
+    use_sandbox(clean_env, sandbox, "sync")
+    media = str(tmp_path_factory.mktemp("media"))
+    for i in range(3):
+        add_shot(addon, scene, media, name=f"shot{i}", at=11 + 100 * i)
+    m = _mods(addon)
+    Op = m.submit.LIPSYNC_OT_submit_selected
+    fake = _fake_op(Op, provider="sync", model="lipsync-2", sync_mode="")
+    _start_modal(Op, fake, bpy.context)
+    assert Op.modal(fake, bpy.context, _event("MOUSEMOVE")) == {"PASS_THROUGH"}
+    result, ticks = _drive(Op, fake, bpy.context)
+    assert result == {"FINISHED"}
+    assert fake._timer is None                                  # _finish removed the timer
+    assert fake.reports[-1] == ({"INFO"}, "3 done"), [(r.name, r.status, r.message) for r in scene.lipsync.jobs]
+    for i in range(3):
+        [take] = takes(scene, f"shot{i}")
+        assert visible(take) == (VISIBLE[0] + 100 * i, VISIBLE[1] + 100 * i)
+    # each tick stays within a few ms (drain budget 2 ms; the tick that places a take is longer)
+    ticks.sort()
+    with capsys.disabled():
+        print(f"\n[figures] modal ticks with 3 jobs: {len(ticks)} ticks, median {ticks[len(ticks) // 2] * 1000:.2f} ms,"
+              f" max {ticks[-1] * 1000:.1f} ms")
+    assert ticks[len(ticks) // 2] < 0.01
+
+
+def test_esc_stops_waiting_then_reattach_collects(addon, scene, online, clean_env, sandbox, tmp_path_factory):
+    use_sandbox(clean_env, sandbox, "sync")
+    sandbox.configure(provider="sync", processing_seconds=1.5)
+    add_shot(addon, scene, str(tmp_path_factory.mktemp("media")))
+    m = _mods(addon)
+    Op = m.submit.LIPSYNC_OT_submit
+    fake = _fake_op(Op)
+    _start_modal(Op, fake, bpy.context)
+    rec = scene.lipsync.jobs[0]
+    deadline = time.monotonic() + 15
+    while not rec.remote_id and time.monotonic() < deadline:   # wait until the provider has it
+        assert Op.modal(fake, bpy.context, _event("TIMER", "NOTHING")) == {"RUNNING_MODAL"}
+        time.sleep(0.02)
+    assert rec.remote_id
+    first = Op.modal(fake, bpy.context, _event("ESC"))
+    result = first if first != {"RUNNING_MODAL"} else _drive(Op, fake, bpy.context)[0]
+    assert result == {"CANCELLED"} and fake._timer is None
+    assert rec.status == "CANCELLED" and rec.remote_id and "Re-attach" in rec.message
+    assert not takes(scene)
+    # the remote job went on; re-attach polls it (never resubmits) and places the take
+    assert bpy.ops.lipsync.reattach(job_id=rec.job_id) == {"FINISHED"}
+    assert rec.status == "COMPLETED", rec.message
+    assert visible(takes(scene)[0]) == VISIBLE
+    assert sandbox.stats()["generations"]["sync"] == 1
+
+
+def test_batch_of_ten_honours_concurrency(addon, scene, online, clean_env, sandbox, addon_prefs,
+                                          tmp_path_factory, capsys):
+    use_sandbox(clean_env, sandbox, "sync")
+    sandbox.configure(provider="sync", processing_seconds=0.3)
+    media = str(tmp_path_factory.mktemp("media"))
+    for i in range(10):
+        add_shot(addon, scene, media, name=f"shot{i}", at=11 + 100 * i)
+    addon_prefs.max_concurrent_jobs = 3
+    m = _mods(addon)
+    m.runtime.RUNTIME.max_running = 0
+    t0 = time.monotonic()
+    assert bpy.ops.lipsync.submit_selected(provider="sync") == {"FINISHED"}
+    wall = time.monotonic() - t0
+    statuses = [r.status for r in scene.lipsync.jobs]
+    assert statuses == ["COMPLETED"] * 10
+    assert all(len(takes(scene, f"shot{i}")) == 1 for i in range(10))
+    assert m.runtime.RUNTIME.max_running == 3
+    stats = sandbox.stats()
+    assert stats["generations"]["sync"] == 10
+    assert 1 <= stats["max_concurrent"]["sync"] <= 3
+    with capsys.disabled():
+        print(f"\n[figures] batch of 10 (limit 3, sandbox 0.3 s processing): {wall:.1f} s wall, "
+              f"sandbox max_concurrent {stats['max_concurrent']['sync']}")
+
+
+def test_batch_summary_names_failure(addon, scene, online, clean_env, sandbox, tmp_path_factory, capfd):
+    use_sandbox(clean_env, sandbox, "sync")
+    media = str(tmp_path_factory.mktemp("media"))
+    for i in range(3):
+        add_shot(addon, scene, media, name=f"shot{i}", at=11 + 100 * i)
+    sandbox.arm("sync", "job_failed", count=1, on="submit", code="generation_unsafe", message="face not found")
+    # partial failure is a WARNING (no exception for the calling script), all failed is an ERROR
+    assert bpy.ops.lipsync.submit_selected(provider="sync") == {"FINISHED"}
+    statuses = sorted(r.status for r in scene.lipsync.jobs)
+    assert statuses == ["COMPLETED", "COMPLETED", "FAILED"]
+    out = capfd.readouterr().out
+    assert "2 done, 1 failed: shot" in out and "face not found" in out, out
+    failed = next(r for r in scene.lipsync.jobs if r.status == "FAILED")
+    assert "face not found" in failed.message and "generation_unsafe" in failed.message
+    # retry = a new job with a new key, same strips and options
+    scene.lipsync.jobs_index = list(scene.lipsync.jobs).index(failed)
+    assert bpy.ops.lipsync.retry() == {"FINISHED"}
+    again = scene.lipsync.jobs[-1]
+    assert again.status == "COMPLETED" and again.client_key != failed.client_key
+    assert again.source_strip == failed.source_strip and again.options_json == failed.options_json
+
+
+def test_poll_explains_online_access(addon, scene, clean_env, tmp_path_factory):
+    bpy.context.preferences.system.use_online_access = False
+    add_shot(addon, scene, str(tmp_path_factory.mktemp("media")))
+    for op in (bpy.ops.lipsync.submit, bpy.ops.lipsync.submit_selected, bpy.ops.lipsync.reattach):
+        assert not op.poll()
+        with pytest.raises(RuntimeError, match="Online access is off"):
+            op()
+
+
+def test_missing_key_names_env_var(addon, scene, online, clean_env, tmp_path_factory):
+    add_shot(addon, scene, str(tmp_path_factory.mktemp("media")))
+    scene.lipsync.provider = "fal"
+    with pytest.raises(RuntimeError, match="FAL_KEY"):
+        bpy.ops.lipsync.submit()
+    with pytest.raises(RuntimeError, match="WAVESPEED_API_KEY"):
+        bpy.ops.lipsync.submit_selected(provider="wavespeed")
+    assert not scene.lipsync.jobs   # nothing recorded, nothing sent

@@ -1,0 +1,106 @@
+"""The worker runtime on its own (no bpy in its code path): concurrency, cancel, budgeted drain."""
+
+import sys
+import threading
+import time
+
+import pytest
+
+
+@pytest.fixture
+def runtime(addon):
+    return sys.modules[addon.__name__ + ".operators.runtime"]
+
+
+def _sleeper(seconds, started=None):
+    def work(cancel, emit):
+        if started is not None:
+            started.append(time.monotonic())
+        emit("working")
+        cancel.wait(seconds)
+        emit("cancelled" if cancel.is_set() else "done")
+    return work
+
+
+def test_concurrency_limit_and_order(runtime):
+    rt = runtime.Runtime(limit=3)
+    seen = []
+    for i in range(10):
+        rt.submit(f"job{i}", _sleeper(0.05))
+    assert rt.running_count() <= 3
+    assert rt.wait([f"job{i}" for i in range(10)], lambda j, e: seen.append((j, e)), deadline=10)
+    assert rt.max_running == 3
+    assert not rt.active_ids()
+    for i in range(10):
+        mine = [e for j, e in seen if j == f"job{i}"]
+        assert mine[0] == "working" and mine[1] == "done" and isinstance(mine[-1], runtime.WorkerDone)
+
+
+def test_cancel_pending_and_running(runtime):
+    rt = runtime.Runtime(limit=1)
+    events = []
+    rt.submit("a", _sleeper(5))
+    rt.submit("b", _sleeper(5))
+    time.sleep(0.05)
+    assert rt.cancel("b") and rt.cancel("a")
+    assert rt.wait(["a", "b"], lambda j, e: events.append((j, e)), deadline=3)
+    assert ("a", "cancelled") in events
+    b = [e for j, e in events if j == "b"]
+    assert len(b) == 1 and b[0].cancelled_before_start
+    assert not rt.cancel("a")   # finished: nothing to cancel
+
+
+def test_worker_exception_becomes_event(runtime):
+    rt = runtime.Runtime()
+    events = []
+
+    def boom(cancel, emit):
+        raise ValueError("bad input")
+    rt.submit("x", boom)
+    rt.wait(["x"], lambda j, e: events.append(e), deadline=3)
+    assert isinstance(events[0], runtime.WorkerError) and "bad input" in events[0].message
+    assert isinstance(events[-1], runtime.WorkerDone)
+
+
+def test_drain_respects_budget(runtime):
+    rt = runtime.Runtime()
+    for i in range(1000):
+        rt.events.put(("j", i))
+    slow = []
+
+    def apply(job_id, event):
+        slow.append(event)
+        time.sleep(0.0005)
+    n = rt.drain(apply, budget=0.002)
+    assert 1 <= n < 20 and rt.last_drain_seconds < 0.01
+    # a single slow event still gets applied (no starvation)
+    rt2 = runtime.Runtime()
+    rt2.events.put(("j", 1))
+    assert rt2.drain(lambda j, e: time.sleep(0.01), budget=0.0) == 1
+
+
+def test_worker_code_path_has_no_bpy(addon):
+    """The worker side (runtime, media, client) must not import bpy (STYLE habit 1)."""
+    import ast
+    import pathlib
+    root = pathlib.Path(sys.modules[addon.__name__].__file__).parent
+    for rel in ("operators/runtime.py", "operators/media.py"):
+        tree = ast.parse((root / rel).read_text())
+        names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert "bpy" not in names, rel
+    # jobs._work runs in the worker: it must only call client/media code
+    src = (root / "operators/jobs.py").read_text()
+    work = src[src.index("def _work("):src.index("# -- main thread: events")]
+    assert "bpy." not in work and "scene" not in work.replace("strip_job", "")
+
+
+def test_threads_are_daemons(runtime):
+    rt = runtime.Runtime()
+    names = []
+
+    def work(cancel, emit):
+        names.append(threading.current_thread().daemon)
+    rt.submit("d", work)
+    rt.wait(["d"], lambda j, e: None, deadline=3)
+    assert names == [True]
