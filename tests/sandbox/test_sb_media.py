@@ -85,3 +85,28 @@ def test_undecodable_input_raises(tmp_path):
         sbmedia.decode_video(str(bad))
     with pytest.raises(sbmedia.MediaError):
         sbmedia.decode_audio(str(bad))
+
+
+def test_speaker_boxes_place_mouth_in_lower_face():
+    sp = timeline.Speaker(boxes=[[0, 0, 40, 40], None])
+    assert sp.point_for(0) == (20.0, 30.0)
+    assert sp.point_for(1) is None and sp.point_for(5) is None
+    assert timeline.Speaker(point=(3.0, 4.0)).point_for(7) == (3.0, 4.0)
+
+
+def test_own_sandbox_lifecycle_and_admin_over_http(tmp_path):
+    import httpx
+
+    from sandbox import Sandbox
+
+    with Sandbox(port=0, keys=("k1", "id:secret"), workdir=str(tmp_path)) as sb:
+        assert sb.port and sb.base_url("fal") == f"http://127.0.0.1:{sb.port}/fal"
+        with httpx.Client() as c:
+            r = c.post(f"{sb.url}/_sandbox/config", json={"provider": "fal", "concurrency": 3})
+            assert r.json()["settings"]["fal"]["concurrency"] == 3 and r.json()["settings"]["sync"]["concurrency"] is None
+            assert c.post(f"{sb.url}/_sandbox/config", json={"bogus": 1}).status_code == 400
+            h = {"Authorization": "Key id:secret"}
+            assert c.put(f"{sb.base_url('fal')}/fal-ai/sync-lipsync/requests/x/cancel", headers=h).status_code == 404
+            assert c.get(f"{sb.url}/nope").status_code == 404
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{sb.url}/_sandbox/stats", timeout=1)
