@@ -79,7 +79,7 @@ def options_from_settings(settings, provider: str, model: str, sync_mode: str = 
     elif settings.speaker_mode == "POINT" and ok("active_speaker.point"):
         options["active_speaker"] = {"frame": int(settings.speaker_frame),
                                      "point": [int(v) for v in settings.speaker_point]}
-    if options["number_results"] == 1:
+    if options["number_results"] == 1 or not ok("number_results"):
         del options["number_results"]
     return options
 

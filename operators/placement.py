@@ -149,9 +149,11 @@ def apply_take(scene, plan: TakePlan):
         log.warning("Take %s is %d frame(s) shorter than its source %s (%d..%d)",
                     take.name, short, plan.source_strip, plan.frame_start, plan.frame_end)
     from .strips import exact_rate, scene_rate
-    if take.fps > 0 and exact_rate(take.fps) != scene_rate(scene):
+    # elements[0].orig_fps, not take.fps: that getter reopens the movie (40-150 ms).
+    fps = take.elements[0].orig_fps if len(take.elements) else 0.0
+    if fps > 0 and exact_rate(fps) != scene_rate(scene):
         log.warning("Take %s runs at %.3f fps in a %.3f fps scene: frames map one to one, "
-                    "so its timing follows the scene rate", take.name, take.fps,
+                    "so its timing follows the scene rate", take.name, fps,
                     scene.render.fps / scene.render.fps_base)
     return take
 

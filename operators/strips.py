@@ -38,14 +38,16 @@ class VideoSource:
     """The visible part of a movie strip, as source-file seconds and as uploaded-video seconds.
 
     path        absolute path of the movie file
-    fps         the file's own frame rate (what Blender reports in ``MovieStrip.fps``)
+    fps         the file's own frame rate (Blender's, from ``elements[0].orig_fps``); 0.0 when
+                Blender has not loaded the movie yet (the worker then reads it from the file)
     file_start  seconds into the file of the first visible frame = first_frame / file rate
+                (NaN while the rate is unknown)
     duration    seconds the visible range lasts on the timeline = frames / scene rate; this is
                 also the duration of the uploaded video (retimed to the scene rate)
     frames      visible timeline frames (= source frames uploaded, one per timeline frame)
     width/height  picture size in pixels (0 when Blender has not loaded the movie yet)
     first_frame source frame index (0-based) of the first visible frame
-    rate        exact file rate; scene rate is on the StripJob
+    rate        exact file rate (None while unknown); the scene rate is on the StripJob
     total_frames  the file's frame count as Blender sees it (for the untrimmed pass-through)
     stream_index  video stream Blender shows (``MovieStrip.stream_index``)
     """
@@ -58,7 +60,7 @@ class VideoSource:
     width: int
     height: int
     first_frame: int = 0
-    rate: Fraction = Fraction(25)
+    rate: Fraction | None = None
     total_frames: int = 0
     stream_index: int = 0
 
@@ -120,7 +122,7 @@ def _input_error(message: str):
     return InputError(message)
 
 
-def exact_rate(value: float) -> Fraction:
+def exact_rate(value: float, tolerance: float = 2e-7) -> Fraction:
     """Snap a float frame rate from RNA to the exact rational rate it stands for.
 
     RNA floats are 32-bit, so the NTSC scene rate ``30 / fps_base`` reads as 29.9700285... and a
@@ -131,14 +133,15 @@ def exact_rate(value: float) -> Fraction:
     >>> exact_rate(12.5)
     Fraction(25, 2)
 
-    The tolerance (2e-7 relative) covers float32 rounding (< 6e-8) yet keeps 23.976 (= 2997/125,
-    1e-6 away from 24000/1001) distinct.
+    The default tolerance (2e-7 relative) covers float32 rounding (< 6e-8) yet keeps 23.976
+    (= 2997/125, 1e-6 away from 24000/1001) distinct. Rates printed by ``ffmpeg -i`` ("23.98
+    fps") need ``tolerance=3e-4``.
     """
     if value <= 0:
         raise ValueError(f"frame rate must be positive, got {value}")
     candidates = (Fraction(round(value)), Fraction(round(value * Fraction(1001, 1000)) * 1000, 1001))
     for candidate in candidates:
-        if candidate and abs(float(candidate) - value) <= value * 2e-7:
+        if candidate and abs(float(candidate) - value) <= value * tolerance:
             return candidate
     return Fraction(value).limit_denominator(1001)
 
@@ -221,19 +224,25 @@ def read_video(scene, strip, rate: Fraction | None = None) -> VideoSource:
     path = _abspath(strip.filepath, getattr(scene, "library", None))
     if not strip.filepath or not os.path.isfile(path):
         raise _input_error(f'The movie file of strip "{strip.name}" was not found: {path}')
-    file_rate = exact_rate(strip.fps) if strip.fps > 0 else rate
     content_start = compat.get_timing(strip, "frame_start")
     trim_start = int(compat.get_timing(strip, "animation_offset_start"))
     trim_end = int(compat.get_timing(strip, "animation_offset_end"))
     first = int(round(left - content_start)) + trim_start
     total = int(compat.get_timing(strip, "frame_duration")) + trim_start + trim_end
+    # Never read MovieStrip.fps here: its getter opens the movie (40-150 ms per read, measured on
+    # a 1080p file). The element keeps the rate Blender read when it loaded the file (saved in
+    # the .blend); if it is 0 the worker reads the rate from the file (media.resolve_rate).
     width = height = 0
+    file_rate = None
     if len(strip.elements):
-        width, height = strip.elements[0].orig_width, strip.elements[0].orig_height
+        element = strip.elements[0]
+        width, height = element.orig_width, element.orig_height
+        if element.orig_fps > 0:
+            file_rate = exact_rate(element.orig_fps)
     return VideoSource(
         path=path,
-        fps=float(file_rate),
-        file_start=float(first / file_rate),
+        fps=float(file_rate or 0.0),
+        file_start=float(first / file_rate) if file_rate else float("nan"),
         duration=float(frames / rate),
         frames=frames,
         width=int(width),

@@ -235,22 +235,62 @@ def test_audio_is_compact_mp3(scene, mods, media, tmp_path):
 
 
 def test_prep_time_not_above_plain_reencode(scene, mods, tmp_path):
-    """Same work as `ffmpeg -ss -t` with x264 veryfast, nothing more (bench: tools/, report)."""
+    """Same work as `ffmpeg -ss -t` with x264 veryfast, nothing more. Compared in CPU seconds of
+    the ffmpeg processes: wall time on a shared 2-core runner is too noisy to assert on."""
+    import resource
+
+    def cpu():
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
     src = make_coded_video(tmp_path / "bench.mp4", 200, "25", size=(640, 360), with_audio=True)
     set_rate(scene, 25)
     m = movie(scene, src, offsets=(50, 50))
     sound(scene, src, channel=1)
 
     def plain():
-        t0 = time.perf_counter()
+        t0 = cpu()
         subprocess.run([FF, "-hide_banner", "-loglevel", "error", "-y", "-ss", "2", "-i", src, "-t", "4",
                         "-c:v", "libx264", "-preset", "veryfast", str(tmp_path / "plain.mp4")], check=True)
-        return time.perf_counter() - t0
+        return cpu() - t0
 
     def ours():
-        t0 = time.perf_counter()
+        t0 = cpu()
         prepare(mods, scene, m, tmp_path, use_segments=False)
-        return time.perf_counter() - t0
+        return cpu() - t0
 
     plain_s, ours_s = min(plain() for _ in range(2)), min(ours() for _ in range(2))
-    assert ours_s <= plain_s * 1.3 + 0.1, (ours_s, plain_s)
+    assert ours_s <= plain_s * 1.15 + 0.05, (ours_s, plain_s)
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".mkv"])
+def test_rate_read_from_file_when_blender_had_none(mods, tmp_path, ext):
+    """The snapshot never calls MovieStrip.fps (it reopens the movie: 40-150 ms on the main
+    thread); if elements[0].orig_fps is 0 the worker reads the rate from the file."""
+    st, me = mods
+    path = make_coded_video(tmp_path / f"n{ext}", 40, "30000/1001")
+    video = st.VideoSource(path=path, fps=0.0, file_start=float("nan"), duration=0.0, frames=20,
+                           width=160, height=120, first_frame=10, rate=None, total_frames=40)
+    resolved = me.resolve_rate(video)
+    assert resolved.rate == Fraction(30000, 1001) and resolved.file_start == pytest.approx(10 * 1.001 / 30)
+
+
+def test_snapshot_reads_no_slow_properties(scene, mods, media):
+    st, _me = mods
+    set_rate(scene, 25)
+    m = movie(scene, media["v25"], offsets=(5, 5))
+    sound(scene, media["clicks"], channel=1)
+    st.snapshot_job(scene, m)
+    t0 = time.perf_counter()
+    job = st.snapshot_job(scene, m)
+    assert time.perf_counter() - t0 < 0.005  # main thread: a few ms at most
+    assert job.video.rate == 25
+
+
+def test_held_frames_past_the_media_are_cloned(scene, mods, media, tmp_path):
+    set_rate(scene, 25)
+    m = movie(scene, media["v25"], frame_start=11, offsets=(-3, -4))  # 8..115: 3 + 100 + 4 frames
+    sound(scene, media["clicks"], channel=1)
+    job, prepared = prepare(mods, scene, m, tmp_path)
+    assert (job.video.first_frame, job.video.frames) == (-3, 107)
+    assert read_codes(prepared.video_path) == [0] * 3 + list(range(100)) + [99] * 4

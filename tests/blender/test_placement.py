@@ -52,6 +52,7 @@ def test_plan_first_free_channel(scene, mods, media):
 @pytest.mark.parametrize("scene_rate, src_key, offsets", [
     ((24, 1.0), "v25", (5, 7)),          # clip 25 fps in a 24 fps scene
     ((30, 1.001), "ntsc", (30, 30)),     # 29.97 in 29.97
+    ((25, 1.0), "v25", (-3, -4)),        # handles past the media: Blender holds first/last frame
 ])
 def test_prepared_video_placed_back_shows_same_frames(scene, mods, media, tmp_path, scene_rate, src_key, offsets):
     st, me, pl, compat = mods
