@@ -32,7 +32,7 @@ DOCS = {
     "malformed_json": "handle the request, answer 200 with a cut-off JSON body",
     "job_failed": "the job ends FAILED with the provider's error code (params: code, message)",
     "job_rejected": "the job ends REJECTED (or the provider's equivalent) (params: code, message)",
-    "output_expired": "the output URL answers 403 (expired signature)",
+    "output_expired": "the output URL answers 403 AccessDenied (params: status=404 for NoSuchKey)",
     "output_missing": "the job completes without an output URL",
     "truncated_download": "the download announces the full length, sends half and drops",
 }

@@ -181,6 +181,9 @@ def _files(sb: Sandbox, provider, req: Request) -> Response:
     job = state.get_job(f.provider, f.job_id) if f.job_id else None
     download_fault = state.faults.take(provider.name, "download", ("output_expired", "truncated_download"))
     if (job and job.output_expired) or (download_fault and download_fault.kind == "output_expired"):
+        params = download_fault.params if download_fault else job.extra.get("fault_params", {})
+        if int(params.get("status", 403)) == 404:  # params status=404: the object is gone, not just unsigned
+            return _expired_body(404, "NoSuchKey", "The specified key does not exist.")
         return _expired_body(403, "AccessDenied", "Request has expired")
     truncate = bool(download_fault and download_fault.kind == "truncated_download")
     if job and job.truncate_downloads > 0:

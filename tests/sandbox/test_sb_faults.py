@@ -220,3 +220,11 @@ def test_truncated_download_can_resume_with_range(sandbox, ready, http):
     r = http.get(url, headers={"Range": f"bytes={len(got)}-"})
     assert r.status_code == 206 and r.headers["Content-Range"] == f"bytes {len(got)}-{total - 1}/{total}"
     assert got + r.content == http.get(url).content
+
+
+def test_output_expired_as_404_on_download(sandbox, ready, http):
+    d, v, a = ready("foxapi")
+    url = d.output_url(d.wait(d.job_id(d.submit(v, a)))[1])
+    sandbox.arm("foxapi", "output_expired", on="download", status=404)
+    assert http.get(url).status_code == 404
+    assert http.get(url).status_code == 200
