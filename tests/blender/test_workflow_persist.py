@@ -1,0 +1,181 @@
+"""Persistence: records and takes survive save + reload in a fresh Blender; jobs in flight at save
+re-attach after reload without a second submission; never-submitted jobs are not resubmitted
+silently; results move from the temp folder into //lipsync/ on save."""
+
+import importlib
+import json
+import os
+import sys
+
+import bpy
+import pytest
+
+from workflow_kit import (MODEL_FOR, PROVIDERS, VISIBLE, add_shot, run_blender, sandbox_env, takes, use_sandbox,
+                          visible)
+
+# Child 1: job A runs to completion (take placed), job B is submitted and the file is saved while
+# B is still being processed; then the process dies (os._exit: like closing Blender mid-job).
+CHILD_SUBMIT = """
+import sys, time, types
+sys.path.insert(0, {kit!r})
+from workflow_kit import add_shot
+bpy.ops.wm.read_homefile(use_empty=True)
+scene = bpy.context.scene
+add_shot(addon, scene, {media!r}, name="shotA", at=11)
+add_shot(addon, scene, {media!r}, name="shotB", at=111, select=False)
+scene.sequence_editor.active_strip = scene.sequence_editor.strips_all["shotA"]
+assert bpy.ops.lipsync.submit_selected(provider={provider!r}, model={model!r}) == {{"FINISHED"}}
+submit = sys.modules[addon.__name__ + ".operators.submit"]
+jobs = sys.modules[addon.__name__ + ".operators.jobs"]
+op = types.SimpleNamespace(report=lambda level, text: print(level, text), bl_idname="")
+job_b = submit.launch(op, scene, scene.sequence_editor.strips_all["shotB"], provider={provider!r},
+                      model={model!r}, options={{}})
+rec_b = jobs.find_record(job_b)[1]
+end = time.monotonic() + 30
+while not rec_b.remote_id and time.monotonic() < end:
+    jobs.drain(0.05); time.sleep(0.02)
+assert rec_b.remote_id and rec_b.status in ("QUEUED", "PROCESSING"), (rec_b.status, rec_b.message)
+bpy.ops.wm.save_as_mainfile(filepath={blend!r})
+result["job_b"] = job_b
+result["key_b"] = rec_b.client_key
+result["remote_b"] = rec_b.remote_id
+result["take_a"] = [s.filepath for s in scene.sequence_editor.strips_all if s.lipsync.is_take]
+"""
+
+# Child 2: a fresh Blender opens the file; load_post re-attached B, reattach() waits for it.
+CHILD_RELOAD = """
+bpy.ops.wm.open_mainfile(filepath={blend!r})
+scene = bpy.context.scene
+recs = {{r.name: r for r in scene.lipsync.jobs}}
+result["after_load"] = {{n: [r.status, r.remote_id, r.message] for n, r in recs.items()}}
+assert bpy.ops.lipsync.reattach() == {{"FINISHED"}}
+def vis(s):
+    return [s.left_handle, s.right_handle] if hasattr(s, "left_handle") else [s.frame_final_start, s.frame_final_end]
+result["jobs"] = {{n: dict(status=r.status, remote_id=r.remote_id, client_key=r.client_key, provider=r.provider,
+                          model=r.model, cost=r.cost, takes=r.takes_json, message=r.message) for n, r in recs.items()}}
+result["takes"] = {{s.name: dict(source=s.lipsync.source, job_id=s.lipsync.job_id, range=vis(s), channel=s.channel,
+                                filepath=s.filepath, exists=os.path.exists(bpy.path.abspath(s.filepath)),
+                                remote_id=s.lipsync.remote_id, provider=s.lipsync.provider)
+                   for s in scene.sequence_editor.strips_all if s.lipsync.is_take}}
+result["job_ids"] = {{n: r.job_id for n, r in recs.items()}}
+"""
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_reload_in_fresh_process_reattaches_without_resubmitting(addon, sandbox, tmp_path, tmp_path_factory,
+                                                                  provider):
+    sandbox.configure(provider=provider, processing_seconds=1.2)
+    media = str(tmp_path_factory.mktemp("media"))
+    blend = str(tmp_path / "shot.blend")
+    kit = os.path.dirname(__file__)
+    env = sandbox_env(sandbox, [provider])
+    first = run_blender(CHILD_SUBMIT.format(kit=kit, media=media, provider=provider, model=MODEL_FOR[provider],
+                                            blend=blend), env)
+    # the finished take was moved from the temp folder beside the .blend on save
+    assert first["take_a"] == [] or all(p.startswith("/") or p.startswith("//") for p in first["take_a"])
+    assert sandbox.stats()["generations"][provider] == 2
+
+    second = run_blender(CHILD_RELOAD.format(blend=blend), env)
+
+    a, b = second["jobs"]["shotA"], second["jobs"]["shotB"]
+    assert second["after_load"]["shotB"][0] in ("QUEUED", "PROCESSING", "PENDING")
+    assert a["status"] == "COMPLETED" and b["status"] == "COMPLETED", (a, b)
+    assert b["remote_id"] == first["remote_b"] and b["client_key"] == first["key_b"]
+    stats = sandbox.stats()
+    assert stats["generations"][provider] == 2          # B was polled, never submitted again
+    assert b["provider"] == provider and b["model"] == MODEL_FOR[provider]
+    by_source = {t["source"]: t for t in second["takes"].values()}
+    assert by_source["shotA"]["range"] == list(VISIBLE)
+    assert by_source["shotB"]["range"] == [VISIBLE[0] + 100, VISIBLE[1] + 100]
+    for take in by_source.values():
+        assert take["exists"] and take["filepath"].startswith("//lipsync/"), take
+        assert take["provider"] == provider and take["remote_id"]
+    assert by_source["shotA"]["job_id"] == second["job_ids"]["shotA"]
+    assert os.path.isdir(tmp_path / "lipsync")
+
+
+def _record_unsubmitted(addon, scene, provider, media):
+    """A record as a crash would leave it: written, never confirmed by the provider."""
+    jobs = sys.modules[addon.__name__ + ".operators.jobs"]
+    strips = importlib.import_module(addon.__name__ + ".operators.strips")
+    movie = add_shot(addon, scene, media)
+    job = strips.snapshot_job(scene, movie)
+    rec = jobs.create_record(scene, job, provider=provider, model=MODEL_FOR[provider], options={},
+                             sound_strips=None, use_segments=provider in ("sync", "runware"))
+    rec.status = "SUBMITTING"
+    return rec
+
+
+@pytest.mark.parametrize("provider", ["sync", "wavespeed"])
+def test_never_submitted_job_is_not_resubmitted_silently(addon, scene, online, clean_env, sandbox,
+                                                        tmp_path_factory, provider):
+    use_sandbox(clean_env, sandbox, provider)
+    rec = _record_unsubmitted(addon, scene, provider, str(tmp_path_factory.mktemp("media")))
+    key = rec.client_key
+    reattach = sys.modules[addon.__name__ + ".operators.reattach"]
+    started = reattach.reattach_all()
+    if provider == "sync":   # idempotency key persisted: re-submitting with it is safe
+        assert started == [rec.job_id]
+        assert bpy.ops.lipsync.reattach(follow_only=True) == {"FINISHED"}
+        assert rec.status == "COMPLETED" and rec.client_key == key
+        assert sandbox.stats()["generations_by_key"]["sync"] == {key: 1}
+    else:                    # no idempotency: say so, never pay twice behind the artist's back
+        assert started == []
+        assert rec.status == "UNKNOWN" and "may or may not have been submitted" in rec.message
+        assert sandbox.stats()["generations"].get(provider, 0) == 0
+
+
+def test_offline_load_does_not_reattach(addon, scene, clean_env, sandbox, tmp_path_factory):
+    use_sandbox(clean_env, sandbox, "sync")
+    bpy.context.preferences.system.use_online_access = False
+    rec = _record_unsubmitted(addon, scene, "sync", str(tmp_path_factory.mktemp("media")))
+    rec.remote_id = "remote-123"
+    reattach = sys.modules[addon.__name__ + ".operators.reattach"]
+    assert reattach.reattach_all() == []
+    assert rec.status == "SUBMITTING" and "Online access is off" in rec.message
+    assert sandbox.stats()["requests"] == 0
+
+
+def test_unsaved_results_move_beside_blend_on_save(addon, scene, online, clean_env, sandbox, tmp_path,
+                                                    tmp_path_factory):
+    use_sandbox(clean_env, sandbox, "sync")
+    add_shot(addon, scene, str(tmp_path_factory.mktemp("media")))
+    assert not bpy.data.filepath
+    assert bpy.ops.lipsync.submit() == {"FINISHED"}
+    [take] = takes(scene)
+    temp_path = take.filepath
+    assert "vse_lipsync_unsaved" in temp_path and os.path.exists(temp_path)
+    blend = tmp_path / "saved.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    assert take.filepath.startswith("//lipsync/") and not os.path.exists(temp_path)
+    assert os.path.exists(bpy.path.abspath(take.filepath)) and visible(take) == VISIBLE
+    rec = scene.lipsync.jobs[0]
+    assert rec.out_dir == "//lipsync" and json.loads(rec.outputs_json)[0].startswith("//lipsync/")
+    # the file on disk already has the moved paths (save_pre, not save_post)
+    bpy.ops.wm.open_mainfile(filepath=str(blend))
+    [take] = takes(bpy.context.scene)
+    assert take.filepath.startswith("//lipsync/") and visible(take) == VISIBLE
+
+
+def test_takes_stack_and_switch(addon, scene, online, clean_env, sandbox, tmp_path_factory):
+    use_sandbox(clean_env, sandbox, "sync")
+    use_sandbox(clean_env, sandbox, "runware")
+    movie = add_shot(addon, scene, str(tmp_path_factory.mktemp("media")))
+    assert bpy.ops.lipsync.submit() == {"FINISHED"}
+    settings = scene.lipsync
+    settings.provider, settings.number_results = "runware", 2      # numberResults: Runware only
+    assert bpy.ops.lipsync.submit() == {"FINISHED"}
+    assert json.loads(settings.jobs[1].options_json)["number_results"] == 2
+    found = takes(scene)
+    assert [t.lipsync.take_index for t in found] == [1, 2, 3]
+    assert [t.lipsync.provider for t in found] == ["sync", "runware", "runware"]
+    assert found[0].lipsync.cost >= 0 or found[0].lipsync.cost == -1
+    assert len({t.channel for t in found}) == 3 and all(visible(t) == VISIBLE for t in found)
+    assert [t.mute for t in found] == [True, False, True]             # the newest job's first take plays
+    scene.sequence_editor.active_strip = found[0]
+    assert bpy.ops.lipsync.use_take(take=found[0].name) == {"FINISHED"}
+    assert [t.mute for t in found] == [False, True, True]
+    assert bpy.ops.lipsync.use_take(take="") == {"FINISHED"}          # back to the original
+    assert all(t.mute for t in found) and not movie.mute and visible(movie) == VISIBLE
+    with pytest.raises(RuntimeError, match="is not a take of"):
+        bpy.ops.lipsync.use_take(take=movie.name)
