@@ -4,10 +4,17 @@ BLENDER_USER_RESOURCES must point at a scratch folder before anything imports bp
 its user config and extension folders there on import (reference/blender.md §1).
 """
 
+import atexit
 import os
+import shutil
 import tempfile
 
-os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="lipsync_bl_user_"))
+if "BLENDER_USER_RESOURCES" not in os.environ:
+    # Enabling the add-on unpacks its wheels here (~180 MB); subprocess tests inherit the folder,
+    # so it is unpacked once per run, and removed at exit so runs don't fill /tmp.
+    _user_resources = tempfile.mkdtemp(prefix="lipsync_bl_user_")
+    os.environ["BLENDER_USER_RESOURCES"] = _user_resources
+    atexit.register(shutil.rmtree, _user_resources, ignore_errors=True)
 
 import pytest  # noqa: E402
 
