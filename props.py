@@ -105,7 +105,7 @@ class LipsyncJob(bpy.types.PropertyGroup):
     segment_overrides_json: StringProperty(name="Segment Overrides", default="{}")
     use_segments: BoolProperty(name="Segments", default=True)
     input_hash: StringProperty(name="Input Hash")
-    out_dir: StringProperty(name="Output Folder", subtype="DIR_PATH")
+    out_dir: StringProperty(name="Output Folder")  # plain string: holds "//lipsync" once saved
     out_stem: StringProperty(name="Output Name")
     outputs_json: StringProperty(name="Outputs", default="[]")
     takes_json: StringProperty(name="Takes", default="[]")
