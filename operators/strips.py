@@ -181,16 +181,43 @@ def _check_movie(strip) -> None:
         raise _input_error(f'Strip "{strip.name}" {advice}.')
 
 
-def _owner_meta(scene, strip) -> str:
-    """Name of the meta strip whose children include `strip`, "" at the top level."""
+def _parents(scene) -> dict:
+    """Strip name -> the meta strip that holds it, for every strip inside a meta."""
     sed = scene.sequence_editor
-    for other in compat.strips_all(sed):
-        if compat.strip_type(other) == "META" and any(c == strip for c in compat.strips(other)):
-            return other.name
-    return ""
+    parents = {}
+    for meta in compat.strips_all(sed) if sed else ():
+        if compat.strip_type(meta) == "META":
+            for child in compat.strips(meta):
+                parents[child.name] = meta
+    return parents
 
 
-def read_video(scene, strip, rate: Fraction | None = None) -> VideoSource:
+def _ancestors(strip, parents) -> list:
+    chain, name = [], strip.name
+    while name in parents and len(chain) < 64:
+        chain.append(parents[name])
+        name = chain[-1].name
+    return chain
+
+
+def effective_range(strip, parents=None) -> tuple[int, int]:
+    """Visible range on the timeline, clipped by the metas holding the strip.
+
+    Strips inside a meta keep absolute timeline frames; the meta's own handles hide what lies
+    outside them. Example: a movie on 10..200 inside a meta trimmed to 50..120 shows 50..120.
+    """
+    left, right = (int(f) for f in compat.visible_range(strip))
+    for meta in _ancestors(strip, parents or {}):
+        m_left, m_right = compat.visible_range(meta)
+        left, right = max(left, int(m_left)), min(right, int(m_right))
+    return left, right
+
+
+def _audible(strip, parents) -> bool:
+    return not strip.mute and strip.volume > 0 and not any(m.mute for m in _ancestors(strip, parents))
+
+
+def read_video(scene, strip, rate: Fraction | None = None, parents=None) -> VideoSource:
     """The visible range of a movie strip as a VideoSource.
 
     Worked example (24 fps scene, 100-frame 25 fps clip added at frame 11, then trimmed with
@@ -207,8 +234,8 @@ def read_video(scene, strip, rate: Fraction | None = None) -> VideoSource:
     """
     _check_movie(strip)
     rate = rate or scene_rate(scene)
-    left, right = compat.visible_range(strip)
-    frames = int(right) - int(left)
+    left, right = effective_range(strip, parents)
+    frames = right - left
     if frames <= 0:
         raise _input_error(f'Movie strip "{strip.name}" has zero length ({left}..{right}).')
     if _retimed(strip):
@@ -267,7 +294,7 @@ def _sound_path(strip) -> str:
     return path
 
 
-def read_audio_part(strip, video_range: tuple[int, int], rate: Fraction) -> AudioPart | None:
+def read_audio_part(strip, video_range: tuple[int, int], rate: Fraction, parents=None) -> AudioPart | None:
     """The part of sound strip `strip` heard during `video_range` (timeline frames), or None.
 
     Worked example (24 fps scene; video visible on 100..220; sound strip with content_start 90,
@@ -282,9 +309,9 @@ def read_audio_part(strip, video_range: tuple[int, int], rate: Fraction) -> Audi
     """
     if compat.strip_type(strip) != "SOUND":
         raise _input_error(f'Strip "{strip.name}" is not a sound strip; dialogue must be sound strips.')
-    left, right = (int(f) for f in compat.visible_range(strip))
+    left, right = effective_range(strip, parents)
     start, end = max(left, video_range[0]), min(right, video_range[1])
-    if end <= start or strip.mute:
+    if end <= start or not _audible(strip, parents or {}):
         return None
     if _retimed(strip):
         raise _input_error(
@@ -315,16 +342,18 @@ def read_audio_part(strip, video_range: tuple[int, int], rate: Fraction) -> Audi
 
 
 def overlapping_sounds(scene, movie_strip) -> list:
-    """Unmuted, audible sound strips whose visible range overlaps the movie's, by channel."""
+    """Audible sound strips (unmuted, volume > 0, not in a muted meta) overlapping the movie's
+    visible range, by channel."""
     sed = scene.sequence_editor
     if sed is None:
         return []
-    left, right = compat.visible_range(movie_strip)
+    parents = _parents(scene)
+    left, right = effective_range(movie_strip, parents)
     found = []
     for strip in compat.strips_all(sed):
-        if compat.strip_type(strip) != "SOUND" or strip.mute or strip.volume <= 0:
+        if compat.strip_type(strip) != "SOUND" or not _audible(strip, parents):
             continue
-        s_left, s_right = compat.visible_range(strip)
+        s_left, s_right = effective_range(strip, parents)
         if s_left < right and s_right > left:
             found.append(strip)
     found.sort(key=lambda s: (s.channel, compat.visible_range(s)[0]))
@@ -344,16 +373,17 @@ def snapshot_job(scene, movie_strip, sound_strips=None) -> StripJob:
             f"Scene \"{scene.name}\" remaps time (Time Stretching {render.frame_map_old} -> "
             f"{render.frame_map_new}); set both to the same value to lip-sync.")
     rate = scene_rate(scene)
-    video = read_video(scene, movie_strip, rate)
-    video_range = tuple(int(f) for f in compat.visible_range(movie_strip))
+    parents = _parents(scene)
+    video = read_video(scene, movie_strip, rate, parents)
+    video_range = effective_range(movie_strip, parents)
     if sound_strips is None:
         sound_strips = overlapping_sounds(scene, movie_strip)
     parts = []
     for strip in sound_strips:
         if strip == movie_strip:
             continue
-        part = read_audio_part(strip, video_range, rate)
-        if part is not None and part.volume > 0:
+        part = read_audio_part(strip, video_range, rate, parents)
+        if part is not None:
             parts.append(part)
     if not parts:
         raise _input_error(
@@ -367,7 +397,7 @@ def snapshot_job(scene, movie_strip, sound_strips=None) -> StripJob:
         source_channel=int(movie_strip.channel),
         frame_start=video_range[0],
         frame_end=video_range[1],
-        meta=_owner_meta(scene, movie_strip),
+        meta=parents[movie_strip.name].name if movie_strip.name in parents else "",
     )
     return StripJob(video=video, audio=tuple(parts), placement=placement,
                     scene_fps=float(rate), scene_rate=rate)

@@ -243,3 +243,26 @@ def test_zero_length_refused(st):
                                  bl_rna=types.SimpleNamespace(properties={}))
     with pytest.raises(errors.InputError, match='"empty" has zero length'):
         st.read_video(types.SimpleNamespace(render=None), fake, Fraction(25))
+
+
+def test_strips_inside_metas_clipped_and_muted_metas_silent(scene, st, media):
+    set_rate(scene, 25)
+    compat = addon_module("compat")
+    strips = compat.strips(scene.sequence_editor_create())
+    meta = strips.new_meta("Shot", 3, 1)
+    inner = compat.strips(meta).new_movie("inner", media["v25"], 2, 11)  # 11..111
+    compat.strips(meta).new_sound("inner voice", media["clicks"], 1, 1)
+    compat.set_timing(meta, "frame_offset_start", 0)
+    compat.set_timing(meta, "frame_offset_end", 0)
+    compat.set_timing(meta, "frame_final_start", 31)   # the meta shows only 31..91
+    compat.set_timing(meta, "frame_final_end", 91)
+    muted_meta = strips.new_meta("Muted", 6, 1)
+    compat.strips(muted_meta).new_sound("hidden", media["clicks_b"], 1, 1)
+    compat.set_timing(muted_meta, "frame_offset_start", 0)
+    compat.set_timing(muted_meta, "frame_offset_end", 0)
+    muted_meta.mute = True
+    job = st.snapshot_job(scene, inner)
+    assert (job.video.first_frame, job.video.frames) == (20, 60)
+    assert (job.placement.frame_start, job.placement.frame_end, job.placement.meta) == (31, 91, "Shot")
+    assert [p.strip_name for p in job.audio] == ["inner voice"]
+    assert job.audio[0].file_start == exact(Fraction(30, 25))
