@@ -113,6 +113,9 @@ class LIPSYNC_OT_pick_speaker(bpy.types.Operator):
             if not (0 <= rx < region.width and 0 <= ry < region.height):
                 return {"RUNNING_MODAL"}
             vx, vy = region.view2d.region_to_view(rx, ry)
+            x, y, width, height = strip_to_source(compat.active_strip(context), vx, vy)
+            if not (0 <= x < width and 0 <= y < height):
+                return {"RUNNING_MODAL"}   # a click beside the picture: keep waiting for the face
             return self._done(context, self._store(context, vx, vy))
         return {"PASS_THROUGH"} if event.type in {"MIDDLEMOUSE", "WHEELUPMOUSE", "WHEELDOWNMOUSE"} \
             else {"RUNNING_MODAL"}
@@ -127,7 +130,7 @@ class LIPSYNC_OT_pick_speaker(bpy.types.Operator):
         strip = compat.active_strip(context)
         x, y, width, height = strip_to_source(strip, vx, vy)
         if not (0 <= x < width and 0 <= y < height):
-            self.report({"WARNING"}, f'The click is outside "{strip.name}" ({int(x)}, {int(y)} of {width}x{height})')
+            self.report({"ERROR"}, f'The point is outside "{strip.name}" ({int(x)}, {int(y)} of {width}x{height})')
             return {"CANCELLED"}
         left, right = compat.visible_range(strip)
         frame = min(max(scene.frame_current, left), right - 1) - left
