@@ -146,6 +146,28 @@ def test_cancel_before_start(scene, mods, media, tmp_path):
         prepare(mods, scene, m, tmp_path, cancel=cancel)
 
 
+def test_cancel_kills_running_ffmpeg(scene, mods, media, tmp_path, monkeypatch):
+    st, me = mods
+    set_rate(scene, 25)
+    m = movie(scene, media["v25"], offsets=(3, 0))
+    sound(scene, media["clicks"], channel=1)
+    errors = addon_module("client.errors")
+    started = []
+
+    def slow(ff, video, rate, out):  # a 30 s real-time encode standing in for a long clip
+        started.append(out)
+        return [ff, "-nostdin", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc=d=30",
+                "-f", "null", "-"]
+
+    monkeypatch.setattr(me, "video_command", slow)
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    t0 = time.perf_counter()
+    with pytest.raises(errors.Cancelled):
+        me.prepare_media(st.snapshot_job(scene, m), str(tmp_path / "w"), use_segments=True, cancel=cancel)
+    assert started and time.perf_counter() - t0 < 3
+
+
 # --- audio ------------------------------------------------------------------------------------
 
 def test_segments_of_two_overlapping_strips(scene, mods, media, tmp_path):
@@ -294,3 +316,18 @@ def test_held_frames_past_the_media_are_cloned(scene, mods, media, tmp_path):
     job, prepared = prepare(mods, scene, m, tmp_path)
     assert (job.video.first_frame, job.video.frames) == (-3, 107)
     assert read_codes(prepared.video_path) == [0] * 3 + list(range(100)) + [99] * 4
+
+
+def test_ffmpeg_failure_is_a_clear_input_error(scene, mods, media, tmp_path):
+    import dataclasses
+    st, me = mods
+    set_rate(scene, 25)
+    m = movie(scene, media["v25"], offsets=(3, 0))
+    sound(scene, media["clicks"], channel=1)
+    job = st.snapshot_job(scene, m)
+    garbage = tmp_path / "not audio.wav"
+    garbage.write_bytes(b"this is not a wav file" * 100)
+    job = dataclasses.replace(job, audio=(dataclasses.replace(job.audio[0], path=str(garbage)),))
+    errors = addon_module("client.errors")
+    with pytest.raises(errors.InputError, match="ffmpeg could not prepare the mixed audio"):
+        me.prepare_media(job, str(tmp_path / "w"), use_segments=False)
