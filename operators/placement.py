@@ -129,6 +129,9 @@ def apply_take(scene, plan: TakePlan):
     it was taken meanwhile. A longer result is trimmed to the plan's right handle; a shorter one
     ends early (see module doc). The source strip is only read.
     """
+    if not os.path.isfile(plan.filepath):
+        from ..client.errors import InputError
+        raise InputError(f"The lip-sync result file is missing: {plan.filepath}")
     strips = _container(scene, plan.meta)
     channel = plan.channel
     if _busy(strips, channel, plan.frame_start, plan.frame_end):

@@ -154,3 +154,14 @@ def test_source_inside_meta_gets_take_inside_meta(scene, mods, media):
     take = pl.apply_take(scene, pl.plan_take(scene, job.placement, media["v24"]))
     assert take.name in [s.name for s in compat.strips(meta)]
     assert take.channel == 3 and compat.visible_range(take) == compat.visible_range(inner)
+
+
+def test_missing_result_file_is_an_input_error(scene, mods, media, tmp_path):
+    st, _me, pl, compat = mods
+    src = movie(scene, media["v24"], channel=2)
+    sound(scene, media["clicks"], channel=1)
+    plan = pl.plan_take(scene, st.snapshot_job(scene, src).placement, tmp_path / "never written.mp4")
+    before = len(compat.strips_all(scene.sequence_editor))
+    with pytest.raises(addon_module("client.errors").InputError, match="result file is missing"):
+        pl.apply_take(scene, plan)
+    assert len(compat.strips_all(scene.sequence_editor)) == before
