@@ -245,9 +245,11 @@ def test_single_covering_strip_is_plain_either_way(scene, mods, media, tmp_path)
 
 
 def test_audio_is_compact_mp3(scene, mods, media, tmp_path):
+    from tests.media_fixtures import make_tone_wav
+
     set_rate(scene, 25)
     m = movie(scene, media["v25"], channel=2)
-    sound(scene, media["clicks"], channel=1)
+    sound(scene, make_tone_wav(tmp_path / "tone.wav", 5.0), channel=1)
     _job, prepared = prepare(mods, scene, m, tmp_path, use_segments=False)
     with open(prepared.mixed_audio_path, "rb") as f:
         head = f.read(3)
@@ -265,7 +267,9 @@ def test_prep_time_not_above_plain_reencode(scene, mods, tmp_path):
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         return usage.ru_utime + usage.ru_stime
 
-    src = make_coded_video(tmp_path / "bench.mp4", 200, "25", size=(640, 360), with_audio=True)
+    from tests.media_fixtures import make_test_video
+
+    src = make_test_video(tmp_path / "bench.mp4", 8.0, 25, size=(640, 360), with_audio=True)
     set_rate(scene, 25)
     m = movie(scene, src, offsets=(50, 50))
     sound(scene, src, channel=1)
