@@ -148,7 +148,9 @@ def poll_interval():
 
 def start(rec, strip_job, config, *, resume=None) -> None:
     """Hand the record's job to a worker. `resume` = client RemoteRef to poll instead of submit."""
+    from ..client import errors, events  # noqa: F401 - imported now, not in the first timer tick
     from ..preferences import get_prefs
+    from . import placement, takes  # noqa: F401 - same: the tick that places a take stays short
     RUNTIME.set_limit(get_prefs().max_concurrent_jobs)
     rec.attempts += 1
     rec.status = "PENDING"
@@ -249,8 +251,10 @@ def apply_event(job_id: str, event) -> None:
         rec.finished = time.time()
         log.info("lip-sync job %s %s: %s", job_id, rec.status, rec.message)
     elif isinstance(event, WorkerError):
-        rec.status = "FAILED"
-        rec.message = _worker_error_text(event)
+        from ..client.errors import Cancelled
+        cancelled = isinstance(event.exception, Cancelled)   # Esc while the media was being cut
+        rec.status = "CANCELLED" if cancelled else "FAILED"
+        rec.message = "Cancelled before anything was sent" if cancelled else _worker_error_text(event)
         rec.finished = time.time()
         log.error("lip-sync job %s: %s", job_id, event.message, exc_info=event.exception)
     elif isinstance(event, WorkerDone):

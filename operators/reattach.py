@@ -122,13 +122,21 @@ def _follow_in_ui():
     return None
 
 
+def schedule_follow(background: bool | None = None) -> bool:
+    """UI only: make sure something drains the queue for the jobs now running."""
+    background = bpy.app.background if background is None else background
+    if background or not RUNTIME.active_ids() or bpy.app.timers.is_registered(_follow_in_ui):
+        return False
+    bpy.app.timers.register(_follow_in_ui, first_interval=0.2)
+    return True
+
+
 @persistent
 def _load_post(*_args):
     started = reattach_all()
     if started:
         log.info("re-attached %d lip-sync job(s)", len(started))
-    if RUNTIME.active_ids() and not bpy.app.background:
-        bpy.app.timers.register(_follow_in_ui, first_interval=0.2)
+    schedule_follow()
 
 
 def register():

@@ -72,6 +72,28 @@ def op_is_single(op) -> bool:
     return getattr(op, "bl_idname", "") == "LIPSYNC_OT_submit" or getattr(op, "_single", False)
 
 
+def over_budget(op, scene, movies, provider, model, options) -> bool:
+    """Refuse (and say why) when the estimate of `movies` exceeds the preferences' budget cap."""
+    from ..client.errors import LipsyncError
+    from ..preferences import get_prefs
+    from .strips import snapshot_job
+    cap = get_prefs().budget_cap_usd
+    if cap <= 0:
+        return False
+    total = 0.0
+    for strip in movies:
+        try:
+            usd = jobs.estimate_usd(provider, model, snapshot_job(scene, strip), options)
+        except LipsyncError:
+            continue
+        total += max(0.0, usd)
+    if total <= cap:
+        return False
+    op.report({"ERROR"}, f"The estimate ${total:.2f} for {len(movies)} strip(s) exceeds the budget cap "
+                         f"${cap:.2f} (add-on preferences)")
+    return True
+
+
 def _checked_options(op, settings, provider, model, sync_mode=""):
     from ..client.errors import LipsyncError, humanize
     if not has_key(provider):
@@ -118,7 +140,7 @@ class LIPSYNC_OT_submit(FollowJobsMixin, bpy.types.Operator):
             self.report({"ERROR"}, f'Every dialogue strip under "{strip.name}" is switched off')
             return []
         options = _checked_options(self, settings, settings.provider, settings.model)
-        if options is None:
+        if options is None or over_budget(self, scene, [strip], settings.provider, settings.model, options):
             return []
         job_id = launch(self, scene, strip, provider=settings.provider, model=settings.model, options=options,
                         sound_strips=sounds, use_segments=settings.use_segments, segment_overrides=overrides)
@@ -164,6 +186,8 @@ class LIPSYNC_OT_submit_selected(FollowJobsMixin, bpy.types.Operator):
         movies.sort(key=lambda s: (compat.visible_range(s)[0], s.channel))
         if not movies:
             self.report({"ERROR"}, "Select one or more movie strips (takes are skipped)")
+            return []
+        if over_budget(self, scene, movies, provider, model, options):
             return []
         started, refused = [], 0
         for strip in movies:

@@ -179,3 +179,34 @@ def test_takes_stack_and_switch(addon, scene, online, clean_env, sandbox, tmp_pa
     assert all(t.mute for t in found) and not movie.mute and visible(movie) == VISIBLE
     with pytest.raises(RuntimeError, match="is not a take of"):
         bpy.ops.lipsync.use_take(take=movie.name)
+
+
+def test_load_post_schedules_ui_follower(addon, scene, online, monkeypatch):
+    """In the UI a load_post handler cannot wait: it registers an app timer that invokes the modal
+    follower (app timers fire in the UI only, reference/blender.md §4/§7)."""
+    reattach = sys.modules[addon.__name__ + ".operators.reattach"]
+    runtime = sys.modules[addon.__name__ + ".operators.runtime"]
+    assert reattach.schedule_follow(background=True) is False
+    monkeypatch.setattr(runtime.RUNTIME, "active_ids", lambda: {"job"})
+    try:
+        assert reattach.schedule_follow(background=False) is True
+        assert bpy.app.timers.is_registered(reattach._follow_in_ui)
+        assert reattach.schedule_follow(background=False) is False       # once
+        waited = []   # background turns INVOKE_DEFAULT into execute(), which waits on the runtime
+        monkeypatch.setattr(runtime.RUNTIME, "wait", lambda ids, *a, **kw: waited.append(sorted(ids)) or True)
+        assert reattach._follow_in_ui() is None                              # one-shot
+        assert waited == [["job"]]
+    finally:
+        if bpy.app.timers.is_registered(reattach._follow_in_ui):
+            bpy.app.timers.unregister(reattach._follow_in_ui)
+
+
+def test_budget_cap_refuses_batch(addon, scene, online, clean_env, sandbox, addon_prefs, tmp_path_factory):
+    use_sandbox(clean_env, sandbox, "sync")
+    media = str(tmp_path_factory.mktemp("media"))
+    for i in range(3):
+        add_shot(addon, scene, media, name=f"shot{i}", at=11 + 100 * i)
+    addon_prefs.budget_cap_usd = 0.05      # lipsync-2 on sync.so: ~$0.07 per strip
+    with pytest.raises(RuntimeError, match="exceeds the budget cap"):
+        bpy.ops.lipsync.submit_selected(provider="sync")
+    assert not scene.lipsync.jobs and sandbox.stats()["requests"] == 0
