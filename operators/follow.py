@@ -56,6 +56,7 @@ class FollowJobsMixin:
     def _begin(self, context, modal: bool):
         self._timer = None
         self._cancelling = False
+        self._refused = []
         self._job_ids = list(self.start_jobs(context) or [])
         if not self._job_ids:
             return {"CANCELLED"}
@@ -95,7 +96,7 @@ class FollowJobsMixin:
             self._timer = None
         _set_status(context, None)
         redraw_sequencers(context)
-        level, text = jobs.summarize(self._job_ids)
+        level, text = jobs.summarize(self._job_ids, getattr(self, "_refused", ()))
         if result == {"CANCELLED"} and level == "INFO":
             level = "WARNING"
         self.report({level}, text)

@@ -300,9 +300,10 @@ def drain(budget: float = runtime.DEFAULT_BUDGET) -> int:
 
 
 # -- summaries --------------------------------------------------------------------------------
-def summarize(job_ids) -> tuple[str, str]:
-    """(report level, "4 done, 1 failed: <reason>") for a set of jobs (STYLE habit 5)."""
-    done, failed, cancelled, unknown, reasons = 0, 0, 0, 0, []
+def summarize(job_ids, refused=()) -> tuple[str, str]:
+    """(report level, "4 done, 1 failed: <reason>") for a set of jobs (STYLE habit 5).
+    `refused`: "strip: reason" of strips that never became a job (bad input), counted as failed."""
+    done, failed, cancelled, unknown, reasons = 0, len(refused), 0, 0, list(refused)
     for job_id in job_ids:
         _scene, rec = find_record(job_id)
         if rec is None:

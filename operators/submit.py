@@ -44,7 +44,7 @@ def poll_network(cls, context, provider: str | None = None) -> bool:
 
 
 def launch(op, scene, strip, *, provider, model, options, sound_strips=None, use_segments=True,
-           segment_overrides=None) -> str | None:
+           segment_overrides=None, batch=False) -> str | None:
     """Snapshot, record, start one job. Reports and returns None when the input is refused."""
     from ..client.errors import LipsyncError, humanize
     from ..preferences import provider_config
@@ -53,7 +53,10 @@ def launch(op, scene, strip, *, provider, model, options, sound_strips=None, use
     try:
         strip_job = snapshot_job(scene, strip, sound_strips)
     except LipsyncError as exc:
-        op.report({"ERROR"} if op_is_single(op) else {"WARNING"}, humanize(exc))
+        if batch:   # a batch names it in its one summary
+            op._refused.append(f"{strip.name}: {humanize(exc)}")
+        else:
+            op.report({"ERROR"}, humanize(exc))
         return None
     config = provider_config(provider)
     if use_segments:
@@ -66,10 +69,6 @@ def launch(op, scene, strip, *, provider, model, options, sound_strips=None, use
                              segment_overrides=segment_overrides)
     jobs.start(rec, strip_job, config)
     return rec.job_id
-
-
-def op_is_single(op) -> bool:
-    return getattr(op, "bl_idname", "") == "LIPSYNC_OT_submit" or getattr(op, "_single", False)
 
 
 def over_budget(op, scene, movies, provider, model, options) -> bool:
@@ -192,13 +191,14 @@ class LIPSYNC_OT_submit_selected(FollowJobsMixin, bpy.types.Operator):
         started, refused = [], 0
         for strip in movies:
             job_id = launch(self, scene, strip, provider=provider, model=model, options=options,
-                            use_segments=settings.use_segments)
+                            use_segments=settings.use_segments, batch=True)
             if job_id:
                 started.append(job_id)
             else:
                 refused += 1
         if refused and not started:
-            self.report({"ERROR"}, f"None of the {len(movies)} selected strips could be submitted")
+            self.report({"ERROR"}, f"None of the {len(movies)} selected strips could be submitted: "
+                                   + "; ".join(self._refused[:3]))
         return started
 
 

@@ -18,7 +18,8 @@ def _mods(addon):
 
 def _fake_op(op_cls, **props):
     """An unbound stand-in for the operator instance (bpy operators cannot be instantiated)."""
-    fake = types.SimpleNamespace(reports=[], budget=op_cls.budget, _timer=None, _cancelling=False, **props)
+    fake = types.SimpleNamespace(reports=[], budget=op_cls.budget, _timer=None, _cancelling=False, _refused=[],
+                                 **props)
     fake.report = lambda level, text: fake.reports.append((set(level), text))
     for name in ("start_jobs", "step", "_finish"):
         setattr(fake, name, types.MethodType(getattr(op_cls, name), fake))
@@ -147,6 +148,41 @@ def test_batch_summary_names_failure(addon, scene, online, clean_env, sandbox, t
     again = scene.lipsync.jobs[-1]
     assert again.status == "COMPLETED" and again.client_key != failed.client_key
     assert again.source_strip == failed.source_strip and again.options_json == failed.options_json
+
+
+def test_batch_summary_counts_refused_strips(addon, scene, online, clean_env, sandbox, tmp_path_factory, capfd):
+    use_sandbox(clean_env, sandbox, "sync")
+    media = str(tmp_path_factory.mktemp("media"))
+    add_shot(addon, scene, media, name="talk", at=11)
+    lonely = add_shot(addon, scene, media, name="lonely", at=211)
+    for strip in list(scene.sequence_editor.strips_all):
+        if strip.name.startswith("lonely_line"):
+            strip.mute = True                                 # muted dialogue does not count
+    lonely.select = True
+    assert bpy.ops.lipsync.submit_selected(provider="sync") == {"FINISHED"}
+    out = capfd.readouterr().out
+    assert "1 done, 1 failed: lonely: " in out and "No audible sound strip" in out, out
+    assert [r.name for r in scene.lipsync.jobs] == ["talk"]
+
+
+def test_cancel_in_background(addon, scene, online, clean_env, sandbox, tmp_path_factory):
+    use_sandbox(clean_env, sandbox, "sync")
+    sandbox.configure(provider="sync", processing_seconds=5.0)
+    add_shot(addon, scene, str(tmp_path_factory.mktemp("media")))
+    m = _mods(addon)
+    fake = _fake_op(m.submit.LIPSYNC_OT_submit)
+    [job_id] = fake.start_jobs(bpy.context)                  # started, not waited for
+    rec = scene.lipsync.jobs[0]
+    end = time.monotonic() + 15
+    while not rec.remote_id and time.monotonic() < end:
+        m.jobs.drain(0.05)
+        time.sleep(0.02)
+    t0 = time.monotonic()
+    assert bpy.ops.lipsync.cancel(job_id=job_id) == {"FINISHED"}
+    assert time.monotonic() - t0 < 3
+    assert rec.status == "CANCELLED" and rec.remote_id
+    assert not m.runtime.RUNTIME.is_active(job_id)
+    assert bpy.ops.lipsync.cancel(job_id=job_id) == {"CANCELLED"}     # nothing left to cancel
 
 
 def test_poll_explains_online_access(addon, scene, clean_env, tmp_path_factory):
