@@ -7,6 +7,8 @@ few redirects that pass the same check.
 
 from __future__ import annotations
 
+import errno
+import glob
 import logging
 import os
 import tempfile
@@ -17,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from .errors import Cancelled, DownloadError
+from .testhooks import crash_point
 from .transport import Http, check_url, redact_url
 
 log = logging.getLogger(__name__)
@@ -24,6 +27,11 @@ log = logging.getLogger(__name__)
 MAX_BYTES = 4 * 1024 ** 3
 MAX_REDIRECTS = 5
 ATTEMPTS = 3
+# a result is a video: an error page or a JSON body under a 200 must never become the output
+NOT_MEDIA_TYPES = ("application/json", "text/", "application/xml", "application/problem")
+ISO_BMFF_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot", b"uuid")
+EBML_MAGIC = b"\x1a\x45\xdf\xa3"   # WebM / Matroska
+_DISK_FULL = {n for n in (getattr(errno, name, None) for name in ("ENOSPC", "EDQUOT", "EFBIG")) if n}
 
 
 def extension_of(url: str, default: str = ".mp4") -> str:
@@ -35,7 +43,12 @@ def download(http: Http, url: str, dest: str | os.PathLike, *, max_bytes: int = 
              progress: Callable[[int, int | None], None] | None = None) -> Path:
     """Fetch `url` into `dest` atomically; retries transient failures (a GET is always safe)."""
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DownloadError(f"cannot create the output folder {dest.parent}: {exc.strerror or exc}",
+                            http.provider) from None
+    _remove_stale_parts(dest)
     last: DownloadError | None = None
     for attempt in range(ATTEMPTS):
         if attempt:
@@ -51,6 +64,20 @@ def download(http: Http, url: str, dest: str | os.PathLike, *, max_bytes: int = 
 
 class _Transient(Exception):
     pass
+
+
+def _remove_stale_parts(dest: Path) -> None:
+    """Temp files of an earlier attempt at the same output (a crash mid-download) are garbage."""
+    for stale in glob.glob(glob.escape(str(dest)) + ".*.part"):
+        try:
+            os.unlink(stale)
+        except OSError:
+            pass
+
+
+def looks_like_video(head: bytes) -> bool:
+    """MP4/MOV (an ISO-BMFF box at offset 0) or WebM/Matroska (EBML magic)."""
+    return head[4:8] in ISO_BMFF_BOXES or head.startswith(EBML_MAGIC)
 
 
 def _once(http: Http, url: str, dest: Path, max_bytes: int, progress) -> Path:
@@ -78,32 +105,55 @@ def _once(http: Http, url: str, dest: Path, max_bytes: int, progress) -> Path:
 
 
 def _save(http: Http, response: httpx.Response, dest: Path, max_bytes: int, progress) -> Path:
+    ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype.startswith(NOT_MEDIA_TYPES):
+        raise _Transient(f"the output link answered with {ctype or 'no content type'}, not a video")
     total = response.headers.get("content-length")
     total_n = int(total) if total and total.isdigit() else None
     if total_n is not None and total_n > max_bytes:
         raise DownloadError(f"the result is {total_n} bytes, over the {max_bytes}-byte limit", http.provider)
     fd, tmp = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
     received = 0
+    head = b""
     try:
         with os.fdopen(fd, "wb") as out:
             for chunk in response.iter_bytes(1024 * 1024):
                 received += len(chunk)
                 if received > max_bytes:
                     raise DownloadError(f"the result exceeds the {max_bytes}-byte limit", http.provider)
+                if len(head) < 12:
+                    head += chunk[:12]
                 out.write(chunk)
                 if progress:
                     progress(received, total_n)
                 if http.cancel is not None and http.cancel.is_set():
                     raise Cancelled("cancelled by the user", http.provider)
+                crash_point("downloading")
+            out.flush()
+            os.fsync(out.fileno())
         if total_n is not None and received != total_n:
             raise _Transient(f"the download was cut short ({received} of {total_n} bytes)")
         if received == 0:
             raise _Transient("the output file was empty")
+        if not looks_like_video(head):
+            raise _Transient("the output link did not answer with a video file")
         os.replace(tmp, dest)
         return dest
+    except OSError as exc:
+        _unlink(tmp)
+        if exc.errno in _DISK_FULL:
+            raise DownloadError(f"the disk is full: the result could not be saved to {dest.parent} "
+                                "(free some space, then Re-attach to download it again without paying twice)",
+                                http.provider) from None
+        raise DownloadError(f"the result could not be saved to {dest}: {exc.strerror or exc}",
+                            http.provider) from None
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _unlink(tmp)
         raise
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +29,7 @@ from .errors import (
 from .events import Completed, Downloading, Event, Failed, JobState, Status, Submitted, Uploaded, Uploading
 from .models import JobRequest
 from .providers import PollResult, RemoteRef, provider_class
+from .testhooks import crash_point
 from .transport import Http
 from .uploads import DEFAULT_CACHE, UploadCache, file_sha256, key_fingerprint
 
@@ -37,6 +39,11 @@ __all__ = ["RemoteRef", "iter_job_events", "is_url", "remote_estimate"]
 
 #: consecutive failed polls (each already retried by the transport) before the job is given up
 POLL_TROUBLE_LIMIT = 5
+#: submits re-sent after an unreadable 2xx answer, where the provider de-duplicates them
+UNREADABLE_SUBMIT_RETRIES = 2
+# Remote ids come back from a saved file on resume (a .blend may come from someone else): they
+# only ever fill one path segment of a URL rebuilt from the configured base (issue #6).
+_REMOTE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
 
 
 def is_url(value: str) -> bool:
@@ -72,6 +79,10 @@ def iter_job_events(
     try:
         if request.provider != config.provider:
             raise InputError(f"the request is for {request.provider} but the config is for {config.provider}")
+        if not out_stem or out_stem in (".", "..") or os.path.basename(out_stem) != out_stem or "/" in out_stem:
+            raise InputError(f"the output name {out_stem!r} must be a plain file name")
+        if resume is not None:
+            check_remote_ref(resume, config.provider)
         if not resume:
             validate(request)
         if not config.api_key:
@@ -83,18 +94,21 @@ def iter_job_events(
             provider.poll_interval = (poll_interval, poll_interval * 10)
         runner = _Runner(request, provider, http, cancel, clock, upload_cache or DEFAULT_CACHE)
 
+        crash_point("started")
         if resume is None:
             refs = yield from runner.upload_all()
             runner.check_cancel()
             if on_submitting is not None:
                 on_submitting(request.client_key)
-            ref = provider.submit(request, refs)
+            ref = runner.submit(refs)
             remote_id, current = ref.remote_id, ref
+            crash_point("submitted")
             yield Submitted(ref.remote_id, dict(ref.extra))
         else:
             ref = resume
         result = yield from runner.wait(ref, poll_deadline)
         outputs = yield from runner.download_all(result, Path(out_dir), out_stem, max_download_bytes)
+        crash_point("downloaded")
         yield Completed(ref.remote_id, outputs, result.cost, result.output_seconds)
     except LipsyncError as exc:
         if exc.provider is None:
@@ -113,6 +127,21 @@ def iter_job_events(
     finally:
         if http is not None:
             http.close()
+
+
+def check_remote_ref(ref: RemoteRef, provider: str) -> None:
+    """A saved remote id must look like one: it is pasted into a URL path on the configured host."""
+    if not isinstance(ref.remote_id, str) or not _REMOTE_ID.fullmatch(ref.remote_id):
+        raise InputError("the saved job id is not a valid remote id; the record may have been edited", provider)
+    if not isinstance(ref.extra, dict):
+        raise InputError("the saved resume data is not valid", provider)
+
+
+def unreadable_answer(exc: LipsyncError) -> bool:
+    """The server answered 2xx but the body could not be read (cut-off JSON, not an object)."""
+    if isinstance(exc, ProviderUnavailable):
+        return exc.status is not None and exc.status < 400
+    return type(exc) is LipsyncError
 
 
 def _state_of(exc: LipsyncError) -> JobState:
@@ -181,12 +210,48 @@ class _Runner:
             return cached
         total = os.path.getsize(path)
         yield Uploading(name, 0, total)
-        ref = yield from _relay(lambda report: self.provider.upload(path, kind, report),
-                                lambda sent, tot: Uploading(name, sent, tot), self.cancel)
+        for attempt in range(2):
+            try:
+                ref = yield from _relay(lambda report: self.provider.upload(path, kind, report),
+                                        lambda sent, tot: Uploading(name, sent, tot), self.cancel)
+                break
+            except LipsyncError as exc:
+                # an upload is content, not a job: re-sending after an unreadable answer is safe
+                if attempt or not unreadable_answer(exc):
+                    raise
+                log.debug("unreadable upload answer (%s): uploading %s again", exc, name)
         self.cache.put(*where, ref)
         yield Uploading(name, total, total)
         yield Uploaded(name, ref, False)
         return ref
+
+    # -- submit --------------------------------------------------------------------------------
+
+    def submit(self, refs: dict[str, str]) -> RemoteRef:
+        """Submit once; an accepted submit whose answer is unreadable is the ambiguous case:
+        re-sent with the same key where the provider de-duplicates it (the replay answers with the
+        job), otherwise OutcomeUnknown: the job may exist, re-sending could pay twice."""
+        provider = self.provider
+        retries = UNREADABLE_SUBMIT_RETRIES if provider.idempotent_submit else 0
+        for attempt in range(retries + 1):
+            try:
+                return provider.submit(self.request, refs)
+            except LipsyncError as exc:
+                if not unreadable_answer(exc):
+                    raise
+                log.debug("unreadable submit answer (%s), attempt %d", exc, attempt + 1)
+                if attempt < retries:
+                    self.http.wait(self.http.backoff(attempt))
+                    continue
+                if provider.idempotent_submit:
+                    raise OutcomeUnknown(f"the submit answer could not be read ({exc.message}); re-attaching "
+                                         "re-sends it with the same idempotency key, which is never billed twice",
+                                         provider.name) from None
+                raise OutcomeUnknown(f"the provider answered the submit but the answer could not be read "
+                                     f"({exc.message}); the job may or may not have been created, so it was not "
+                                     "sent again — check the provider's dashboard before submitting again",
+                                     provider.name) from None
+        raise AssertionError("unreachable")
 
     # -- polling -------------------------------------------------------------------------------
 
@@ -210,6 +275,7 @@ class _Runner:
                 self.http.wait(getattr(exc, "retry_after", None) or min(cap, interval * 2 ** trouble))
                 continue
             trouble = 0
+            crash_point("polling")
             key = (result.state, result.progress, result.message)
             if key != last and result.state is not JobState.COMPLETED:
                 yield Status(result.state, result.progress, result.message)

@@ -25,6 +25,7 @@ STATES = {"IN_QUEUE": JobState.QUEUED, "IN_PROGRESS": JobState.PROCESSING, "COMP
 JOB_ERROR_TYPES = {"request_timeout", "startup_timeout", "file_download_error", "invalid_media",
                    "content_policy_violation", "request_cancelled", "generation_failed"}
 MODEL_FIELD = {"lipsync-1.9.0-beta": "lipsync-1.9.0-beta", "lipsync-2": "lipsync-2"}
+KNOWN_APPS = ("fal-ai/sync-lipsync",)
 
 
 def app_of(endpoint: str) -> str:
@@ -80,7 +81,9 @@ class FalProvider(Provider):
         return RemoteRef(str(request_id), {"app": app_of(endpoint)})
 
     def _app(self, ref: RemoteRef) -> str:
-        return str(ref.extra.get("app") or "fal-ai/sync-lipsync")
+        # resume data may come from a saved file: only the apps this client submits to are used
+        app = ref.extra.get("app")
+        return app if app in KNOWN_APPS else "fal-ai/sync-lipsync"
 
     def poll(self, ref: RemoteRef) -> PollResult:
         base = f"/{self._app(ref)}/requests/{ref.remote_id}"
