@@ -293,6 +293,13 @@ def _completed(scene, rec, event) -> None:
     rec.status = "COMPLETED"
     rec.progress = 1.0
     rec.message = f"{len(placed)} take(s): {', '.join(placed)}"
+    if not bpy.app.background:
+        # its own undo step: Ctrl+Z right after must not also revert the artist's last edit; undoing
+        # it leaves the record as it was before, which the panel offers to Re-attach
+        try:
+            bpy.ops.ed.undo_push(message=f"Lip Sync: place take of {rec.source_strip}")
+        except RuntimeError:
+            pass
 
 
 def drain(budget: float = runtime.DEFAULT_BUDGET) -> int:

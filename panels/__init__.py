@@ -34,6 +34,11 @@ def _option(layout, settings, prop, option, **kw):
     return ok
 
 
+def _followed(job_id) -> bool:
+    from ..operators.runtime import RUNTIME
+    return RUNTIME.is_active(job_id)
+
+
 def _elapsed(rec) -> str:
     if not rec.created:
         return ""
@@ -158,8 +163,11 @@ class LIPSYNC_UL_jobs(bpy.types.UIList):
         status_icon = item.bl_rna.properties["status"].enum_items[item.status].icon
         row = layout.row(align=True)
         row.label(text=item.name, icon=status_icon)
-        if item.status in ("PENDING", "PREPARING", "UPLOADING", "SUBMITTING", "QUEUED", "PROCESSING",
-                           "DOWNLOADING") and hasattr(row, "progress"):
+        in_flight = item.status in ("PENDING", "PREPARING", "UPLOADING", "SUBMITTING", "QUEUED", "PROCESSING",
+                                    "DOWNLOADING")
+        if in_flight and not _followed(item.job_id):
+            row.label(text="Not followed: Re-attach", icon="UNLINKED")
+        elif in_flight and hasattr(row, "progress"):
             row.progress(factor=item.progress, type="BAR",
                          text=item.bl_rna.properties["status"].enum_items[item.status].name)
         else:

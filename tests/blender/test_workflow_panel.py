@@ -121,6 +121,13 @@ def test_panels_draw_for_every_provider(addon, scene, online, clean_env, sandbox
     for cls in (panels.LIPSYNC_PT_main, panels.LIPSYNC_PT_segments, panels.LIPSYNC_PT_speaker,
                 panels.LIPSYNC_PT_jobs, panels.LIPSYNC_PT_takes, panels.LIPSYNC_MT_strip):
         cls.draw(types.SimpleNamespace(layout=_Layout(log)), bpy.context)
+    settings = scene.lipsync
+    for rec in settings.jobs:
+        panels.LIPSYNC_UL_jobs.draw_item(None, bpy.context, _Layout(log), settings, rec, 0, settings,
+                                         "jobs_index", 0)
+    for row in settings.segments:
+        panels.LIPSYNC_UL_segments.draw_item(None, bpy.context, _Layout(log), settings, row, 0, settings,
+                                             "segments_index", 0)
     texts = " | ".join(str(kw.get("text", "")) for _n, _a, kw in log)
     ops = {a[0] for n, a, _kw in log if n == "operator"}
     assert {"lipsync.submit", "lipsync.submit_selected", "lipsync.refresh_segments"} <= ops
@@ -129,6 +136,7 @@ def test_panels_draw_for_every_provider(addon, scene, online, clean_env, sandbox
     if provider == "sync":
         assert "Take 1: lipsync-2 (sync)" in texts and "lipsync.use_take" in ops
         assert {"lipsync.cancel", "lipsync.retry", "lipsync.reattach"} <= ops
+        assert "Completed" in texts and "shot_line1" in texts
     rows = [(n, kw) for n, _a, kw in log if n == "template_list"]
     assert rows
 
