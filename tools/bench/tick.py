@@ -1,0 +1,180 @@
+"""Main-thread time per modal timer tick with 100 jobs in flight, and main-thread I/O during ticks.
+
+The add-on is loaded as an extension (tests/blender/addon_env.LOAD_ADDON). 100 movie strips are
+submitted through the operators' own `submit.launch` (snapshot, record, worker) to the sandbox,
+which runs in its own process with a processing time longer than the run, so every job stays in
+flight; the runtime limit is raised to 100 so each job has a live worker polling its provider
+(the preference caps it at 16: this is the worst case for the main thread, e.g. after re-attaching
+a big batch). Then `LIPSYNC_OT_submit_selected.modal()` is called with TIMER events every
+`follow.TIMER_SECONDS` (0.25 s), exactly what the window manager would do, and each call is timed.
+
+Reference: Blender's 60 fps frame budget, 16.7 ms. Targets: p99 <= 2 ms, max <= 10 ms.
+
+I/O instrument: a `sys.addaudithook` hook counts audit events raised ON THE MAIN THREAD while a
+tick runs: file opens ("open"), sockets ("socket.*"), "os.*" file-system calls, subprocesses.
+Target: 0. (C-level I/O inside Blender itself raises no Python audit events.)
+"""
+
+from __future__ import annotations
+
+import collections
+import gc
+import importlib
+import os
+import sys
+import threading
+import time
+import types
+
+import common
+
+IO_PREFIXES = ("socket.", "os.", "shutil.", "subprocess.", "http.client.", "urllib.", "glob.", "tempfile.")
+IO_EVENTS = {"open", "io.open", "mmap.__new__", "fcntl.ioctl", "sqlite3.connect"}
+
+_recording = False
+_main = threading.get_ident()
+io_counts: collections.Counter = collections.Counter()
+io_samples: dict = {}
+
+
+def _audit(event: str, args) -> None:
+    if not _recording or threading.get_ident() != _main:
+        return
+    if event in IO_EVENTS or event.startswith(IO_PREFIXES):
+        io_counts[event] += 1
+        io_samples.setdefault(event, repr(args)[:160])
+
+
+gc_pauses: list = []      # (generation, seconds, during a tick) on any thread
+_gc_start = [0.0]
+
+
+def _gc_watch(phase: str, info: dict) -> None:
+    if phase == "start":
+        _gc_start[0] = time.perf_counter()
+    else:
+        gc_pauses.append((info["generation"], time.perf_counter() - _gc_start[0], _recording))
+
+
+def main() -> None:
+    global _recording
+    args = common.parse_args(jobs=100, ticks=240, provider="fal", model="lipsync-2")
+    n_jobs, n_ticks = (10, 20) if args.quick else (args.jobs, args.ticks)
+    clip = common.test_clip("tick_clip_2s.mp4", 2.0)
+    wav = common.speech_wav("tick_line_2s.wav", 2.0)
+
+    with common.SandboxProcess(processing_seconds=3600) as sb:
+        os.environ.update(sb.env(args.provider))
+        exec(common.load_addon_source(), globals())      # defines `bpy` and `addon`
+        pkg = addon.__name__                                          # noqa: F821 - from LOAD_ADDON
+        mods = types.SimpleNamespace(**{n: importlib.import_module(f"{pkg}.operators.{n}")
+                                        for n in ("submit", "follow", "runtime", "jobs")})
+        compat = importlib.import_module(pkg + ".compat")
+        bpy.context.preferences.system.use_online_access = True      # noqa: F821
+        bpy.context.preferences.addons[pkg].preferences.max_concurrent_jobs = 16  # noqa: F821
+        bpy.ops.wm.read_homefile(use_empty=True)                     # noqa: F821
+        scene = bpy.context.scene                                    # noqa: F821
+        scene.render.fps, scene.render.fps_base = 25, 1.0
+        sed = scene.sequence_editor_create()
+        coll = sed.strips if hasattr(sed, "strips") else sed.sequences
+        movies = []
+        for i in range(n_jobs):
+            at = 1 + 60 * i
+            movies.append(coll.new_movie(name=f"shot{i:03d}", filepath=clip, channel=2, frame_start=at))
+            coll.new_sound(name=f"line{i:03d}", filepath=wav, channel=1, frame_start=at)
+        scene.frame_end = 60 * n_jobs + 10
+
+        Op = mods.submit.LIPSYNC_OT_submit_selected
+        fake = types.SimpleNamespace(reports=[], budget=Op.budget, _timer=None, _cancelling=False,
+                                     bl_idname="LIPSYNC_OT_submit_selected")
+        fake.report = lambda level, text: fake.reports.append((set(level), text))
+        for name in ("step", "_finish"):
+            setattr(fake, name, types.MethodType(getattr(Op, name), fake))
+        options = mods.jobs.options_from_settings(scene.lipsync, args.provider, args.model)
+        t0 = time.monotonic()
+        fake._job_ids = [mods.submit.launch(fake, scene, m, provider=args.provider, model=args.model,
+                                            options=options, use_segments=True) for m in movies]
+        assert all(fake._job_ids), fake.reports
+        mods.runtime.RUNTIME.set_limit(n_jobs)       # every job gets its worker (see the docstring)
+
+        def records():
+            return [mods.jobs.find_record(j)[1] for j in fake._job_ids]
+
+        # not measured: drain until every job is submitted and being polled
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            mods.jobs.drain(budget=0.2)
+            recs = records()
+            if all(r.remote_id and r.status in ("QUEUED", "PROCESSING") for r in recs):
+                break
+            bad = [r for r in recs if r.status in ("FAILED", "REJECTED", "UNKNOWN", "CANCELLED", "COMPLETED")]
+            if bad:
+                raise SystemExit(f"job ended during setup: {bad[0].status} {bad[0].message}")
+            time.sleep(0.05)
+        else:
+            raise SystemExit("jobs did not all reach the provider within 300 s")
+        setup = time.monotonic() - t0
+        common.log(f"tick: {n_jobs} jobs in flight after {setup:.1f} s; {n_ticks} ticks")
+
+        sys.addaudithook(_audit)
+        gc.callbacks.append(_gc_watch)
+        context = bpy.context                                        # noqa: F821
+        timer = types.SimpleNamespace(type="TIMER", value="NOTHING")
+        interval = 0.05 if args.quick else mods.follow.TIMER_SECONDS
+        Op.modal(fake, context, timer)                   # one warm-up tick (first-use imports)
+        ticks, cpu, drained = [], [], []
+        runtime = mods.runtime.RUNTIME
+        for _ in range(n_ticks):
+            started, cpu_started = time.perf_counter(), time.thread_time()
+            _recording = True
+            result = Op.modal(fake, context, timer)
+            _recording = False
+            took = time.perf_counter() - started
+            ticks.append(took)
+            cpu.append(time.thread_time() - cpu_started)
+            drained.append(runtime.last_drain_count)
+            if result != {"RUNNING_MODAL"}:
+                raise SystemExit(f"modal ended early: {result} {fake.reports}")
+            time.sleep(max(0.0, interval - took))
+        in_flight = sum(1 for r in records() if r.status in ("QUEUED", "PROCESSING"))
+        polls = sb.admin("GET", "stats")["requests"]
+        runtime.cancel_all()
+
+    ms = [t * 1000 for t in ticks]
+    p50, p99, worst = common.percentile(ms, 50), common.percentile(ms, 99), max(ms)
+    # the main thread's own CPU per tick: wall minus this is time spent waiting for the GIL or a core
+    cpu_ms = [t * 1000 for t in cpu]
+    cpu_p50, cpu_p99, cpu_max = common.percentile(cpu_ms, 50), common.percentile(cpu_ms, 99), max(cpu_ms)
+    io_total = sum(io_counts.values())
+    shared = dict(jobs_in_flight=in_flight, ticks=len(ms), tick_interval_s=interval, provider=args.provider,
+                  events_per_tick_mean=sum(drained) / len(drained), events_per_tick_max=max(drained),
+                  sandbox_requests=polls, setup_seconds=setup,
+                  gc_in_ticks=[(g, round(d * 1000, 2)) for g, d, during in gc_pauses if during and d > 0.001],
+                  gc_max_ms={g: round(max([d for gg, d, _ in gc_pauses if gg == g] or [0]) * 1000, 2)
+                             for g in (0, 1, 2)})
+    budget = 1000 / 60
+    rows = [
+        common.row("tick_p50", f"main-thread tick p50, {in_flight} jobs in flight", p50, budget, unit="ms",
+                   target="(p99/max below)", ok=True, **shared),
+        common.row("tick_p99", f"main-thread tick p99, {in_flight} jobs in flight", p99, budget, unit="ms",
+                   target="<= 2 ms", ok=p99 <= 2.0),
+        common.row("tick_max", f"main-thread tick max, {in_flight} jobs in flight", worst, budget, unit="ms",
+                   target="<= 10 ms", ok=worst <= 10.0, slowest_ms=sorted(ms)[-5:]),
+        common.row("tick_cpu_p99", "main-thread CPU per tick p99 (max in details)", cpu_p99, budget,
+                   unit="ms", target="(info: wall minus CPU = waiting)", ok=True, cpu_p50_ms=cpu_p50,
+                   cpu_max_ms=cpu_max, load_avg=os.getloadavg()),
+        common.row("tick_io", "main-thread network/file I/O events during ticks", io_total, None, unit="events",
+                   target="0", ok=io_total == 0 and in_flight == n_jobs, counts=dict(io_counts),
+                   samples=io_samples),
+    ]
+    common.log(f"tick: p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {worst:.2f} ms (CPU p50 {cpu_p50:.2f}, "
+               f"p99 {cpu_p99:.2f}, max {cpu_max:.2f}), io {io_total}, "
+               f"in flight {in_flight}, events/tick {shared['events_per_tick_mean']:.1f}")
+    common.write_rows(args.out, rows)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)     # workers are daemon threads polling; skip add-on teardown (blender.md §4)
+
+
+if __name__ == "__main__":
+    main()
