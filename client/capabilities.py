@@ -106,6 +106,32 @@ for _m, _ep in (("lipsync-1.9.0-beta", "fal-ai/sync-lipsync"), ("lipsync-2", "fa
     _add(_caps("fal", _m, _ep, ("sync_mode",), "cut_off"))
 
 
+# Longest input a provider takes, seconds. sync.so: audio > 300 s fails with
+# generation_audio_length_exceeded (providers.md §1.13, 2025 docs; plans allow 20 s .. 30 min).
+# The hosts resell the same models and document no limit of their own [U]: the same 300 s.
+# Configurable per provider: LIPSYNC_<PROVIDER>_MAX_SECONDS (e.g. on a Scale plan).
+MAX_SECONDS = {p: 300.0 for p in PROVIDERS}
+
+
+def max_seconds(provider: str) -> float:
+    value = os.environ.get(f"LIPSYNC_{provider.upper()}_MAX_SECONDS", "").strip()
+    try:
+        return float(value) if value else MAX_SECONDS[provider]
+    except ValueError:
+        return MAX_SECONDS[provider]
+
+
+def check_durations(provider: str, model: str, video_seconds: float | None,
+                    audio_seconds: float | None = None) -> None:
+    """InputError when the video or the audio is longer than the provider takes (before upload)."""
+    limit = max_seconds(provider)
+    for what, seconds in (("video", video_seconds), ("audio", audio_seconds)):
+        if seconds is not None and seconds > limit + 1e-6:
+            raise InputError(f"the {what} lasts {seconds:.1f} s; {model} on {LABELS[provider]} takes at most "
+                             f"{limit:g} s: split the shot (or raise LIPSYNC_{provider.upper()}_MAX_SECONDS "
+                             "if your plan allows longer jobs)", provider)
+
+
 def models_for(provider: str) -> list[str]:
     return [m for m in MODELS if (provider, m) in _TABLE]
 
@@ -186,6 +212,18 @@ def _crop(req: JobRequest, where: str, start, end) -> bool:
     return True
 
 
+def _check_local_durations(req: JobRequest) -> None:
+    """Durations of local inputs from their headers (no ffmpeg); URLs and unknown formats pass."""
+    from .media_info import duration
+
+    def seconds(path: str) -> float | None:
+        return duration(path) if path and os.path.isfile(path) else None
+
+    audio = [seconds(a.path) for a in req.audio]
+    check_durations(req.provider, req.model, seconds(req.video),
+                    max((a for a in audio if a is not None), default=None))
+
+
 def validate(req: JobRequest) -> None:
     """Raise InputError for anything this provider x model cannot do; return None otherwise."""
     c = caps(req.provider, req.model)
@@ -204,6 +242,7 @@ def validate(req: JobRequest) -> None:
 
     if not req.video:
         raise InputError(f"a video input is required for {req.model} on {label}", req.provider)
+    _check_local_durations(req)
     if not req.audio and not req.text:
         raise InputError(f"an audio input is required for {req.model} on {label}", req.provider)
     if req.text:
