@@ -13,6 +13,7 @@ import queue
 import re
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -121,7 +122,9 @@ def iter_job_events(
         log.info("job failed: %s", exc.human())
         yield Failed(_state_of(exc), exc, remote_id)
     except Exception as exc:  # never raise into the host's worker thread
-        log.exception("unexpected error in lip-sync job")
+        # the traceback goes to the log scrubbed: an exception text may quote a header or a body
+        log.error("unexpected error in lip-sync job:\n%s",
+                  scrub("".join(traceback.format_exception(type(exc), exc, exc.__traceback__))))
         err = LipsyncError(f"unexpected {type(exc).__name__}: {scrub(str(exc))}", config.provider)
         yield Failed(JobState.FAILED, err, remote_id)
     finally:
