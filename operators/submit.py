@@ -125,10 +125,10 @@ class LIPSYNC_OT_submit(FollowJobsMixin, bpy.types.Operator):
         return True
 
     def start_jobs(self, context):
-        from . import segments
+        from . import segments, takes
         scene = compat.sequencer_scene(context)
         settings = scene.lipsync
-        strip = compat.active_strip(context)
+        strip = takes.source_of(scene, compat.active_strip(context))   # a take active: re-run its source
         if strip is None or compat.strip_type(strip) != "MOVIE":
             self.report({"ERROR"}, "Make a movie strip active first")
             return []

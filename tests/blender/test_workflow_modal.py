@@ -52,10 +52,13 @@ def _start_modal(op_cls, fake, context):
     fake._timer = context.window_manager.event_timer_add(0.25, window=context.window)
 
 
-def test_modal_timer_drains_and_finishes(addon, scene, online, clean_env, sandbox, tmp_path_factory, capsys):
+def test_modal_timer_drains_and_finishes(addon, scene, online, clean_env, sandbox, addon_prefs, tmp_path_factory,
+                                         capsys):
     use_sandbox(clean_env, sandbox, "sync")
+    addon_prefs.max_concurrent_jobs = 4
     media = str(tmp_path_factory.mktemp("media"))
-    for i in range(3):
+    n = 8
+    for i in range(n):
         add_shot(addon, scene, media, name=f"shot{i}", at=11 + 100 * i)
     m = _mods(addon)
     Op = m.submit.LIPSYNC_OT_submit_selected
@@ -65,15 +68,16 @@ def test_modal_timer_drains_and_finishes(addon, scene, online, clean_env, sandbo
     result, ticks = _drive(Op, fake, bpy.context)
     assert result == {"FINISHED"}
     assert fake._timer is None                                  # _finish removed the timer
-    assert fake.reports[-1] == ({"INFO"}, "3 done"), [(r.name, r.status, r.message) for r in scene.lipsync.jobs]
-    for i in range(3):
+    assert fake.reports[-1] == ({"INFO"}, f"{n} done"), [(r.name, r.status, r.message) for r in scene.lipsync.jobs]
+    for i in range(n):
         [take] = takes(scene, f"shot{i}")
         assert visible(take) == (VISIBLE[0] + 100 * i, VISIBLE[1] + 100 * i)
     # each tick stays within a few ms (drain budget 2 ms; the tick that places a take is longer)
     ticks.sort()
     with capsys.disabled():
-        print(f"\n[figures] modal ticks with 3 jobs: {len(ticks)} ticks, median {ticks[len(ticks) // 2] * 1000:.2f} ms,"
-              f" max {ticks[-1] * 1000:.1f} ms")
+        print(f"\n[figures] modal ticks with {n} jobs (4 at once): {len(ticks)} ticks, median "
+              f"{ticks[len(ticks) // 2] * 1000:.2f} ms, 90th {ticks[len(ticks) * 9 // 10] * 1000:.2f} ms, "
+              f"max {ticks[-1] * 1000:.1f} ms")
     assert ticks[len(ticks) // 2] < 0.01
 
 

@@ -179,6 +179,11 @@ def test_takes_stack_and_switch(addon, scene, online, clean_env, sandbox, tmp_pa
     assert all(t.mute for t in found) and not movie.mute and visible(movie) == VISIBLE
     with pytest.raises(RuntimeError, match="is not a take of"):
         bpy.ops.lipsync.use_take(take=movie.name)
+    # with a take active, Lip Sync re-runs its source (never lip-syncs a take)
+    scene.sequence_editor.active_strip = found[1]
+    settings.provider, settings.number_results = "sync", 1
+    assert bpy.ops.lipsync.submit() == {"FINISHED"}
+    assert settings.jobs[-1].source_strip == "shot" and len(takes(scene)) == 4
 
 
 def test_load_post_schedules_ui_follower(addon, scene, online, monkeypatch):
