@@ -7,7 +7,7 @@ starts no thread: the runtime's workers exist only while jobs run.
 from . import manage, reattach, results, segments, speaker, submit
 
 classes = (*submit.classes, *manage.classes, *segments.classes, *speaker.classes)
-_handler_modules = (results, reattach)
+_handler_modules = (results, reattach, segments)
 
 
 def register():

@@ -101,6 +101,59 @@ def refresh_estimate(scene) -> None:
         settings.estimate_text = f"{len(movies)} strip(s), {seconds:.1f} s: about ${total:.2f}{extra}"
 
 
+# -- keep rows and estimate current without computing in draw() ------------------------------
+# msgbus notifications arrive on the main thread after the UI changed the property (never in
+# background mode); file loads drop subscriptions, so load_post subscribes again.
+_OWNER = object()
+
+
+def _scene():
+    from .. import compat
+    return compat.sequencer_scene(bpy.context)
+
+
+def on_active_strip_changed():
+    scene = _scene()
+    if scene is None or scene.sequence_editor is None:
+        return
+    strip = scene.sequence_editor.active_strip
+    if strip is not None and compat.strip_type(strip) == "MOVIE" and not strip.lipsync.is_take \
+            and strip.name != scene.lipsync.segments_strip:
+        refresh_segments(scene, strip)
+    else:
+        refresh_estimate(scene)
+
+
+def on_selection_changed():
+    scene = _scene()
+    if scene is not None:
+        refresh_estimate(scene)
+
+
+def subscribe():
+    bpy.msgbus.clear_by_owner(_OWNER)
+    bpy.msgbus.subscribe_rna(key=(bpy.types.SequenceEditor, "active_strip"), owner=_OWNER, args=(),
+                             notify=on_active_strip_changed)
+    bpy.msgbus.subscribe_rna(key=(bpy.types.Strip, "select"), owner=_OWNER, args=(),
+                             notify=on_selection_changed)
+
+
+@bpy.app.handlers.persistent
+def _load_post(*_args):
+    subscribe()
+
+
+def register():
+    subscribe()
+    bpy.app.handlers.load_post.append(_load_post)
+
+
+def unregister():
+    if _load_post in bpy.app.handlers.load_post:
+        bpy.app.handlers.load_post.remove(_load_post)
+    bpy.msgbus.clear_by_owner(_OWNER)
+
+
 class LIPSYNC_OT_refresh_segments(bpy.types.Operator):
     """Rebuild the segment rows from the sound strips overlapping the active movie strip"""
 

@@ -45,6 +45,22 @@ def test_panel_segments_reach_the_provider(addon, scene, online, clean_env, sand
     assert '"options_override":{"active_speaker":{"frame":5,"point":[80,40]}}' in req.replace(" ", "")
 
 
+def test_active_strip_change_refreshes_rows(addon, scene, tmp_path_factory):
+    """The msgbus callback (UI only) rebuilds rows and the estimate when another strip is made active."""
+    segments = _mod(addon, "operators.segments")
+    media = str(tmp_path_factory.mktemp("media"))
+    add_shot(addon, scene, media, name="one", at=11)
+    two = add_shot(addon, scene, media, name="two", at=211, n_sounds=2)
+    scene.sequence_editor.active_strip = two
+    segments.on_active_strip_changed()
+    assert scene.lipsync.segments_strip == "two" and len(scene.lipsync.segments) == 2
+    assert scene.lipsync.estimate_text.startswith("2 strip(s)")
+    for strip in scene.sequence_editor.strips_all:
+        strip.select = strip.name == "one"
+    segments.on_selection_changed()
+    assert scene.lipsync.estimate_text.startswith("1 strip(s), 1.9 s: about $")
+
+
 def test_all_segments_off_refuses(addon, scene, online, clean_env, tmp_path_factory):
     use_sandbox(clean_env, types.SimpleNamespace(base_url=lambda p: "http://127.0.0.1:9/" + p), "sync")
     add_shot(addon, scene, str(tmp_path_factory.mktemp("media")))
