@@ -206,3 +206,13 @@ def test_missing_key_names_env_var(addon, scene, online, clean_env, tmp_path_fac
     with pytest.raises(RuntimeError, match="WAVESPEED_API_KEY"):
         bpy.ops.lipsync.submit_selected(provider="wavespeed")
     assert not scene.lipsync.jobs   # nothing recorded, nothing sent
+
+
+def test_wrong_key_fails_with_readable_message(addon, scene, online, clean_env, sandbox, tmp_path_factory):
+    use_sandbox(clean_env, sandbox, "fal", key="not-the-sandbox-key")
+    add_shot(addon, scene, str(tmp_path_factory.mktemp("media")))
+    with pytest.raises(RuntimeError, match="0 done, 1 failed: shot: fal.ai"):
+        bpy.ops.lipsync.submit_selected(provider="fal")
+    rec = scene.lipsync.jobs[0]
+    assert rec.status == "FAILED" and "API key" in rec.message and "not-the-sandbox-key" not in rec.message
+    assert not takes(scene)
