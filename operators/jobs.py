@@ -55,32 +55,28 @@ def in_flight(rec) -> bool:
 
 # -- options ----------------------------------------------------------------------------------
 def options_from_settings(settings, provider: str, model: str, sync_mode: str = "") -> dict:
-    """The client Options dict for the panel settings, keeping only what provider x model takes
-    (the panel greys out the rest and says why, so nothing the artist sees as off is sent)."""
-    from ..client.capabilities import supports
-
-    def ok(option):
-        return supports(provider, model, option)[0]
-
-    options = {"number_results": int(settings.number_results)}
+    """The client Options dict for the panel settings. Everything the artist switched on is sent,
+    so an option provider x model does not take is refused by `check_options` with the reason
+    (the panel greys it with the same reason) rather than silently dropped."""
+    options = {}
     mode = sync_mode or ("" if settings.sync_mode == "DEFAULT" else settings.sync_mode)
     if mode:
         options["sync_mode"] = mode
-    if settings.use_temperature and ok("temperature"):
+    if settings.use_temperature:
         options["temperature"] = round(float(settings.temperature), 3)
-    if settings.occlusion_detection and ok("occlusion_detection"):
+    if settings.occlusion_detection:
         options["occlusion_detection"] = True
-    if settings.emotion != "NONE" and ok("emotion"):
+    if settings.emotion != "NONE":
         options["emotion"] = settings.emotion
-    if settings.face_mode != "NONE" and ok("mode"):
+    if settings.face_mode != "NONE":
         options["mode"] = settings.face_mode
-    if settings.speaker_mode == "AUTO" and ok("active_speaker"):
+    if settings.speaker_mode == "AUTO":
         options["active_speaker"] = {"auto": True}
-    elif settings.speaker_mode == "POINT" and ok("active_speaker.point"):
+    elif settings.speaker_mode == "POINT":
         options["active_speaker"] = {"frame": int(settings.speaker_frame),
                                      "point": [int(v) for v in settings.speaker_point]}
-    if options["number_results"] == 1 or not ok("number_results"):
-        del options["number_results"]
+    if settings.number_results != 1:
+        options["number_results"] = int(settings.number_results)
     return options
 
 
@@ -256,7 +252,11 @@ def apply_event(job_id: str, event) -> None:
         rec.status = "CANCELLED" if cancelled else "FAILED"
         rec.message = "Cancelled before anything was sent" if cancelled else _worker_error_text(event)
         rec.finished = time.time()
-        log.error("lip-sync job %s: %s", job_id, event.message, exc_info=event.exception)
+        log.error("lip-sync job %s: %s", job_id, rec.message)
+        if event.exception is not None:   # the traceback, scrubbed of any registered key
+            import traceback
+            from ..client.errors import scrub
+            log.debug(scrub("".join(traceback.format_exception(event.exception))))
     elif isinstance(event, WorkerDone):
         if event.cancelled_before_start:
             rec.status = "CANCELLED"
@@ -269,10 +269,10 @@ def apply_event(job_id: str, event) -> None:
 
 
 def _worker_error_text(event) -> str:
-    from ..client.errors import LipsyncError, humanize
+    from ..client.errors import LipsyncError, humanize, scrub
     if isinstance(event.exception, LipsyncError):
         return humanize(event.exception)
-    return event.message
+    return scrub(event.message)
 
 
 def _completed(scene, rec, event) -> None:

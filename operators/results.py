@@ -37,6 +37,21 @@ def results_dir(blend_path: str | None = None) -> str:
     return _SESSION_TEMP
 
 
+def check_results_dir(blend_path: str | None = None) -> str:
+    """Create the results folder now, or raise the client's InputError saying why it cannot be."""
+    from ..client.errors import InputError
+    path = results_dir(blend_path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise InputError(f'The results folder "{path}" is a file, not a folder: rename or remove it')
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f'Cannot create the results folder "{path}": {exc.strerror or exc}') from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise InputError(f'The results folder "{path}" is not writable')
+    return path
+
+
 def work_dir(job_id: str) -> str:
     """Scratch folder for a job's cut upload files (never saved with the project)."""
     return os.path.join(tempfile.gettempdir(), "vse_lipsync_work", job_id)

@@ -48,16 +48,20 @@ def chosen_sounds(scene, strip):
     """(sound strips to use, per-segment option overrides by strip name) from the rows."""
     from ..client.capabilities import supports
 
+    from ..client.errors import InputError
     settings = scene.lipsync
     sed = scene.sequence_editor
-    overrides_ok = supports(settings.provider, settings.model, "segments.options_override")[0]
+    overrides_ok, why = supports(settings.provider, settings.model, "segments.options_override")
     sounds, overrides = [], {}
     for row in settings.segments:
         sound = compat.strips_all(sed).get(row.name) if sed else None
         if sound is None or not row.enabled:
             continue
         sounds.append(sound)
-        if row.use_speaker_point and overrides_ok:
+        if row.use_speaker_point and not overrides_ok:
+            raise InputError(f'"{row.name}" has its own speaker point, but {why}: switch "Own Speaker" off',
+                             settings.provider)
+        if row.use_speaker_point:
             overrides[row.name] = {"active_speaker": {"frame": int(row.speaker_frame),
                                                       "point": [int(v) for v in row.speaker_point]}}
     return sounds, overrides

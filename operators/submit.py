@@ -13,7 +13,7 @@ import bpy
 from bpy.props import StringProperty
 
 from .. import compat
-from . import jobs
+from . import jobs, results
 from .follow import FollowJobsMixin
 from .online import poll_online
 
@@ -52,6 +52,7 @@ def launch(op, scene, strip, *, provider, model, options, sound_strips=None, use
 
     try:
         strip_job = snapshot_job(scene, strip, sound_strips)
+        check_strip_job(strip_job, provider, model, options, segment_overrides)
     except LipsyncError as exc:
         if batch:   # a batch names it in its one summary
             op._refused.append(f"{strip.name}: {humanize(exc)}")
@@ -99,12 +100,48 @@ def _checked_options(op, settings, provider, model, sync_mode=""):
         op.report({"ERROR"}, missing_key_message(provider))
         return None
     try:
+        check_connection(provider)
         options = jobs.options_from_settings(settings, provider, model, sync_mode)
         jobs.check_options(provider, model, options)
+        results.check_results_dir()
     except LipsyncError as exc:
         op.report({"ERROR"}, humanize(exc))
         return None
     return options
+
+
+def check_connection(provider: str) -> None:
+    """The base URL must be https, or http to this computer (the client's own rule), checked
+    before anything is recorded rather than on the first request in a worker."""
+    from ..preferences import provider_config
+    config = provider_config(provider)
+    if config.base_url:
+        from ..client.transport import check_url
+        check_url(config.base_url, "base URL", provider)
+
+
+def check_strip_job(strip_job, provider, model, options, segment_overrides=None) -> None:
+    """What can only be checked against the strip: the provider's length limit, the speaker
+    point against the picture and the uploaded frames. Raises the client's InputError."""
+    from ..client.capabilities import check_durations
+    from ..client.config import LABELS
+    from ..client.errors import InputError
+
+    video = strip_job.video
+    longest_part = max((p.duration for p in strip_job.audio), default=None)
+    check_durations(provider, model, video.duration, longest_part)
+    name = strip_job.placement.source_strip
+    speakers = [options.get("active_speaker") or {}]
+    speakers += [(o or {}).get("active_speaker") or {} for o in (segment_overrides or {}).values()]
+    for speaker in speakers:
+        if speaker.get("frame") is not None and speaker["frame"] >= video.frames:
+            raise InputError(f'speaker frame {speaker["frame"]} is after the end: "{name}" uploads '
+                             f"{video.frames} frames (0..{video.frames - 1})", provider)
+        point = speaker.get("point")
+        if point is not None and video.width and video.height and not (
+                0 <= point[0] < video.width and 0 <= point[1] < video.height):
+            raise InputError(f"speaker point ({point[0]}, {point[1]}) is outside the {video.width}x{video.height} "
+                             f'picture of "{name}" ({model} on {LABELS[provider]})', provider)
 
 
 class LIPSYNC_OT_submit(FollowJobsMixin, bpy.types.Operator):
@@ -118,26 +155,32 @@ class LIPSYNC_OT_submit(FollowJobsMixin, bpy.types.Operator):
     def poll(cls, context):
         if not poll_network(cls, context):
             return False
-        strip = compat.active_strip(context)
-        if strip is None or compat.strip_type(strip) != "MOVIE":
+        if compat.active_strip(context) is None:
             cls.poll_message_set("Make a movie strip active first")
             return False
-        return True
+        return True   # another kind of strip: execute() says why it cannot be lip-synced
 
     def start_jobs(self, context):
+        from ..client.errors import LipsyncError, humanize
         from . import segments, takes
         scene = compat.sequencer_scene(context)
         settings = scene.lipsync
         strip = takes.source_of(scene, compat.active_strip(context))   # a take active: re-run its source
-        if strip is None or compat.strip_type(strip) != "MOVIE":
+        if strip is None:
             self.report({"ERROR"}, "Make a movie strip active first")
             return []
-        if settings.segments_strip != strip.name:
-            segments.refresh_segments(scene, strip)
-        sounds, overrides = segments.chosen_sounds(scene, strip)
-        if not sounds:
-            self.report({"ERROR"}, f'Every dialogue strip under "{strip.name}" is switched off')
-            return []
+        sounds, overrides = None, None
+        if settings.segments_strip == strip.name and len(settings.segments):
+            # the panel's rows for this strip; otherwise every overlapping sound strip (rows are
+            # not rebuilt here: a refused submit leaves the scene exactly as it was)
+            try:
+                sounds, overrides = segments.chosen_sounds(scene, strip)
+            except LipsyncError as exc:
+                self.report({"ERROR"}, humanize(exc))
+                return []
+            if not sounds:
+                self.report({"ERROR"}, f'Every dialogue strip under "{strip.name}" is switched off')
+                return []
         options = _checked_options(self, settings, settings.provider, settings.model)
         if options is None or over_budget(self, scene, [strip], settings.provider, settings.model, options):
             return []

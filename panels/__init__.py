@@ -25,7 +25,7 @@ def _supports(provider, model, option):
 def _option(layout, settings, prop, option, **kw):
     ok, why = _supports(settings.provider, settings.model, option)
     row = layout.row()
-    row.enabled = ok
+    row.active = ok          # greyed, still editable: a refused option can be switched off again
     row.prop(settings, prop, **kw)
     if not ok:
         sub = layout.row()
@@ -73,7 +73,7 @@ class LIPSYNC_PT_main(_SidebarPanel, bpy.types.Panel):
         _option(col, settings, "sync_mode", "sync_mode")
         row = col.row(align=True)
         ok, why = _supports(settings.provider, settings.model, "temperature")
-        row.enabled = ok
+        row.active = ok
         row.prop(settings, "use_temperature", text="")
         sub = row.row()
         sub.active = settings.use_temperature
@@ -125,7 +125,7 @@ class LIPSYNC_PT_segments(_SidebarPanel, bpy.types.Panel):
             item = settings.segments[settings.segments_index]
             box = layout.box()
             ok, why = _supports(settings.provider, settings.model, "segments.options_override")
-            box.enabled = ok
+            box.active = ok
             box.prop(item, "use_speaker_point")
             sub = box.column()
             sub.active = item.use_speaker_point
