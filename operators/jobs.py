@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import time
 
 import bpy
@@ -40,13 +41,35 @@ def props():
 
 
 # -- lookup -----------------------------------------------------------------------------------
+# job id -> (scene name, index). Only names and indices are cached, never RNA pointers: a
+# CollectionProperty reallocates on add/remove, and file loads replace every datablock.
+_where: dict[str, tuple[str, int]] = {}
+
+
 def find_record(job_id: str):
-    """(scene, record) of a job id in the open file, or (None, None)."""
-    for scene in bpy.data.scenes:
-        for rec in scene.lipsync.jobs:
+    """(scene, record) of a job id in the open file, or (None, None). O(1) on a cache hit, which
+    the drain relies on: one lookup per event, and a tick may apply many events."""
+    hit = _where.get(job_id)
+    if hit is not None:
+        scene = bpy.data.scenes.get(hit[0])
+        if scene is not None and hit[1] < len(scene.lipsync.jobs):
+            rec = scene.lipsync.jobs[hit[1]]
             if rec.job_id == job_id:
                 return scene, rec
-    return None, None
+    _where.clear()
+    found = (None, None)
+    for scene in bpy.data.scenes:
+        for index, rec in enumerate(scene.lipsync.jobs):
+            _where[rec.job_id] = (scene.name, index)
+            if rec.job_id == job_id:
+                found = (scene, rec)
+    return found
+
+
+def records(job_ids) -> list:
+    """The records of `job_ids` that exist, in one pass over the file's records."""
+    wanted = set(job_ids)
+    return [rec for scene in bpy.data.scenes for rec in scene.lipsync.jobs if rec.job_id in wanted]
 
 
 def in_flight(rec) -> bool:
@@ -177,21 +200,26 @@ def _work(cancel, emit, *, strip_job, provider, model, options, client_key, conf
     from ..client.models import JobRequest, Options
     from .media import prepare_media
 
-    if resume is not None:
-        request = JobRequest.model_validate_json(request_json)
-    else:
-        emit(Phase("PREPARING"))
-        prepared = prepare_media(strip_job, work_dir, use_segments=use_segments,
-                                 segment_overrides=overrides, cancel=cancel)
-        request = JobRequest(provider=provider, model=model, video=prepared.video_path, audio=prepared.audio,
-                             segments=prepared.segments, options=Options(**options), client_key=client_key)
-        paths = [prepared.video_path] + [a.path for a in prepared.audio]
-        emit(Prepared(request.model_dump_json(), _hash_files(paths)))
-    os.makedirs(out_dir, exist_ok=True)
-    for event in iter_job_events(request, config, out_dir, out_stem=out_stem, resume=resume, cancel=cancel,
-                                 on_submitting=lambda *_: emit(Phase("SUBMITTING")),
-                                 poll_interval=poll_interval):
-        emit(event)
+    try:
+        if resume is not None:
+            request = JobRequest.model_validate_json(request_json)
+        else:
+            emit(Phase("PREPARING"))
+            prepared = prepare_media(strip_job, work_dir, use_segments=use_segments,
+                                     segment_overrides=overrides, cancel=cancel)
+            request = JobRequest(provider=provider, model=model, video=prepared.video_path, audio=prepared.audio,
+                                 segments=prepared.segments, options=Options(**options), client_key=client_key)
+            paths = [prepared.video_path] + [a.path for a in prepared.audio]
+            emit(Prepared(request.model_dump_json(), _hash_files(paths)))
+        os.makedirs(out_dir, exist_ok=True)
+        for event in iter_job_events(request, config, out_dir, out_stem=out_stem, resume=resume, cancel=cancel,
+                                     on_submitting=lambda *_: emit(Phase("SUBMITTING")),
+                                     poll_interval=poll_interval):
+            emit(event)
+    finally:
+        # the cut upload files are not needed any more: a re-attach only polls, a resubmit or a
+        # retry cuts again from the strips (the strip's own file is never in work_dir)
+        shutil.rmtree(work_dir, ignore_errors=True)
 
 
 # -- main thread: events -> records -----------------------------------------------------------
@@ -311,10 +339,7 @@ def summarize(job_ids, refused=()) -> tuple[str, str]:
     """(report level, "4 done, 1 failed: <reason>") for a set of jobs (STYLE habit 5).
     `refused`: "strip: reason" of strips that never became a job (bad input), counted as failed."""
     done, failed, cancelled, unknown, reasons = 0, len(refused), 0, 0, list(refused)
-    for job_id in job_ids:
-        _scene, rec = find_record(job_id)
-        if rec is None:
-            continue
+    for rec in records(job_ids):
         if rec.status == "COMPLETED":
             done += 1
         elif rec.status == "CANCELLED":
@@ -341,7 +366,7 @@ def summarize(job_ids, refused=()) -> tuple[str, str]:
 
 def status_line(job_ids) -> str:
     """Status-bar text while jobs run: 'Lip Sync: 2/5 done, 3 running (41%)'."""
-    recs = [r for _s, r in (find_record(j) for j in job_ids) if r is not None]
+    recs = records(job_ids)
     if not recs:
         return ""
     finished = sum(1 for r in recs if not in_flight(r))

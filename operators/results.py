@@ -66,6 +66,10 @@ def blend_relative(path: str, blend_path: str) -> str:
     return "//" + rel.replace(os.sep, "/")
 
 
+def _inside(path: str, folder: str) -> bool:
+    return os.path.abspath(path).startswith(os.path.abspath(folder) + os.sep)
+
+
 def _in_temp(path: str) -> bool:
     root = os.path.join(tempfile.gettempdir(), "vse_lipsync_unsaved")
     return os.path.abspath(path).startswith(root + os.sep)
@@ -87,6 +91,8 @@ def move_results(blend_path: str) -> int:
                 continue
             old = bpy.path.abspath(strip.filepath)
             if not _in_temp(old):
+                if not strip.filepath.startswith("//") and _inside(old, os.path.dirname(os.path.abspath(blend_path))):
+                    strip.filepath = blend_relative(old, blend_path)   # placed absolute, saved relative
                 continue
             new = moved.get(old) or os.path.join(target_dir, os.path.basename(old))
             if old not in moved and os.path.exists(old):

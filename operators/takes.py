@@ -34,12 +34,9 @@ def place_outputs(scene, rec, outputs) -> list[str]:
     existing = len(takes_of(scene, rec.source_strip))
     for index, path in enumerate(outputs):
         plan = plan_take(scene, placement, path)
+        # absolute for now: making it relative reloads the movie (~4 ms in a timer tick); the
+        # save_pre handler does it (results.move_results), so saved files hold //lipsync/... paths
         strip = apply_take(scene, plan)
-        if bpy.data.filepath:
-            # relative so the project folder can move; same file, so the handles stay put
-            rel = bpy.path.relpath(plan.filepath)
-            if rel != strip.filepath:
-                strip.filepath = rel
         info = strip.lipsync
         info.is_take = True
         info.source = rec.source_strip

@@ -144,14 +144,17 @@ def test_batch_summary_names_failure(addon, scene, online, clean_env, sandbox, t
     assert statuses == ["COMPLETED", "COMPLETED", "FAILED"]
     out = capfd.readouterr().out
     assert "2 done, 1 failed: shot" in out and "face not found" in out, out
-    failed = next(r for r in scene.lipsync.jobs if r.status == "FAILED")
+    index = [r.status for r in scene.lipsync.jobs].index("FAILED")
+    failed = scene.lipsync.jobs[index]
     assert "face not found" in failed.message and "generation_unsafe" in failed.message
+    # values, not the record: adding a record reallocates the collection (old pointers dangle)
+    key, source, options = failed.client_key, failed.source_strip, failed.options_json
     # retry = a new job with a new key, same strips and options
-    scene.lipsync.jobs_index = list(scene.lipsync.jobs).index(failed)
+    scene.lipsync.jobs_index = index
     assert bpy.ops.lipsync.retry() == {"FINISHED"}
     again = scene.lipsync.jobs[-1]
-    assert again.status == "COMPLETED" and again.client_key != failed.client_key
-    assert again.source_strip == failed.source_strip and again.options_json == failed.options_json
+    assert again.status == "COMPLETED" and again.client_key != key
+    assert again.source_strip == source and again.options_json == options
 
 
 def test_batch_summary_counts_refused_strips(addon, scene, online, clean_env, sandbox, tmp_path_factory, capfd):

@@ -88,8 +88,10 @@ def test_reload_in_fresh_process_reattaches_without_resubmitting(addon, sandbox,
     assert by_source["shotA"]["range"] == list(VISIBLE)
     assert by_source["shotB"]["range"] == [VISIBLE[0] + 100, VISIBLE[1] + 100]
     for take in by_source.values():
-        assert take["exists"] and take["filepath"].startswith("//lipsync/"), take
-        assert take["provider"] == provider and take["remote_id"]
+        assert take["exists"] and take["provider"] == provider and take["remote_id"], take
+    assert by_source["shotA"]["filepath"].startswith("//lipsync/")          # saved: relative
+    # B was placed after the reload (absolute until the next save makes it relative)
+    assert by_source["shotB"]["filepath"].startswith(str(tmp_path / "lipsync"))
     assert by_source["shotA"]["job_id"] == second["job_ids"]["shotA"]
     assert os.path.isdir(tmp_path / "lipsync")
 
@@ -155,6 +157,12 @@ def test_unsaved_results_move_beside_blend_on_save(addon, scene, online, clean_e
     bpy.ops.wm.open_mainfile(filepath=str(blend))
     [take] = takes(bpy.context.scene)
     assert take.filepath.startswith("//lipsync/") and visible(take) == VISIBLE
+    # a take placed in a saved file goes straight to //lipsync/ (absolute until the next save)
+    assert bpy.ops.lipsync.submit() == {"FINISHED"}
+    second = takes(bpy.context.scene)[-1]
+    assert second.filepath.startswith(str(tmp_path / "lipsync"))
+    bpy.ops.wm.save_mainfile()
+    assert second.filepath.startswith("//lipsync/") and visible(second) == VISIBLE
 
 
 def test_takes_stack_and_switch(addon, scene, online, clean_env, sandbox, tmp_path_factory):

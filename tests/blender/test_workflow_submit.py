@@ -6,6 +6,7 @@ the sandbox received a 48-frame video and the segment times of the dialogue stri
 """
 
 import json
+import os
 
 import bpy
 import pytest
@@ -72,3 +73,5 @@ def test_estimate_and_options_recorded(addon, scene, online, clean_env, sandbox,
         {k: str(getattr(rec, k)) for k in rec.bl_rna.properties.keys()})
     [job] = sandbox.stats()["jobs"]
     assert job["options"].get("temperature") == 0.3
+    video = json.loads(rec.request_json)["video"]             # the cut upload files are cleaned up
+    assert rec.job_id in video and not os.path.exists(os.path.dirname(video))
