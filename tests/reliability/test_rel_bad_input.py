@@ -19,9 +19,6 @@ from conftest import addon_module
 from test_rel_bl_faults import scene_strips
 from workflow_kit import FF, VISIBLE, add_shot, make_wav, strips_of, takes, use_sandbox, visible
 
-WORKFLOW_DONE = os.path.exists("/tmp/coord/done/workflow")
-
-
 def settings_state(scene) -> dict:
     s = scene.lipsync
     keys = [k for k in s.bl_rna.properties.keys() if k not in ("rna_type", "segments", "jobs", "estimate_text")]
@@ -272,7 +269,7 @@ def c_all_dialogue_switched_off(ctx):
     return single()
 
 
-# name: (setup, words the message holds, needs a workflow fix first)
+# name: (setup, words the message holds, refused by the workflow since commit 0387f51)
 CASES = {
     "nothing selected": (c_nothing_selected, ("Select one or more movie strips",), False),
     "no active strip": (c_no_active_strip, ("movie strip active",), False),
@@ -313,12 +310,8 @@ CASES = {
 
 
 def _params():
-    for name, (setup, words, needs_fix) in CASES.items():
-        marks = []
-        if needs_fix and not WORKFLOW_DONE:
-            marks.append(pytest.mark.xfail(strict=True, reason="needs a Blender-workflow fix (operators/ not "
-                                                                "released yet): see the reliability report"))
-        yield pytest.param(setup, words, id=name, marks=marks)
+    for name, (setup, words, _late) in CASES.items():
+        yield pytest.param(setup, words, id=name)
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,6 @@ ENV_KEY = "sk-REL-ENV-7f3a9c1e5b"
 PREF_KEY = "sk-REL-PREF-2d8e4b6a0c"
 KEYS = (ENV_KEY, PREF_KEY)
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-WORKFLOW_DONE = os.path.exists("/tmp/coord/done/workflow")
 
 
 @pytest.fixture(scope="module")
@@ -246,8 +245,6 @@ def test_keys_never_leak_in_blender(addon, addon_prefs, scene, online, clean_env
     assert len(leak_sandbox.stats()["jobs"]) == 10
 
 
-@pytest.mark.xfail(not WORKFLOW_DONE, strict=True,
-                   reason="operators/runtime.py + jobs.py: WorkerError texts and logged tracebacks are not scrubbed")
 def test_worker_bug_quoting_the_key_is_scrubbed(addon, addon_prefs, scene, online, clean_env, leak_sandbox, media,
                                                 caplog, capfd, tmp_path):
     caplog.set_level(logging.DEBUG)
