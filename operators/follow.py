@@ -15,7 +15,7 @@ from __future__ import annotations
 import bpy
 
 from . import jobs
-from .runtime import DEFAULT_BUDGET, RUNTIME
+from .runtime import DEFAULT_BUDGET, RUNTIME, main_thread_first
 
 TIMER_SECONDS = 0.25
 
@@ -84,10 +84,11 @@ class FollowJobsMixin:
 
     def step(self, context) -> bool:
         """Drain a budget's worth of events; True while any of this operator's jobs runs."""
-        RUNTIME.drain(jobs.apply_event, self.budget)
-        running = any(RUNTIME.is_active(j) for j in self._job_ids)
-        _set_status(context, jobs.status_line(self._job_ids) if running else None)
-        redraw_sequencers(context)
+        with main_thread_first():
+            RUNTIME.drain(jobs.apply_event, self.budget)
+            running = any(RUNTIME.is_active(j) for j in self._job_ids)
+            _set_status(context, jobs.status_line(self._job_ids) if running else None)
+            redraw_sequencers(context)
         return running
 
     def _finish(self, context, result):

@@ -104,3 +104,14 @@ def test_threads_are_daemons(runtime):
     rt.submit("d", work)
     rt.wait(["d"], lambda j, e: None, deadline=3)
     assert names == [True]
+
+
+def test_main_thread_first_restores_switch_interval(runtime):
+    before = sys.getswitchinterval()
+    with runtime.main_thread_first():
+        assert sys.getswitchinterval() > 0.049
+    assert sys.getswitchinterval() == before
+    with pytest.raises(ValueError):
+        with runtime.main_thread_first():
+            raise ValueError("apply failed")
+    assert sys.getswitchinterval() == before
