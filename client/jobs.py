@@ -42,6 +42,10 @@ __all__ = ["RemoteRef", "iter_job_events", "is_url", "remote_estimate"]
 POLL_TROUBLE_LIMIT = 5
 #: submits re-sent after an unreadable 2xx answer, where the provider de-duplicates them
 UNREADABLE_SUBMIT_RETRIES = 2
+#: how long a submit waits for a free slot when the provider says 429 (concurrency / rate limit).
+#: A 429 proves the job was not created, so waiting is safe for every provider; real jobs take
+#: minutes, so a batch bigger than the plan's cap must wait, not fail (providers.md §1.12, §6 #8).
+RATE_LIMIT_PATIENCE = 3600.0
 # Remote ids come back from a saved file on resume (a .blend may come from someone else): they
 # only ever fill one path segment of a URL rebuilt from the configured base (issue #6).
 _REMOTE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
@@ -101,7 +105,7 @@ def iter_job_events(
             runner.check_cancel()
             if on_submitting is not None:
                 on_submitting(request.client_key)
-            ref = runner.submit(refs)
+            ref = yield from runner.submit(refs)
             remote_id, current = ref.remote_id, ref
             crash_point("submitted")
             yield Submitted(ref.remote_id, dict(ref.extra))
@@ -230,7 +234,25 @@ class _Runner:
 
     # -- submit --------------------------------------------------------------------------------
 
-    def submit(self, refs: dict[str, str]) -> RemoteRef:
+    def submit(self, refs: dict[str, str]) -> Iterator[Event]:
+        """Submit, waiting out the provider's concurrency limit (429: nothing was created)."""
+        started = self.clock()
+        told = False
+        while True:
+            try:
+                return self.submit_once(refs)
+            except RateLimited as exc:
+                waited = self.clock() - started
+                if waited >= RATE_LIMIT_PATIENCE:
+                    raise
+                if not told:
+                    yield Status(JobState.QUEUED, None, "the provider's concurrency limit is reached: waiting "
+                                                        "for a free slot (nothing is billed meanwhile)")
+                    told = True
+                self.http.wait(min(RATE_LIMIT_PATIENCE - waited,
+                                   exc.retry_after if exc.retry_after is not None else 5.0))
+
+    def submit_once(self, refs: dict[str, str]) -> RemoteRef:
         """Submit once; an accepted submit whose answer is unreadable is the ambiguous case:
         re-sent with the same key where the provider de-duplicates it (the replay answers with the
         job), otherwise OutcomeUnknown: the job may exist, re-sending could pay twice."""
