@@ -217,6 +217,17 @@ def _audible(strip, parents) -> bool:
     return not strip.mute and strip.volume > 0 and not any(m.mute for m in _ancestors(strip, parents))
 
 
+def _speed_effect_of(scene, strip):
+    """The Speed effect strip fed by `strip`, if any (it changes what the artist sees and hears)."""
+    sed = getattr(scene, "sequence_editor", None)
+    if sed is None:
+        return None
+    for other in compat.strips_all(sed):
+        if compat.strip_type(other) == "SPEED" and getattr(other, "input_1", None) == strip:
+            return other
+    return None
+
+
 def read_video(scene, strip, rate: Fraction | None = None, parents=None) -> VideoSource:
     """The visible range of a movie strip as a VideoSource.
 
@@ -242,6 +253,11 @@ def read_video(scene, strip, rate: Fraction | None = None, parents=None) -> Vide
         raise _input_error(
             f'Movie strip "{strip.name}" is retimed (retiming keys); lip-sync needs it at normal '
             "speed: reset its retiming (Strip > Retiming > Reset) or render it to a new file.")
+    speed = _speed_effect_of(scene, strip)
+    if speed is not None:
+        raise _input_error(
+            f'Movie strip "{strip.name}" is retimed by the Speed strip "{speed.name}"; lip-sync needs what '
+            "plays at normal speed: render the retimed shot to a new file and lip-sync that.")
     if strip.use_reverse_frames:
         raise _input_error(f'Movie strip "{strip.name}" plays in reverse; turn off Reverse Frames '
                            "or render it to a new file.")

@@ -184,6 +184,12 @@ def c_retimed_movie(ctx):
     return batch()
 
 
+def c_speed_effect_on_movie(ctx):
+    kw = {"length": 40} if bpy.app.version >= (5, 0, 0) else {"frame_end": VISIBLE[0] + 40}
+    ctx.strips().new_effect(name="speed", type="SPEED", channel=5, frame_start=VISIBLE[0], input1=ctx.movie, **kw)
+    return batch()
+
+
 def c_missing_api_key(ctx):
     ctx.env.delenv("WAVESPEED_API_KEY", raising=False)
     return batch("wavespeed")
@@ -290,6 +296,8 @@ CASES = {
     "strobe": (c_strobe, ("Strobe 3",), False),
     "scene time remapping": (c_time_remap, ("remaps time",), False),
     "retimed movie": (c_retimed_movie, ('"shot" is retimed',), False),
+    "movie retimed by a Speed strip": (c_speed_effect_on_movie, ('"shot" is retimed by the Speed strip "speed"',),
+                                       True),
     "missing API key": (c_missing_api_key, ("No API key for WaveSpeedAI", "WAVESPEED_API_KEY"), False),
     "online access off": (c_online_access_off, ("Online access is off",), False),
     "base URL plain http off loopback": (c_base_url_plain_http_remote, ("example.com", "https"), True),
@@ -364,5 +372,73 @@ def test_odd_containers_and_paths_are_converted_not_refused(addon, scene, online
     assert visible(take) == VISIBLE and os.path.exists(bpy.path.abspath(take.filepath))
     [job] = sandbox.stats()["jobs"]
     assert job["inputs"]["video"]["frames"] == VISIBLE[1] - VISIBLE[0]
+    after = scene_strips(scene)
+    assert all(after[n] == s for n, s in before.items())
+
+
+def test_disk_full_during_download_fails_clearly_then_reattach_collects(addon, scene, online, clean_env, sandbox,
+                                                                       media, tmp_path):
+    """The result is paid for: a full disk must not lose it. The job fails with a sentence saying
+    so, nothing half-written becomes a take, and after space is freed Re-attach downloads it
+    without a second generation."""
+    import errno
+    use_sandbox(clean_env, sandbox, "sync")
+    add_shot(addon, scene, media)
+    download = addon_module(addon, "client.download")
+    real_fdopen = os.fdopen
+
+    class FullDisk:
+        def __init__(self, fd, mode):
+            self._f = real_fdopen(fd, mode)
+
+        def write(self, data):
+            self._f.write(data[: len(data) // 3])
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self._f.close()
+
+    clean_env.setattr(download.os, "fdopen", FullDisk)
+    before = scene_strips(scene)
+    with pytest.raises(RuntimeError, match="disk is full"):
+        bpy.ops.lipsync.submit_selected(provider="sync", model="lipsync-2")
+    rec = scene.lipsync.jobs[0]
+    assert rec.status == "FAILED" and rec.remote_id and "disk is full" in rec.message and "Re-attach" in rec.message
+    out_dir = bpy.path.abspath(rec.out_dir)
+    assert not takes(scene) and (not os.path.isdir(out_dir) or not [f for f in os.listdir(out_dir)
+                                                                    if f.startswith(rec.out_stem)])
+    assert scene_strips(scene) == before
+    clean_env.setattr(download.os, "fdopen", real_fdopen)            # space freed
+    assert bpy.ops.lipsync.reattach(job_id=rec.job_id) == {"FINISHED"}
+    assert rec.status == "COMPLETED", rec.message
+    [take] = takes(scene)
+    assert visible(take) == VISIBLE
+    assert sandbox.stats()["generations"]["sync"] == 1               # collected, not paid again
+
+
+def test_result_with_other_resolution_and_fps_is_placed_frame_exact(addon, scene, online, clean_env, sandbox,
+                                                                     media, tmp_path):
+    """A provider answers with 320x240 at 24 fps for a 160x120 30 fps source in a 25 fps scene: the
+    take covers exactly the source's frames and the same screen area; the source is untouched."""
+    jobs = addon_module(addon, "operators.jobs")
+    strips = addon_module(addon, "operators.strips")
+    events = addon_module(addon, "client.events")
+    movie = add_shot(addon, scene, media)
+    before = scene_strips(scene)
+    rec = jobs.create_record(scene, strips.snapshot_job(scene, movie), provider="sync", model="lipsync-2",
+                             options={}, sound_strips=None, use_segments=True)
+    result = str(tmp_path / "result.mp4")
+    subprocess.run([FF, "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=24",
+                    "-frames:v", "60", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", result],
+                   check=True)
+    jobs.apply_event(rec.job_id, events.Completed("gen-1", [result], 0.5, 2.5))
+    assert rec.status == "COMPLETED", rec.message
+    [take] = takes(scene)
+    assert visible(take) == VISIBLE
+    assert abs(take.transform.scale_x * 320 - movie.transform.scale_x * 160) < 1e-4
+    assert abs(take.transform.scale_y * 240 - movie.transform.scale_y * 120) < 1e-4
     after = scene_strips(scene)
     assert all(after[n] == s for n, s in before.items())
