@@ -104,6 +104,16 @@ def _once(http: Http, url: str, dest: Path, max_bytes: int, progress) -> Path:
     raise DownloadError("too many redirects on the output link", http.provider)
 
 
+def _read_umask() -> int:
+    # os.umask can only be read by setting it; do that once, at import, not from worker threads.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
 def _save(http: Http, response: httpx.Response, dest: Path, max_bytes: int, progress) -> Path:
     ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype.startswith(NOT_MEDIA_TYPES):
@@ -137,6 +147,9 @@ def _save(http: Http, response: httpx.Response, dest: Path, max_bytes: int, prog
             raise _Transient("the output file was empty")
         if not looks_like_video(head):
             raise _Transient("the output link did not answer with a video file")
+        # mkstemp creates the file 0600; a take on shared storage must be readable like any other
+        # file the artist writes, so apply the process umask as a plain open() would have.
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, dest)
         return dest
     except OSError as exc:

@@ -211,6 +211,18 @@ def test_download_size_cap(sandbox, media, tmp_path):
     assert not list(tmp_path.glob("*"))
 
 
+def test_result_file_honours_the_umask(sandbox, media, tmp_path):
+    # The temp file behind the download is 0600; a take on shared storage must not stay private.
+    import os
+    import stat
+
+    result = ok(run(sandbox, request("sync", "lipsync-2", media), tmp_path))
+    old = os.umask(0o022)
+    os.umask(old)
+    mode = stat.S_IMODE(os.stat(result.outputs[0]).st_mode)
+    assert mode == 0o666 & ~old
+
+
 @pytest.mark.parametrize("provider", ["sync", "runware", "foxapi"])
 def test_cancel_between_steps(sandbox, media, tmp_path, provider):
     sandbox.configure(processing_seconds=2.0)
