@@ -6,7 +6,7 @@ TD sets them once for a farm); the panel says which source is in use, never the 
 """
 
 import bpy
-from bpy.props import EnumProperty, FloatProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from .client import config as client_config
 
@@ -58,6 +58,9 @@ class LIPSYNC_AP_preferences(bpy.types.AddonPreferences):
     budget_cap_usd: FloatProperty(
         name="Budget Cap (USD)", min=0.0, default=0.0,
         description="A batch whose estimate exceeds this asks for confirmation first; 0 = no cap")
+    notify_sound: BoolProperty(
+        name="Sound When Done", default=False,
+        description="Play a short chime when a lip-sync batch you are waiting for ends")
 
     def draw(self, context):
         layout = self.layout
@@ -66,6 +69,7 @@ class LIPSYNC_AP_preferences(bpy.types.AddonPreferences):
         col.prop(self, "default_model")
         col.prop(self, "max_concurrent_jobs")
         col.prop(self, "budget_cap_usd")
+        col.prop(self, "notify_sound")
         for provider in client_config.PROVIDERS:
             box = layout.box()
             box.label(text=PROVIDER_LABELS[provider][0])

@@ -110,6 +110,11 @@ class LipsyncJob(bpy.types.PropertyGroup):
     outputs_json: StringProperty(name="Outputs", default="[]")
     takes_json: StringProperty(name="Takes", default="[]")
     attempts: IntProperty(name="Attempts", default=0)
+    fingerprint: StringProperty(name="Fingerprint",
+                                description="sha256 of the inputs' content, range, provider, model and options")
+    reused_from: StringProperty(name="Reused From", description="Job whose result this one reused at no cost")
+    group: StringProperty(name="Group", description="Pieces of one strip split around no-lipsync ranges")
+    handle_frames: IntProperty(name="Handles", default=0, description="Pre-roll/tail frames sent, hidden on the take")
 
 
 class LipsyncStripInfo(bpy.types.PropertyGroup):
@@ -125,6 +130,10 @@ class LipsyncStripInfo(bpy.types.PropertyGroup):
     options_json: StringProperty(name="Options", default="{}")
     cost: FloatProperty(name="Cost (USD)", default=-1.0)
     created: FloatProperty(name="Created")
+    group: StringProperty(name="Group", description="Takes placed together (pieces of one split job)")
+    reused: BoolProperty(name="Reused", description="Placed from the result cache at no cost")
+    ab_other: StringProperty(name="A/B Other",
+                             description="On a source strip: what A/B flips back to (take name, empty = original)")
 
 
 class LipsyncSceneSettings(bpy.types.PropertyGroup):
@@ -151,6 +160,14 @@ class LipsyncSceneSettings(bpy.types.PropertyGroup):
     segments_index: IntProperty()
     segments_strip: StringProperty(name="Segments Of", description="The movie strip the segment rows belong to")
     estimate_text: StringProperty(name="Estimate")
+    handles: IntProperty(name="Handles", min=0, max=250, default=0, update=_estimate_update,
+                         description="Frames of pre-roll and tail sent for context where the media has them; "
+                                     "the take hides them and covers exactly the strip")
+    use_cache: BoolProperty(name="Reuse Identical Results", default=True,
+                            description="A job with the same media content, range, audio, provider, model and "
+                                        "options as a finished one reuses its take at no cost (off: a fresh, "
+                                        "billed generation)")
+    spent_text: StringProperty(name="Spent", description="Running total of reported costs in this .blend")
 
     jobs: CollectionProperty(type=LipsyncJob)
     jobs_index: IntProperty()

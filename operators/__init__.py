@@ -4,10 +4,11 @@ Registering imports no client module that pulls httpx/pydantic (they load on fir
 starts no thread: the runtime's workers exist only while jobs run.
 """
 
-from . import manage, reattach, results, segments, speaker, submit
+from . import abswitch, manage, reattach, rerun, results, segments, speaker, submit
 
-classes = (*submit.classes, *manage.classes, *segments.classes, *speaker.classes)
-_handler_modules = (results, reattach, segments)
+classes = (*submit.classes, *manage.classes, *segments.classes, *speaker.classes, *rerun.classes,
+           *abswitch.classes)
+_handler_modules = (results, reattach, segments, abswitch)
 
 
 def register():

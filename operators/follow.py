@@ -55,6 +55,7 @@ class FollowJobsMixin:
 
     def _begin(self, context, modal: bool):
         self._timer = None
+        self._timer_used = False
         self._cancelling = False
         self._refused = []
         self._job_ids = list(self.start_jobs(context) or [])
@@ -64,6 +65,7 @@ class FollowJobsMixin:
             RUNTIME.wait(self._job_ids, jobs.apply_event)
             return self._finish(context, {"FINISHED"})
         wm = context.window_manager
+        self._timer_used = True   # the artist waited in the UI: tell them when it ends
         self._timer = wm.event_timer_add(TIMER_SECONDS, window=context.window)
         wm.modal_handler_add(self)
         self.step(context)
@@ -101,4 +103,7 @@ class FollowJobsMixin:
         if result == {"CANCELLED"} and level == "INFO":
             level = "WARNING"
         self.report({level}, text)
+        if getattr(self, "_timer_used", False):
+            from .abswitch import notify
+            notify(context, f"Lip Sync finished: {text}")
         return result

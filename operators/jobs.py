@@ -22,6 +22,7 @@ import time
 import bpy
 
 from . import results, runtime
+from .cache import CacheHit, Fingerprinted
 from .runtime import RUNTIME, Phase, Prepared, WorkerDone, WorkerError
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,8 @@ def estimate_usd(provider, model, strip_job, options) -> float:
 
 # -- records ----------------------------------------------------------------------------------
 def create_record(scene, strip_job, *, provider: str, model: str, options: dict, sound_strips,
-                  use_segments: bool, segment_overrides: dict | None = None, client_key: str | None = None):
+                  use_segments: bool, segment_overrides: dict | None = None, client_key: str | None = None,
+                  group: str = "", handle_frames: int = 0):
     from ..client.models import new_client_key
 
     rec = scene.lipsync.jobs.add()
@@ -143,6 +145,8 @@ def create_record(scene, strip_job, *, provider: str, model: str, options: dict,
     rec.sound_strips_json = json.dumps([p.strip_name for p in strip_job.audio])
     rec.segment_overrides_json = json.dumps(segment_overrides or {}, sort_keys=True)
     rec.use_segments = use_segments
+    rec.group = group
+    rec.handle_frames = handle_frames
     rec.estimate = estimate_usd(provider, model, strip_job, options)
     out_dir = results.results_dir()
     rec.out_dir = results.blend_relative(out_dir, bpy.data.filepath) if bpy.data.filepath else out_dir
@@ -165,11 +169,13 @@ def poll_interval():
     return float(value) if value else None
 
 
-def start(rec, strip_job, config, *, resume=None) -> None:
-    """Hand the record's job to a worker. `resume` = client RemoteRef to poll instead of submit."""
+def start(rec, strip_job, config, *, resume=None, use_cache: bool = True) -> None:
+    """Hand the record's job to a worker. `resume` = client RemoteRef to poll instead of submit.
+    `use_cache`: a finished job with the same fingerprint is reused instead (cache.py)."""
     from ..client import errors, events  # noqa: F401 - imported now, not in the first timer tick
     from ..preferences import get_prefs
     from . import placement, takes  # noqa: F401 - same: the tick that places a take stays short
+    from .cache import known_results
     RUNTIME.set_limit(get_prefs().max_concurrent_jobs)
     rec.attempts += 1
     rec.status = "PENDING"
@@ -180,7 +186,8 @@ def start(rec, strip_job, config, *, resume=None) -> None:
         options=json.loads(rec.options_json or "{}"), client_key=rec.client_key, config=config,
         work_dir=results.work_dir(rec.job_id), out_dir=bpy.path.abspath(rec.out_dir), out_stem=rec.out_stem,
         use_segments=rec.use_segments, overrides=_overrides(rec, strip_job), resume=resume,
-        request_json=rec.request_json, poll_interval=poll_interval())
+        request_json=rec.request_json, poll_interval=poll_interval(),
+        known=known_results(bpy.data.scenes) if resume is None and use_cache else {})
     RUNTIME.submit(rec.job_id, lambda cancel, emit: _work(cancel, emit, **spec))
 
 
@@ -195,15 +202,23 @@ def _hash_files(paths) -> str:
 
 
 def _work(cancel, emit, *, strip_job, provider, model, options, client_key, config, work_dir, out_dir,
-          out_stem, use_segments, overrides, resume, request_json, poll_interval):
+          out_stem, use_segments, overrides, resume, request_json, poll_interval, known):
     from ..client.jobs import iter_job_events
     from ..client.models import JobRequest, Options
+    from .cache import CacheHit, Fingerprinted, fingerprint
     from .media import prepare_media
 
     try:
         if resume is not None:
             request = JobRequest.model_validate_json(request_json)
         else:
+            # the cache check comes first: a hit prepares, uploads and submits nothing (cache.py)
+            key = fingerprint(strip_job, provider=provider, model=model, options=options,
+                              use_segments=use_segments, overrides=overrides)
+            emit(Fingerprinted(key))
+            if key in known:
+                emit(CacheHit(known[key], key))
+                return
             emit(Phase("PREPARING"))
             prepared = prepare_media(strip_job, work_dir, use_segments=use_segments,
                                      segment_overrides=overrides, cancel=cancel)
@@ -240,6 +255,10 @@ def apply_event(job_id: str, event) -> None:
     elif isinstance(event, Prepared):
         rec.request_json = event.request_json
         rec.input_hash = event.input_hash
+    elif isinstance(event, Fingerprinted):
+        rec.fingerprint = event.fingerprint
+    elif isinstance(event, CacheHit):
+        _reused(scene, rec, event)
     elif isinstance(event, ev.Uploading):
         rec.status = "UPLOADING"
         if event.total:
@@ -303,6 +322,33 @@ def _worker_error_text(event) -> str:
     return scrub(event.message)
 
 
+def _reused(scene, rec, event) -> None:
+    """A cache hit: the take of an earlier job with the same inputs, placed or re-activated."""
+    from . import cache, costs
+    _src_scene, source = find_record(event.source_job)
+    rec.finished = time.time()
+    if source is None:
+        rec.status, rec.message = "FAILED", "The cached result disappeared; Retry runs it again"
+        return
+    rec.reused_from = source.job_id
+    rec.remote_id = source.remote_id
+    rec.cost = 0.0
+    rec.outputs_json = source.outputs_json
+    try:
+        placed = cache.reuse(scene, rec, source)
+    except Exception as exc:  # noqa: BLE001
+        from ..client.errors import humanize
+        log.exception("re-using a cached lip-sync result failed")
+        rec.status, rec.message = "FAILED", f"Could not reuse the cached result: {humanize(exc)}"
+        return
+    rec.takes_json = json.dumps(placed)
+    rec.status = "COMPLETED"
+    rec.progress = 1.0
+    rec.message = f"Reused take {', '.join(placed)}, no charge (same inputs as an earlier job)"
+    log.info("lip-sync job %s: %s", rec.job_id, rec.message)
+    costs.refresh_spent()
+
+
 def _completed(scene, rec, event) -> None:
     from . import takes
     rec.remote_id = event.remote_id or rec.remote_id
@@ -321,6 +367,8 @@ def _completed(scene, rec, event) -> None:
     rec.status = "COMPLETED"
     rec.progress = 1.0
     rec.message = f"{len(placed)} take(s): {', '.join(placed)}"
+    from . import costs
+    costs.refresh_spent()
     if not bpy.app.background:
         # its own undo step: Ctrl+Z right after must not also revert the artist's last edit; undoing
         # it leaves the record as it was before, which the panel offers to Re-attach

@@ -65,7 +65,8 @@ class LIPSYNC_OT_cancel(bpy.types.Operator):
 
 
 class LIPSYNC_OT_retry(FollowJobsMixin, bpy.types.Operator):
-    """Run a finished or failed lip-sync job again as a new job (billed again)"""
+    """Run a finished or failed lip-sync job again as a new job (billed again: a finished job's
+    re-run skips the result cache, it is a deliberate new roll)"""
 
     bl_idname = "lipsync.retry"
     bl_label = "Retry Lip Sync Job"
@@ -84,7 +85,6 @@ class LIPSYNC_OT_retry(FollowJobsMixin, bpy.types.Operator):
         return True
 
     def start_jobs(self, context):
-        from .submit import has_key, launch, missing_key_message
         scene, rec = _record(context, self.job_id)
         if rec is None:
             self.report({"ERROR"}, "No job selected")
@@ -92,21 +92,40 @@ class LIPSYNC_OT_retry(FollowJobsMixin, bpy.types.Operator):
         if jobs.in_flight(rec):
             self.report({"ERROR"}, f'"{rec.name}" is still running')
             return []
-        if not has_key(rec.provider):
-            self.report({"ERROR"}, missing_key_message(rec.provider))
-            return []
-        sed = scene.sequence_editor
-        strip = compat.strips_all(sed).get(rec.source_strip) if sed else None
-        if strip is None:
-            self.report({"ERROR"}, f'The source strip "{rec.source_strip}" no longer exists')
-            return []
-        sounds = [compat.strips_all(sed).get(n) for n in json.loads(rec.sound_strips_json or "[]")]
-        sounds = [s for s in sounds if s is not None] or None
-        job_id = launch(self, scene, strip, provider=rec.provider, model=rec.model,
-                        options=json.loads(rec.options_json or "{}"), sound_strips=sounds,
-                        use_segments=rec.use_segments,
-                        segment_overrides=json.loads(rec.segment_overrides_json or "{}"))
-        return [job_id] if job_id else []
+        return rerun(self, scene, rec, use_cache=rec.status != "COMPLETED")
+
+
+def rerun(op, scene, rec, *, model: str | None = None, batch: bool = False, whole: bool = False,
+          use_cache: bool | None = None) -> list:
+    """Run the inputs of record `rec` again as a new job (new idempotency key): same source,
+    sound strips, options and handles; a piece of a split job re-runs only that piece and
+    joins its siblings; `whole` re-runs every piece of the strip as a new group instead.
+    `model` replaces the record's (draft to final). Returns job ids."""
+    from .submit import has_key, launch_all, missing_key_message
+    from .ranges import shift_speaker
+    if not has_key(rec.provider):
+        op.report({"ERROR"}, missing_key_message(rec.provider))
+        return []
+    sed = scene.sequence_editor
+    strip = compat.strips_all(sed).get(rec.source_strip) if sed else None
+    if strip is None:
+        message = f'The source strip "{rec.source_strip}" no longer exists'
+        if batch:
+            op._refused.append(f"{rec.name}: {message}")
+        else:
+            op.report({"ERROR"}, message)
+        return []
+    sounds = [compat.strips_all(sed).get(n) for n in json.loads(rec.sound_strips_json or "[]")]
+    sounds = [s for s in sounds if s is not None] or None
+    placement = json.loads(rec.placement_json or "{}")
+    options = shift_speaker(json.loads(rec.options_json or "{}"), -int(placement.get("handle_start", 0)))
+    piece = bool(rec.group) and not whole
+    only = (placement["frame_start"], placement["frame_end"]) if piece else None
+    return launch_all(op, scene, strip, provider=rec.provider, model=model or rec.model, options=options,
+                      sound_strips=sounds, use_segments=rec.use_segments,
+                      segment_overrides=json.loads(rec.segment_overrides_json or "{}"),
+                      handles=rec.handle_frames, only_range=only, group=rec.group if piece else None, batch=batch,
+                      use_cache=use_cache)
 
 
 class LIPSYNC_OT_reattach(FollowJobsMixin, bpy.types.Operator):
@@ -164,6 +183,10 @@ class LIPSYNC_OT_use_take(bpy.types.Operator):
         if self.take and self.take not in names:
             self.report({"ERROR"}, f'"{self.take}" is not a take of "{source_name}"')
             return {"CANCELLED"}
+        playing = takes.active_take(scene, source_name)
+        source = compat.strips_all(scene.sequence_editor).get(source_name)
+        if source is not None:   # what A/B (lipsync.toggle_ab) flips back to
+            source.lipsync.ab_other = playing.name if playing is not None else ""
         takes.select_take(scene, source_name, self.take)
         self.report({"INFO"}, f'Playing {self.take or "the original"} for "{source_name}"')
         return {"FINISHED"}

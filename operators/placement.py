@@ -39,6 +39,7 @@ class TakePlan:
     filepath: str
     name: str
     meta: str = ""  # meta strip holding the source ("" = top level)
+    handle_start: int = 0  # result frames before frame_start (pre-roll sent for context), hidden
 
 
 def _container(scene, meta: str):
@@ -86,6 +87,7 @@ def plan_take(scene, placement, result_path) -> TakePlan:
         filepath=os.path.abspath(os.fspath(result_path)),
         name=f"{placement.source_strip}.lipsync",
         meta=getattr(placement, "meta", ""),
+        handle_start=int(getattr(placement, "handle_start", 0)),
     )
 
 
@@ -140,6 +142,14 @@ def apply_take(scene, plan: TakePlan):
     take = strips.new_movie(name=plan.name, filepath=plan.filepath, channel=channel,
                             frame_start=plan.frame_start,
                             fit_method="ORIGINAL" if source is not None else "FIT")
+    if plan.handle_start:
+        # Pre-roll: hide the first `handle_start` result frames, then slide the content back so
+        # result frame handle_start lands on frame_start. Hiding first keeps the visible part
+        # inside the free range at every step. Example: handles 5, range 16..64: added at 16,
+        # left handle 21 (result frames 5..), content start 16 - 5 = 11 -> visible 16.., frame 16
+        # shows result frame 5 = the source's frame at 16.
+        compat.set_timing(take, "frame_final_start", plan.frame_start + plan.handle_start)
+        compat.set_timing(take, "frame_start", compat.get_timing(take, "frame_start") - plan.handle_start)
     left, right = compat.visible_range(take)
     if left != plan.frame_start:  # cannot happen with new_movie, but never place a take off by one
         compat.set_timing(take, "frame_start", compat.get_timing(take, "frame_start") + plan.frame_start - left)

@@ -68,41 +68,19 @@ def chosen_sounds(scene, strip):
 
 
 def refresh_estimate(scene) -> None:
-    """Write the estimated cost of the current selection (or active strip) into estimate_text."""
-    from ..client.errors import LipsyncError
-    from . import jobs
-    from .strips import snapshot_job
+    """Write the estimated cost of the current selection (or active strip) into estimate_text:
+    the jobs that would really be sent (no-lipsync ranges left out, handles added; costs.py)."""
+    from . import costs
 
     settings = scene.lipsync
-    sed = scene.sequence_editor
-    if sed is None:
+    if scene.sequence_editor is None:
         settings.estimate_text = ""
         return
-    movies = [s for s in compat.strips_all(sed)
-              if s.select and compat.strip_type(s) == "MOVIE" and not s.lipsync.is_take]
-    if not movies and sed.active_strip is not None and compat.strip_type(sed.active_strip) == "MOVIE":
-        movies = [sed.active_strip]
-    total, unknown, seconds = 0.0, 0, 0.0
+    movies = costs.selected_movies(scene)
     options = {"sync_mode": None if settings.sync_mode == "DEFAULT" else settings.sync_mode,
                "number_results": settings.number_results}
-    for strip in movies:
-        try:
-            job = snapshot_job(scene, strip)
-        except LipsyncError:
-            continue
-        usd = jobs.estimate_usd(settings.provider, settings.model, job, options)
-        seconds += job.video.duration
-        if usd < 0:
-            unknown += 1
-        else:
-            total += usd
-    if not movies:
-        settings.estimate_text = ""
-    elif unknown and not total:
-        settings.estimate_text = f"{len(movies)} strip(s), {seconds:.1f} s: no published price"
-    else:
-        extra = f" (+{unknown} without a price)" if unknown else ""
-        settings.estimate_text = f"{len(movies)} strip(s), {seconds:.1f} s: about ${total:.2f}{extra}"
+    est = costs.estimate_strips(scene, movies, settings.provider, settings.model, options)
+    settings.estimate_text = costs.describe(est, len(movies))
 
 
 # -- keep rows and estimate current without computing in draw() ------------------------------

@@ -97,7 +97,8 @@ class AudioPart:
 class Placement:
     """Where the take goes: names, not bpy objects (strips may be renamed, so the workflow keeps
     its own link too). frame_end is exclusive (the right handle). meta = name of the meta strip
-    that holds the source, "" at top level."""
+    that holds the source, "" at top level. handle_start: frames of pre-roll at the head of the
+    upload (operators/ranges.py handles) that the take hides, so it still starts on frame_start."""
 
     scene: str
     source_strip: str
@@ -105,6 +106,7 @@ class Placement:
     frame_start: int
     frame_end: int
     meta: str = ""
+    handle_start: int = 0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import bpy
-from bpy.props import StringProperty
+from bpy.props import BoolProperty, StringProperty
 
 from .. import compat
 from . import jobs, results
@@ -43,55 +43,105 @@ def poll_network(cls, context, provider: str | None = None) -> bool:
     return True
 
 
-def launch(op, scene, strip, *, provider, model, options, sound_strips=None, use_segments=True,
-           segment_overrides=None, batch=False) -> str | None:
-    """Snapshot, record, start one job. Reports and returns None when the input is refused."""
-    from ..client.errors import LipsyncError, humanize
-    from ..preferences import provider_config
-    from .strips import snapshot_job
+def launch(op, scene, strip, **kw) -> str | None:
+    """One strip -> its first job id (None when refused). Scripts and tools use this; operators
+    use launch_all, which also returns the pieces of a strip split around no-lipsync ranges."""
+    started = launch_all(op, scene, strip, **kw)
+    return started[0] if started else None
 
+
+def launch_all(op, scene, strip, *, provider, model, options, sound_strips=None, use_segments=True,
+               segment_overrides=None, batch=False, handles=None, only_range=None, group=None,
+               use_cache=None) -> list[str]:
+    """Snapshot, record, start the jobs of one strip (ranges.plan_jobs: one per included range,
+    with handles). Reports and returns [] when the input is refused. `only_range` (frame_start,
+    frame_end) keeps just that piece (retrying one failed piece never re-runs its siblings)."""
+    from ..client.errors import InputError, LipsyncError, humanize
+    from ..client.models import new_client_key
+    from ..preferences import provider_config
+    from . import ranges
+
+    handles = scene.lipsync.handles if handles is None else handles
+    use_cache = scene.lipsync.use_cache if use_cache is None else use_cache
     try:
-        strip_job = snapshot_job(scene, strip, sound_strips)
-        check_strip_job(strip_job, provider, model, options, segment_overrides)
+        planned = ranges.plan_jobs(scene, strip, sound_strips, handles=handles)
+        if only_range is not None:
+            planned = [j for j in planned if (j.placement.frame_start, j.placement.frame_end) == tuple(only_range)]
+            if not planned:
+                raise InputError(f'"{strip.name}" no longer has dialogue on frames {only_range[0]}..{only_range[1]} '
+                                 "outside the no-lipsync ranges")
+        for job in planned:
+            check_strip_job(job, provider, model, ranges.shift_speaker(options, job.placement.handle_start),
+                            segment_overrides)
     except LipsyncError as exc:
         if batch:   # a batch names it in its one summary
             op._refused.append(f"{strip.name}: {humanize(exc)}")
         else:
             op.report({"ERROR"}, humanize(exc))
-        return None
+        return []
     config = provider_config(provider)
     if use_segments:
         from ..client.capabilities import supports
         # a provider without segments gets the dialogue strips mixed into one track instead
         # (parts at their offsets, silence elsewhere, exactly the video's length: media.py)
         use_segments = supports(provider, model, "segments")[0]
-    rec = jobs.create_record(scene, strip_job, provider=provider, model=model, options=options,
-                             sound_strips=sound_strips, use_segments=use_segments,
-                             segment_overrides=segment_overrides)
-    jobs.start(rec, strip_job, config)
-    return rec.job_id
+    if group is None:
+        group = new_client_key()[:12] if len(planned) > 1 else ""
+    started = []
+    for strip_job in planned:
+        rec = jobs.create_record(scene, strip_job, provider=provider, model=model,
+                                 options=ranges.shift_speaker(options, strip_job.placement.handle_start),
+                                 sound_strips=sound_strips, use_segments=use_segments,
+                                 segment_overrides=segment_overrides, group=group, handle_frames=handles)
+        started.append(rec.job_id)
+        jobs.start(rec, strip_job, config, use_cache=use_cache)
+    return started
 
 
-def over_budget(op, scene, movies, provider, model, options) -> bool:
-    """Refuse (and say why) when the estimate of `movies` exceeds the preferences' budget cap."""
-    from ..client.errors import LipsyncError
-    from ..preferences import get_prefs
-    from .strips import snapshot_job
-    cap = get_prefs().budget_cap_usd
-    if cap <= 0:
+def over_budget(op, scene, movies, provider, model, options, confirmed=False) -> bool:
+    """True (and says why) when the estimate of `movies` exceeds the preferences' budget cap and
+    the artist has not confirmed it. In the UI the operator asks first (invoke_confirm); scripts
+    pass confirm_budget=True."""
+    from . import costs
+    est = costs.estimate_strips(scene, movies, provider, model, options)
+    if confirmed or not costs.over_cap(est):
         return False
-    total = 0.0
-    for strip in movies:
-        try:
-            usd = jobs.estimate_usd(provider, model, snapshot_job(scene, strip), options)
-        except LipsyncError:
-            continue
-        total += max(0.0, usd)
-    if total <= cap:
-        return False
-    op.report({"ERROR"}, f"The estimate ${total:.2f} for {len(movies)} strip(s) exceeds the budget cap "
-                         f"${cap:.2f} (add-on preferences)")
+    op.report({"ERROR"}, f"The estimate ${est.usd:.2f} for {len(movies)} strip(s) exceeds the budget cap "
+                         f"${costs.budget_cap():.2f} (add-on preferences); confirm to submit anyway")
     return True
+
+
+class BudgetConfirmMixin:
+    """Ask before a batch over the budget cap (issue #8). invoke(): over the cap -> a confirm
+    popup; its OK runs execute(), which then follows the jobs modally like invoke would."""
+
+    def budget_targets(self, context):
+        raise NotImplementedError
+
+    def invoke(self, context, event):
+        from . import costs
+        if not self.confirm_budget and not bpy.app.background and context.window is not None:
+            try:
+                scene, movies, provider, model = self.budget_targets(context)
+                options = jobs.options_from_settings(scene.lipsync, provider, model, getattr(self, "sync_mode", ""))
+                est = costs.estimate_strips(scene, movies, provider, model, options)
+            except Exception:  # noqa: BLE001 - start_jobs reports the real problem
+                est = None
+            if est is not None and costs.over_cap(est):
+                self.confirm_budget = True
+                self.ui_confirmed = True
+                message = (f"About ${est.usd:.2f} for {est.jobs} job(s), over your budget cap "
+                           f"${costs.budget_cap():.2f}")
+                try:
+                    return context.window_manager.invoke_confirm(self, event, title="Over Budget",
+                                                                 message=message, confirm_text="Submit Anyway")
+                except TypeError:   # older signature
+                    return context.window_manager.invoke_confirm(self, event)
+        return super().invoke(context, event)
+
+    def execute(self, context):
+        modal = self.ui_confirmed and not bpy.app.background and context.window is not None
+        return self._begin(context, modal=modal)
 
 
 def _checked_options(op, settings, provider, model, sync_mode=""):
@@ -144,12 +194,24 @@ def check_strip_job(strip_job, provider, model, options, segment_overrides=None)
                              f'picture of "{name}" ({model} on {LABELS[provider]})', provider)
 
 
-class LIPSYNC_OT_submit(FollowJobsMixin, bpy.types.Operator):
+_CONFIRM_DOC = "Submit even when the estimate exceeds the budget cap in the add-on preferences"
+
+
+class LIPSYNC_OT_submit(BudgetConfirmMixin, FollowJobsMixin, bpy.types.Operator):
     """Lip-sync the active movie strip to the dialogue strips under it (the panel's segments)"""
 
     bl_idname = "lipsync.submit"
     bl_label = "Lip Sync Active Strip"
     bl_options = {"REGISTER"}  # no UNDO: a paid network job cannot be undone (Flamenco does the same)
+
+    confirm_budget: BoolProperty(name="Confirm Over Budget", description=_CONFIRM_DOC, options={"SKIP_SAVE"})
+    ui_confirmed: BoolProperty(options={"HIDDEN", "SKIP_SAVE"})
+
+    def budget_targets(self, context):
+        from . import takes
+        scene = compat.sequencer_scene(context)
+        strip = takes.source_of(scene, compat.active_strip(context))
+        return scene, [strip] if strip is not None else [], scene.lipsync.provider, scene.lipsync.model
 
     @classmethod
     def poll(cls, context):
@@ -182,14 +244,14 @@ class LIPSYNC_OT_submit(FollowJobsMixin, bpy.types.Operator):
                 self.report({"ERROR"}, f'Every dialogue strip under "{strip.name}" is switched off')
                 return []
         options = _checked_options(self, settings, settings.provider, settings.model)
-        if options is None or over_budget(self, scene, [strip], settings.provider, settings.model, options):
+        if options is None or over_budget(self, scene, [strip], settings.provider, settings.model, options,
+                                          getattr(self, "confirm_budget", False)):
             return []
-        job_id = launch(self, scene, strip, provider=settings.provider, model=settings.model, options=options,
-                        sound_strips=sounds, use_segments=settings.use_segments, segment_overrides=overrides)
-        return [job_id] if job_id else []
+        return launch_all(self, scene, strip, provider=settings.provider, model=settings.model, options=options,
+                          sound_strips=sounds, use_segments=settings.use_segments, segment_overrides=overrides)
 
 
-class LIPSYNC_OT_submit_selected(FollowJobsMixin, bpy.types.Operator):
+class LIPSYNC_OT_submit_selected(BudgetConfirmMixin, FollowJobsMixin, bpy.types.Operator):
     """Lip-sync every selected movie strip to the sound strips overlapping it (one job each)"""
 
     bl_idname = "lipsync.submit_selected"
@@ -199,6 +261,14 @@ class LIPSYNC_OT_submit_selected(FollowJobsMixin, bpy.types.Operator):
     provider: StringProperty(name="Provider", description="Empty = the panel's provider")
     model: StringProperty(name="Model", description="Empty = the panel's model")
     sync_mode: StringProperty(name="Sync Mode", description="Empty = the panel's sync mode")
+    confirm_budget: BoolProperty(name="Confirm Over Budget", description=_CONFIRM_DOC, options={"SKIP_SAVE"})
+    ui_confirmed: BoolProperty(options={"HIDDEN", "SKIP_SAVE"})
+
+    def budget_targets(self, context):
+        scene = compat.sequencer_scene(context)
+        movies = [s for s in compat.selected_strips(context)
+                  if compat.strip_type(s) == "MOVIE" and not s.lipsync.is_take]
+        return scene, movies, self.provider or scene.lipsync.provider, self.model or scene.lipsync.model
 
     @classmethod
     def poll(cls, context):
@@ -229,14 +299,14 @@ class LIPSYNC_OT_submit_selected(FollowJobsMixin, bpy.types.Operator):
         if not movies:
             self.report({"ERROR"}, "Select one or more movie strips (takes are skipped)")
             return []
-        if over_budget(self, scene, movies, provider, model, options):
+        if over_budget(self, scene, movies, provider, model, options, getattr(self, "confirm_budget", False)):
             return []
         started, refused = [], 0
         for strip in movies:
-            job_id = launch(self, scene, strip, provider=provider, model=model, options=options,
-                            use_segments=settings.use_segments, batch=True)
-            if job_id:
-                started.append(job_id)
+            ids = launch_all(self, scene, strip, provider=provider, model=model, options=options,
+                             use_segments=settings.use_segments, batch=True)
+            if ids:
+                started.extend(ids)
             else:
                 refused += 1
         if refused and not started:

@@ -47,11 +47,25 @@ def place_outputs(scene, rec, outputs) -> list[str]:
         info.options_json = rec.options_json
         info.cost = rec.cost if index == 0 else -1.0   # the job's cost, counted once
         info.created = rec.finished
+        info.group = f"{rec.group}#{index}" if rec.group else ""
+        info.reused = bool(rec.reused_from)
         names.append(strip.name)
-    # the newest take plays: mute older takes of this source
+    # the newest take plays: mute older takes of this source; A/B flips back to the original
     if names:
         select_take(scene, rec.source_strip, names[0])
+        source = compat.strips_all(scene.sequence_editor).get(rec.source_strip)
+        if source is not None:
+            source.lipsync.ab_other = ""
     return names
+
+
+def find_take(scene, name: str, source_name: str):
+    """The take strip `name` of `source_name`, None when deleted or no longer a take of it."""
+    sed = scene.sequence_editor
+    strip = compat.strips_all(sed).get(name) if sed and name else None
+    if strip is None or not strip.lipsync.is_take or strip.lipsync.source != source_name:
+        return None
+    return strip
 
 
 def takes_of(scene, source_name: str) -> list:
@@ -82,6 +96,10 @@ def active_take(scene, source_name: str):
 
 
 def select_take(scene, source_name: str, take_name: str) -> None:
-    """Unmute `take_name` and mute the other takes; "" = back to the original."""
-    for strip in takes_of(scene, source_name):
-        strip.mute = strip.name != take_name
+    """Unmute `take_name` and mute the other takes; "" = back to the original. The pieces placed
+    with it (one job split around no-lipsync ranges, ranges.py) play together."""
+    found = takes_of(scene, source_name)
+    chosen = next((t for t in found if t.name == take_name), None)
+    group = chosen.lipsync.group if chosen is not None else ""
+    for strip in found:
+        strip.mute = not (strip.name == take_name or (group and strip.lipsync.group == group))

@@ -85,14 +85,33 @@ class LIPSYNC_PT_main(_SidebarPanel, bpy.types.Panel):
         _option(col, settings, "face_mode", "mode")
         _option(col, settings, "number_results", "number_results")
         _option(col, settings, "use_segments", "segments")
+        col.prop(settings, "handles")
+        col.prop(settings, "use_cache")
         col.separator()
         row = col.row()
         row.label(text=settings.estimate_text or "Estimate: select movie strips", icon="FUND")
         row.operator("lipsync.refresh_segments", text="", icon="FILE_REFRESH")
+        if settings.spent_text:
+            col.label(text=settings.spent_text, icon="BOOKMARKS")
         col = layout.column(align=True)
         col.scale_y = 1.3
         col.operator("lipsync.submit", icon="PLAY")
         col.operator("lipsync.submit_selected", icon="SEQ_STRIP_DUPLICATE")
+
+
+class LIPSYNC_PT_ranges(_SidebarPanel, bpy.types.Panel):
+    bl_label = "No-Lipsync Ranges"
+    bl_parent_id = "LIPSYNC_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        col = self.layout.column(align=True)
+        col.label(text="Frames not sent (cutaways, reactions):", icon="INFO")
+        col.label(text='- a Color or Adjustment strip named "No Lipsync"')
+        col.label(text='  on any channel, over the frames to skip')
+        col.label(text='- or markers "nolipsync" ... "nolipsync_end"')
+        col.label(text="Each remaining range is its own job and take;")
+        col.label(text="the estimate above already leaves them out.")
 
 
 class LIPSYNC_UL_segments(bpy.types.UIList):
@@ -203,6 +222,7 @@ class LIPSYNC_PT_jobs(_SidebarPanel, bpy.types.Panel):
         row.operator("lipsync.cancel", icon="CANCEL").job_id = rec.job_id
         row.operator("lipsync.retry", icon="FILE_REFRESH").job_id = rec.job_id
         row.operator("lipsync.reattach", text="Re-attach", icon="LINKED").job_id = rec.job_id
+        layout.operator("lipsync.retry_failed", text="Retry Failed Only", icon="RECOVER_LAST")
 
 
 def _wrap(text, width):
@@ -239,9 +259,14 @@ class LIPSYNC_PT_takes(_SidebarPanel, bpy.types.Panel):
         for take in found:
             info = take.lipsync
             cost = f" ${info.cost:.2f}" if info.cost >= 0 else ""
+            cost = " reused, free" if info.reused else cost
             op = col.operator("lipsync.use_take", text=f"Take {info.take_index}: {info.model} ({info.provider}){cost}",
                               icon="RADIOBUT_ON" if take == playing else "RADIOBUT_OFF", depress=take == playing)
             op.source, op.take = source.name, take.name
+        if found:
+            row = layout.row(align=True)
+            row.operator("lipsync.toggle_ab", text="A/B (F8)", icon="ARROW_LEFTRIGHT")
+            row.operator_menu_enum("lipsync.draft_to_final", "model", text="Draft to Final", icon="SHADERFX")
 
 
 class LIPSYNC_MT_strip(bpy.types.Menu):
@@ -256,7 +281,11 @@ class LIPSYNC_MT_strip(bpy.types.Menu):
         layout.operator("lipsync.refresh_segments", icon="FILE_REFRESH")
         layout.operator("lipsync.pick_speaker", icon="EYEDROPPER")
         layout.operator("lipsync.use_take", text="Back to Original", icon="LOOP_BACK").take = ""
+        layout.operator("lipsync.toggle_ab", icon="ARROW_LEFTRIGHT")
+        layout.operator_menu_enum("lipsync.draft_to_final", "model", icon="SHADERFX")
+        layout.separator()
         layout.operator("lipsync.reattach", icon="LINKED")
+        layout.operator("lipsync.retry_failed", icon="RECOVER_LAST")
 
 
 def _context_menu(self, context):
@@ -264,7 +293,7 @@ def _context_menu(self, context):
     self.layout.menu("LIPSYNC_MT_strip", icon="SPEAKER")
 
 
-classes = (LIPSYNC_PT_main, LIPSYNC_UL_segments, LIPSYNC_PT_segments, LIPSYNC_PT_speaker, LIPSYNC_UL_jobs,
+classes = (LIPSYNC_PT_main, LIPSYNC_PT_ranges, LIPSYNC_UL_segments, LIPSYNC_PT_segments, LIPSYNC_PT_speaker, LIPSYNC_UL_jobs,
            LIPSYNC_PT_jobs, LIPSYNC_PT_takes, LIPSYNC_MT_strip)
 
 

@@ -157,7 +157,9 @@ def test_unsaved_results_move_beside_blend_on_save(addon, scene, online, clean_e
     bpy.ops.wm.open_mainfile(filepath=str(blend))
     [take] = takes(bpy.context.scene)
     assert take.filepath.startswith("//lipsync/") and visible(take) == VISIBLE
-    # a take placed in a saved file goes straight to //lipsync/ (absolute until the next save)
+    # a take placed in a saved file goes straight to //lipsync/ (absolute until the next save);
+    # a fresh roll of the same inputs, not the result cache (test_beyond_cache.py)
+    bpy.context.scene.lipsync.use_cache = False
     assert bpy.ops.lipsync.submit() == {"FINISHED"}
     second = takes(bpy.context.scene)[-1]
     assert second.filepath.startswith(str(tmp_path / "lipsync"))
@@ -190,6 +192,7 @@ def test_takes_stack_and_switch(addon, scene, online, clean_env, sandbox, tmp_pa
     # with a take active, Lip Sync re-runs its source (never lip-syncs a take)
     scene.sequence_editor.active_strip = found[1]
     settings.provider, settings.number_results = "sync", 1
+    settings.use_cache = False   # same inputs as take 1: a fresh roll, not the result cache
     assert bpy.ops.lipsync.submit() == {"FINISHED"}
     assert settings.jobs[-1].source_strip == "shot" and len(takes(scene)) == 4
 

@@ -1,0 +1,176 @@
+"""No-lipsync ranges and handles: turn one StripJob into the pieces that are actually sent.
+
+MAIN THREAD for `excluded_ranges()` (reads markers and strips); everything else is plain data.
+
+No-lipsync ranges (peers.md §8 #7), two conventions, both read:
+- a guide strip: a color or adjustment strip on any channel whose name starts with "No Lipsync"
+  (or "nolipsync", case and spaces ignored) excludes the frames it covers;
+- timeline markers: a marker named ``nolipsync`` starts an excluded range, the next marker named
+  ``nolipsync_end`` (or ``lipsync``) ends it; an unclosed start runs to the end of the strip.
+
+Why separate jobs and not segments: every provider bills OUTPUT seconds (client/pricing.py:
+sync.so per output frame, fal per output minute, Runware per audio second), and a segment job
+still returns the whole uploaded video. Only a shorter upload costs less, so each included range
+becomes its own job (its own upload, its own take piece placed on exactly that range); the
+excluded frames are never uploaded and the original shows through there.
+
+Example (25 fps, strip visible 16..64, a "No Lipsync" color strip on 30..40): pieces 16..30 and
+40..64, 14 + 24 frames uploaded instead of 48; the estimate drops by 10/48. A piece without
+dialogue is dropped (nothing to sync: the original plays).
+
+Handles (peers.md §8 #11): N frames of pre-roll and tail are added to each piece's upload where
+the source media has them (clamped at the file's first/last frame), the dialogue is shifted by
+the pre-roll and padded with silence, and the take is placed with its handles hidden
+(`Placement.handle_start`): it covers exactly the piece's range, frame for frame.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from fractions import Fraction
+
+from .. import compat
+
+GUIDE_PREFIXES = ("nolipsync",)
+MARKER_START = "nolipsync"
+MARKER_ENDS = ("nolipsync_end", "lipsync")
+
+
+def _norm(name: str) -> str:
+    return "".join(name.lower().split()).replace("-", "").replace("_", "")
+
+
+def is_guide_strip(strip) -> bool:
+    return (compat.strip_type(strip) in ("COLOR", "ADJUSTMENT")
+            and _norm(strip.name).startswith(GUIDE_PREFIXES))
+
+
+def excluded_ranges(scene) -> list[tuple[int, int]]:
+    """Timeline frame ranges [start, end) marked "no lipsync" in `scene`, merged and sorted."""
+    found = []
+    sed = scene.sequence_editor
+    if sed is not None:
+        for strip in compat.strips_all(sed):
+            if is_guide_strip(strip) and not strip.mute:
+                left, right = compat.visible_range(strip)
+                found.append((int(left), int(right)))
+    opened = None
+    for marker in sorted(scene.timeline_markers, key=lambda m: m.frame):
+        name = marker.name.strip().lower()
+        if name == MARKER_START and opened is None:
+            opened = marker.frame
+        elif name in MARKER_ENDS and opened is not None:
+            found.append((opened, marker.frame))
+            opened = None
+    if opened is not None:
+        found.append((opened, 1 << 30))
+    return merge(found)
+
+
+def merge(ranges) -> list[tuple[int, int]]:
+    out = []
+    for start, end in sorted(r for r in ranges if r[1] > r[0]):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+def included(left: int, right: int, excluded) -> list[tuple[int, int]]:
+    """[left, right) minus the excluded ranges. Example: 16..64 minus 30..40 -> 16..30, 40..64."""
+    pieces, cursor = [], left
+    for start, end in merge(excluded):
+        if end <= cursor or start >= right:
+            continue
+        if start > cursor:
+            pieces.append((cursor, start))
+        cursor = max(cursor, end)
+    if cursor < right:
+        pieces.append((cursor, right))
+    return pieces
+
+
+def sub_job(job, start: int, end: int):
+    """`job` restricted to the timeline frames [start, end) (inside its visible range), or None
+    when no dialogue is heard there. Dialogue parts are clipped in seconds of the upload."""
+    left = job.placement.frame_start
+    rate = job.scene_rate
+    lo, hi = Fraction(start - left) / rate, Fraction(end - left) / rate
+    parts = []
+    for part in job.audio:
+        p_lo = Fraction(part.video_offset)
+        p_hi = p_lo + Fraction(part.duration)
+        a, b = max(p_lo, lo), min(p_hi, hi)
+        if b <= a:
+            continue
+        parts.append(dataclasses.replace(
+            part, file_start=float(Fraction(part.file_start) + (a - p_lo)), duration=float(b - a),
+            video_offset=float(a - lo), frame_start=max(part.frame_start, start), frame_end=min(part.frame_end, end)))
+    if not parts:
+        return None
+    video = job.video
+    skip = start - left
+    video = dataclasses.replace(
+        video, first_frame=video.first_frame + skip, frames=end - start,
+        duration=float(Fraction(end - start) / rate),
+        file_start=float(Fraction(video.first_frame + skip) / video.rate) if video.rate else video.file_start)
+    placement = dataclasses.replace(job.placement, frame_start=start, frame_end=end)
+    return dataclasses.replace(job, video=video, audio=tuple(parts), placement=placement)
+
+
+def with_handles(job, handles: int):
+    """`job` with up to `handles` extra frames before and after, clamped to the media.
+
+    Example: visible source frames 5..53 of a 60-frame file, handles 8 -> pre-roll 5 (the file
+    starts at frame 0), tail 7 (frames 53..60): upload frames 0..60 (60 frames), dialogue shifted
+    by 5 frames, placement hides 5 frames at the head and 7 at the tail.
+    """
+    video = job.video
+    if handles <= 0:
+        return job
+    pre = max(0, min(handles, video.first_frame))
+    end = video.first_frame + video.frames
+    post = max(0, min(handles, (video.total_frames or end) - end))
+    if not pre and not post:
+        return job
+    rate = job.scene_rate
+    shift = Fraction(pre) / rate
+    frames = video.frames + pre + post
+    video = dataclasses.replace(
+        video, first_frame=video.first_frame - pre, frames=frames, duration=float(Fraction(frames) / rate),
+        file_start=float(Fraction(video.first_frame - pre) / video.rate) if video.rate else video.file_start)
+    parts = tuple(dataclasses.replace(p, video_offset=float(Fraction(p.video_offset) + shift)) for p in job.audio)
+    placement = dataclasses.replace(job.placement, handle_start=pre)
+    return dataclasses.replace(job, video=video, audio=parts, placement=placement)
+
+
+def shift_speaker(options: dict, pre: int) -> dict:
+    """A speaker frame counts frames of the upload: the pre-roll moves it by `pre`."""
+    speaker = options.get("active_speaker") or {}
+    if not pre or speaker.get("frame") is None:
+        return options
+    return {**options, "active_speaker": {**speaker, "frame": int(speaker["frame"]) + pre}}
+
+
+def plan_jobs(scene, strip, sound_strips=None, *, handles: int | None = None, excluded=None) -> list:
+    """The StripJobs actually sent for `strip`: split around no-lipsync ranges, with handles.
+
+    Raises the client's InputError like strips.snapshot_job (nothing sent), and when every
+    dialogue of the strip falls in excluded ranges.
+    """
+    from ..client.errors import InputError
+    from .strips import snapshot_job
+
+    job = snapshot_job(scene, strip, sound_strips)
+    handles = scene.lipsync.handles if handles is None else handles
+    excluded = excluded_ranges(scene) if excluded is None else excluded
+    left, right = job.placement.frame_start, job.placement.frame_end
+    pieces = included(left, right, excluded)
+    if pieces == [(left, right)]:
+        jobs = [job]
+    else:
+        jobs = [j for j in (sub_job(job, a, b) for a, b in pieces) if j is not None]
+        if not jobs:
+            raise InputError(f'Every frame of "{strip.name}" with dialogue is in a no-lipsync range; nothing to send')
+    return [with_handles(j, handles) for j in jobs]
