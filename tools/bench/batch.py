@@ -81,10 +81,7 @@ def main() -> None:
         "batch", f"batch of {n} strips, sandbox {processing:g} s/job, concurrency {concurrency}",
         batch, ideal, unit="s", target="<= 1.2x", ok=ratio <= 1.2, single_job_runs_s=singles,
         single_job_s=one, waves=math.ceil(n / concurrency), max_running=info["max_running"])])
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
 
 
 if __name__ == "__main__":
-    main()
+    common.run(main)

@@ -17,9 +17,12 @@ import json
 import os
 import re
 import statistics
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,8 +35,19 @@ if str(ROOT) not in sys.path:          # `import client`, `import sandbox` from 
 _ADDON_ENV = ROOT / "tests" / "blender"
 
 
+_own_user_dir: str | None = None
+
+
 def load_addon_source() -> str:
-    """tests/blender/addon_env.LOAD_ADDON: loads the add-on as an extension from the source tree."""
+    """tests/blender/addon_env.LOAD_ADDON: loads the add-on as an extension from the source tree.
+
+    bpy unpacks the add-on's wheels (~175 MB) into BLENDER_USER_RESOURCES: point it at a folder
+    of ours that `run()` removes, or every run would leave one behind in /tmp.
+    """
+    global _own_user_dir
+    if "BLENDER_USER_RESOURCES" not in os.environ:
+        _own_user_dir = tempfile.mkdtemp(prefix="lipsync_bench_user_")
+        os.environ["BLENDER_USER_RESOURCES"] = _own_user_dir
     sys.path.insert(0, str(_ADDON_ENV))
     try:
         import addon_env
@@ -173,3 +187,24 @@ def write_rows(path: str, rows: list[dict]) -> None:
 
 def log(*parts) -> None:
     print("[bench]", *parts, file=sys.stderr, flush=True)
+
+
+def run(main) -> None:
+    """Run a figure script's `main()`, remove our Blender user folder, then leave with os._exit:
+    worker threads may still poll and bpy 4.5 can hang at a normal exit with add-on handlers
+    alive (reference/blender.md §4)."""
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        if exc.code not in (None, 0):
+            print(exc.code if isinstance(exc.code, str) else f"exit {exc.code}", file=sys.stderr)
+            code = 1
+    except BaseException:  # noqa: BLE001 - reported, then a clean exit code
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if _own_user_dir:
+        shutil.rmtree(_own_user_dir, ignore_errors=True)
+    os._exit(code)

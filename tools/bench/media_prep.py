@@ -145,9 +145,7 @@ def main() -> None:
     for r in rows:
         common.log(f"{r['name']}: ours {r['ours']:.1f} {r['unit']} vs {r['reference']}")
     common.write_rows(args.out, rows)
-    sys.stdout.flush()
-    os._exit(0)     # no add-on teardown: bpy 4.5 may hang at exit with handlers alive (blender.md §4)
 
 
 if __name__ == "__main__":
-    main()
+    common.run(main)

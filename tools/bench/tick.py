@@ -204,10 +204,7 @@ def main() -> None:
                f"io {io_total}, "
                f"in flight {in_flight}, events/tick {shared['events_per_tick_mean']:.1f}")
     common.write_rows(args.out, rows)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)     # workers are daemon threads polling; skip add-on teardown (blender.md §4)
 
 
 if __name__ == "__main__":
-    main()
+    common.run(main)
