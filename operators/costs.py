@@ -72,9 +72,10 @@ def over_cap(est: BatchEstimate) -> bool:
     return cap > 0 and est.usd > cap
 
 
-def spent_total() -> tuple[float, int, int]:
-    """(USD reported by providers, paid jobs, jobs reused at no cost) over the open file."""
-    usd, paid, reused = 0.0, 0, 0
+def spent_total() -> tuple[float, int, int, float, int]:
+    """Over the open file: (USD the providers reported, paid jobs, jobs reused at no cost,
+    estimated USD of finished jobs whose provider reports no cost, how many of those)."""
+    usd, paid, reused, estimated, unreported = 0.0, 0, 0, 0.0, 0
     for scene in bpy.data.scenes:
         for rec in scene.lipsync.jobs:
             if rec.reused_from:
@@ -82,13 +83,20 @@ def spent_total() -> tuple[float, int, int]:
             elif rec.cost > 0:
                 usd += rec.cost
                 paid += 1
-    return usd, paid, reused
+            elif rec.status == "COMPLETED" and rec.cost < 0:
+                paid += 1
+                unreported += 1
+                estimated += max(0.0, rec.estimate)
+    return usd, paid, reused, estimated, unreported
 
 
 def refresh_spent() -> None:
-    usd, paid, reused = spent_total()
+    """'Spent in this file: $0.13 (3 paid job(s), 1 reused free) + about $0.07 not reported'."""
+    usd, paid, reused, estimated, unreported = spent_total()
     text = f"Spent in this file: ${usd:.2f} ({paid} paid job(s)"
     text += f", {reused} reused free)" if reused else ")"
+    if unreported:
+        text += f" + about ${estimated:.2f} not reported"
     for scene in bpy.data.scenes:
         if scene.lipsync.spent_text != text:
             scene.lipsync.spent_text = text
