@@ -6,6 +6,7 @@ import dataclasses
 import json
 import mimetypes
 import os
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ from ..errors import (
 )
 from ..events import JobState
 from ..models import JobRequest
-from ..transport import Http, retry_after_of
+from ..transport import Http, redact_url, retry_after_of
 
 Progress = Callable[[int, int], None]
 
@@ -92,8 +93,13 @@ class Provider:
         """A request to one of the provider's hosts; the URL is rebuilt from the configured base."""
         h = self.auth_headers()
         h.update(headers or {})
-        return self.http.request(method, self.config.url(path, role), safe=safe,
-                                 parse_error=self.parse_error, headers=h, **kwargs)
+        url = self.config.url(path, role)
+        # the key goes only to the configured host: a path is never a URL or a netloc
+        host = urllib.parse.urlsplit(self.config.host(role))
+        parts = urllib.parse.urlsplit(url)
+        if not path.startswith("/") or (parts.scheme, parts.netloc) != (host.scheme, host.netloc):
+            raise InputError(f"refusing to send the key to {redact_url(url)!r}: not the configured host", self.name)
+        return self.http.request(method, url, safe=safe, parse_error=self.parse_error, headers=h, **kwargs)
 
     def json_of(self, response: httpx.Response) -> Any:
         try:

@@ -84,13 +84,24 @@ result["files"] = sorted(os.listdir(d)) if os.path.isdir(d) else []
 """
 
 
+@pytest.fixture(scope="module")
+def user_resources():
+    """One Blender user folder for every child of this module: enabling the add-on unpacks its
+    wheels there (~175 MB), once, and the folder is removed afterwards (a child that dies with
+    os._exit cannot clean up after itself)."""
+    import shutil
+    import tempfile
+    folder = tempfile.mkdtemp(prefix="lipsync_rel_user_")
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def _run(script: str, env: dict, timeout: float = 120.0) -> tuple[int, dict, str]:
     code = (LOAD_ADDON + "\nimport json, os, sys, traceback\nbpy.context.preferences.system.use_online_access = True\n"
             "result = {}\ntry:\n" + textwrap.indent(textwrap.dedent(script), "    ")
             + "\nexcept BaseException:\n    traceback.print_exc()\n    result['error'] = traceback.format_exc()\n"
             "sys.stdout.write('\\nRESULT ' + json.dumps(result) + '\\n')\nsys.stdout.flush()\nos._exit(0)\n")
     full_env = dict(os.environ)
-    full_env.pop("BLENDER_USER_RESOURCES", None)
     for name in list(full_env):
         if name.endswith("_API_KEY") or name == "FAL_KEY" or name.startswith("LIPSYNC_"):
             full_env.pop(name)
@@ -110,11 +121,11 @@ SURVIVED: list[str] = []
 
 @pytest.mark.slow
 @pytest.mark.parametrize("point", POINTS)
-def test_crash_and_resume(sandbox, tmp_path, tmp_path_factory, point):
+def test_crash_and_resume(sandbox, tmp_path, tmp_path_factory, user_resources, point):
     sandbox.configure(processing_seconds=0.3 if point == "polling" else 0.05)
     media = str(tmp_path_factory.mktemp("crash_media"))
     blend = str(tmp_path / "crash shot.blend")
-    env = sandbox_env(sandbox, PROVIDERS)
+    env = dict(sandbox_env(sandbox, PROVIDERS), BLENDER_USER_RESOURCES=user_resources)
     crash_env = dict(env, LIPSYNC_TEST_CRASH_AT=point, LIPSYNC_TEST_CRASH_MODE="park")
     rc, crashed, _err = _run(CRASH.format(kit=KIT, media=media, blend=blend, providers=PROVIDERS, models=MODEL_FOR),
                              crash_env)

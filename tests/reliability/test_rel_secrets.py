@@ -319,3 +319,24 @@ def test_tampered_blend_sends_nothing_elsewhere(addon, addon_prefs, scene, onlin
     assert stats["generations"][provider] == 0       # polled, never submitted
     if spec["remote_id"] == "0123456789abcdef":      # a well-formed id is asked of the configured host
         assert stats["requests"] > 0
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_key_bearing_requests_only_reach_the_configured_host(provider):
+    """Whatever path a provider module builds (ids from a saved file, a response), a request that
+    carries the key is refused unless it goes to the configured host."""
+    from client.config import ProviderConfig
+    from client.errors import InputError
+    from client.providers import provider_class
+    from client.transport import Http
+    with Recorder() as trap, Recorder() as configured:
+        port = trap.server_address[1]
+        with Http(provider) as http:
+            p = provider_class(provider)(ProviderConfig(provider, ENV_KEY, configured.url), http)
+            for path in (f"@127.0.0.1:{port}/x", f":{port}/x", f".127.0.0.1:{port}/x", f"?u=http://127.0.0.1:{port}"):
+                with pytest.raises(InputError, match="not the configured host"):
+                    p.call("GET", path, safe=True)
+            assert configured.requests == []
+            with pytest.raises(Exception):                   # a path that only looks like a host stays home
+                p.call("GET", f"//127.0.0.1:{port}/x", safe=True)
+        assert trap.requests == [] and len(configured.requests) == 1
