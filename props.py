@@ -167,6 +167,8 @@ class LipsyncSceneSettings(bpy.types.PropertyGroup):
                             description="A job with the same media content, range, audio, provider, model and "
                                         "options as a finished one reuses its take at no cost (off: a fresh, "
                                         "billed generation)")
+    provider_estimate_text: StringProperty(name="Provider's Price",
+                                           description="The provider's own estimate (lipsync.provider_estimate)")
     spent_text: StringProperty(name="Spent", description="Running total of reported costs in this .blend")
 
     jobs: CollectionProperty(type=LipsyncJob)

@@ -4,10 +4,10 @@ Registering imports no client module that pulls httpx/pydantic (they load on fir
 starts no thread: the runtime's workers exist only while jobs run.
 """
 
-from . import abswitch, manage, reattach, rerun, results, segments, speaker, submit
+from . import abswitch, costs, manage, reattach, rerun, results, segments, speaker, submit
 
 classes = (*submit.classes, *manage.classes, *segments.classes, *speaker.classes, *rerun.classes,
-           *abswitch.classes)
+           *abswitch.classes, *costs.classes)
 _handler_modules = (results, reattach, segments, abswitch)
 
 

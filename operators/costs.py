@@ -11,6 +11,7 @@ The running total sums every reported cost of the open file's records: it is sav
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import bpy
 
@@ -112,3 +113,125 @@ def selected_movies(scene) -> list:
             and not sed.active_strip.lipsync.is_take:
         movies = [sed.active_strip]
     return movies
+
+
+# -- the provider's own estimate (sync.so: POST /v2/analyze/cost) ------------------------------
+def has_cost_endpoint(provider: str) -> bool:
+    from ..client.providers import provider_class
+    return hasattr(provider_class(provider), "estimate_cost")
+
+
+def _provider_estimate_work(planned, provider, model, options, config, work_root, result) -> None:
+    """WORKER THREAD, no bpy: cut each job's media, ask the provider for its price, sum.
+    Uploads go through the client's upload cache, so the real submit does not send them again."""
+    import shutil
+
+    from ..client.errors import humanize
+    from ..client.jobs import remote_estimate
+    from ..client.models import JobRequest, Options, new_client_key
+    from .media import prepare_media
+    total = 0.0
+    try:
+        for index, job in enumerate(planned):
+            work = f"{work_root}_{index}"
+            try:
+                prepared = prepare_media(job, work, use_segments=True)
+                request = JobRequest(provider=provider, model=model, video=prepared.video_path,
+                                     audio=prepared.audio, segments=prepared.segments,
+                                     options=Options(**options), client_key=new_client_key())
+                usd = remote_estimate(request, config)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+            if usd is None:
+                result["error"] = "the provider has no cost endpoint"
+                return
+            total += float(usd)
+        result["usd"] = total
+    except Exception as exc:  # noqa: BLE001 - shown in the panel as one sentence
+        result["error"] = humanize(exc)
+
+
+class LIPSYNC_OT_provider_estimate(bpy.types.Operator):
+    """Ask the provider for its own price of the selected strips (sync.so; uploads the media, submits nothing)"""
+
+    bl_idname = "lipsync.provider_estimate"
+    bl_label = "Ask Provider for Price"
+    bl_options = {"REGISTER"}
+
+    @classmethod
+    def poll(cls, context):
+        from .submit import poll_network
+        if not poll_network(cls, context):
+            return False
+        scene = compat.sequencer_scene(context)
+        if not has_cost_endpoint(scene.lipsync.provider):
+            cls.poll_message_set("Only sync.so has a cost endpoint; the estimate above uses the published prices")
+            return False
+        return True
+
+    def _start(self, context) -> bool:
+        import tempfile
+        import threading
+        import uuid
+
+        from ..client.errors import LipsyncError, humanize
+        from ..preferences import provider_config
+        from . import jobs, ranges
+        scene = compat.sequencer_scene(context)
+        settings = scene.lipsync
+        movies = selected_movies(scene)
+        if not movies:
+            self.report({"ERROR"}, "Select one or more movie strips")
+            return False
+        options = jobs.options_from_settings(settings, settings.provider, settings.model)
+        try:
+            planned = [j for strip in movies for j in ranges.plan_jobs(scene, strip)]
+        except LipsyncError as exc:
+            self.report({"ERROR"}, humanize(exc))
+            return False
+        self._scene_name, self._count = scene.name, len(movies)
+        self._result = {}
+        root = os.path.join(tempfile.gettempdir(), "vse_lipsync_work", f"estimate_{uuid.uuid4().hex[:8]}")
+        self._thread = threading.Thread(
+            target=_provider_estimate_work, name="lipsync-estimate", daemon=True,
+            args=(planned, settings.provider, settings.model, options, provider_config(settings.provider), root,
+                  self._result))
+        self._thread.start()
+        settings.provider_estimate_text = "Asking the provider..."
+        return True
+
+    def _done(self, context):
+        scene = bpy.data.scenes.get(self._scene_name)
+        if "usd" in self._result:
+            text = f"Provider's price for {self._count} strip(s): ${self._result['usd']:.2f}"
+            self.report({"INFO"}, text)
+        else:
+            text = f"No provider price: {self._result.get('error', 'stopped')}"
+            self.report({"WARNING"}, text)
+        if scene is not None:
+            scene.lipsync.provider_estimate_text = text
+        return {"FINISHED"} if "usd" in self._result else {"CANCELLED"}
+
+    def execute(self, context):
+        if not self._start(context):
+            return {"CANCELLED"}
+        self._thread.join()
+        return self._done(context)
+
+    def invoke(self, context, event):
+        if bpy.app.background or context.window is None:
+            return self.execute(context)
+        if not self._start(context):
+            return {"CANCELLED"}
+        self._timer = context.window_manager.event_timer_add(0.25, window=context.window)
+        context.window_manager.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        if event.type != "TIMER" or self._thread.is_alive():
+            return {"PASS_THROUGH"}
+        context.window_manager.event_timer_remove(self._timer)
+        return self._done(context)
+
+
+classes = (LIPSYNC_OT_provider_estimate,)

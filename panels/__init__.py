@@ -91,6 +91,9 @@ class LIPSYNC_PT_main(_SidebarPanel, bpy.types.Panel):
         row = col.row()
         row.label(text=settings.estimate_text or "Estimate: select movie strips", icon="FUND")
         row.operator("lipsync.refresh_segments", text="", icon="FILE_REFRESH")
+        row = col.row()
+        row.label(text=settings.provider_estimate_text or "Provider's own price: ask", icon="URL")
+        row.operator("lipsync.provider_estimate", text="", icon="WORLD")
         if settings.spent_text:
             col.label(text=settings.spent_text, icon="BOOKMARKS")
         col = layout.column(align=True)

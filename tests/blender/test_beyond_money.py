@@ -129,3 +129,20 @@ def test_cache_hit_reuses_take_without_upload_or_generation(addon, scene, online
     # sync.so reports no cost: the total says what is only estimated
     assert "(2 paid job(s), 2 reused free) + about $" in scene.lipsync.spent_text
     assert CLIP["frames"] == 60
+
+
+def test_provider_estimate_uploads_but_never_generates(addon, scene, online, clean_env, sandbox, tmp_path_factory):
+    use_sandbox(clean_env, sandbox, "sync")
+    media = str(tmp_path_factory.mktemp("media"))
+    add_shot(addon, scene, media, name="shotA")
+    add_shot(addon, scene, media, name="shotB", at=111)
+    assert bpy.ops.lipsync.provider_estimate() == {"FINISHED"}
+    text = scene.lipsync.provider_estimate_text
+    assert text.startswith("Provider's price for 2 strip(s): $"), text
+    assert float(text.split("$")[1]) > 0
+    gens, uploads = _gens(sandbox)
+    assert gens == 0 and uploads >= 2 and len(scene.lipsync.jobs) == 0      # priced, nothing generated
+    scene.lipsync.provider = "fal"                                          # no cost endpoint: says so
+    assert not bpy.ops.lipsync.provider_estimate.poll()
+    abswitch = sys.modules[addon.__name__ + ".operators.abswitch"]
+    assert abswitch.play_chime() in (True, False)                           # never raises without a device
