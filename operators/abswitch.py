@@ -71,21 +71,26 @@ class LIPSYNC_OT_toggle_ab(bpy.types.Operator):
 
 
 # -- completion notice ------------------------------------------------------------------------
-def notify(context, text: str) -> None:
-    """Status bar text for a few seconds and, if the preference is on, a short chime.
-    Background mode has neither a status bar nor an audio device to bother."""
-    if bpy.app.background:
-        return
+def notify(context, text: str, *, background: bool | None = None) -> bool:
+    """Status bar text for a few seconds and, if the preference is on, a short chime; True when
+    shown. Background mode has neither a status bar nor an audio device to bother."""
+    if bpy.app.background if background is None else background:
+        return False
     workspace = getattr(context, "workspace", None)
     if workspace is not None:
         try:
             workspace.status_text_set(text)
-            bpy.app.timers.register(lambda: _clear_status(workspace), first_interval=6.0)
+            _schedule_clear(workspace)
         except (AttributeError, RuntimeError, TypeError, ValueError):
             pass
     from ..preferences import get_prefs
     if get_prefs(context).notify_sound:
         play_chime()
+    return True
+
+
+def _schedule_clear(workspace, seconds: float = 6.0) -> None:
+    bpy.app.timers.register(lambda: _clear_status(workspace), first_interval=seconds)
 
 
 def _clear_status(workspace):

@@ -123,7 +123,8 @@ def rerun(op, scene, rec, *, model: str | None = None, batch: bool = False, whol
     only = (placement["frame_start"], placement["frame_end"]) if piece else None
     return launch_all(op, scene, strip, provider=rec.provider, model=model or rec.model, options=options,
                       sound_strips=sounds, use_segments=rec.use_segments,
-                      segment_overrides=json.loads(rec.segment_overrides_json or "{}"),
+                      segment_overrides={k: shift_speaker(v or {}, -int(placement.get("handle_start", 0)))
+                                         for k, v in json.loads(rec.segment_overrides_json or "{}").items()},
                       handles=rec.handle_frames, only_range=only, group=rec.group if piece else None, batch=batch,
                       use_cache=use_cache)
 

@@ -71,8 +71,9 @@ def launch_all(op, scene, strip, *, provider, model, options, sound_strips=None,
                 raise InputError(f'"{strip.name}" no longer has dialogue on frames {only_range[0]}..{only_range[1]} '
                                  "outside the no-lipsync ranges")
         for job in planned:
-            check_strip_job(job, provider, model, ranges.shift_speaker(options, job.placement.handle_start),
-                            segment_overrides)
+            pre = job.placement.handle_start
+            check_strip_job(job, provider, model, ranges.shift_speaker(options, pre),
+                            {k: ranges.shift_speaker(v or {}, pre) for k, v in (segment_overrides or {}).items()})
     except LipsyncError as exc:
         if batch:   # a batch names it in its one summary
             op._refused.append(f"{strip.name}: {humanize(exc)}")
@@ -89,10 +90,13 @@ def launch_all(op, scene, strip, *, provider, model, options, sound_strips=None,
         group = new_client_key()[:12] if len(planned) > 1 else ""
     started = []
     for strip_job in planned:
+        pre = strip_job.placement.handle_start   # speaker frames count frames of the upload
         rec = jobs.create_record(scene, strip_job, provider=provider, model=model,
-                                 options=ranges.shift_speaker(options, strip_job.placement.handle_start),
+                                 options=ranges.shift_speaker(options, pre),
                                  sound_strips=sound_strips, use_segments=use_segments,
-                                 segment_overrides=segment_overrides, group=group, handle_frames=handles)
+                                 segment_overrides={k: ranges.shift_speaker(v or {}, pre)
+                                                    for k, v in (segment_overrides or {}).items()},
+                                 group=group, handle_frames=handles)
         started.append(rec.job_id)
         jobs.start(rec, strip_job, config, use_cache=use_cache)
     return started

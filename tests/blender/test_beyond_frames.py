@@ -148,3 +148,21 @@ def test_draft_to_final_and_ab_switch(addon, scene, online, clean_env, sandbox, 
     assert bpy.ops.lipsync.toggle_ab() == {"FINISHED"}
     assert not draft.mute and final.mute
     assert timing(addon, shot) == state and not shot.mute        # the source is never retimed or muted
+
+
+def test_completion_notice_status_bar_and_optional_sound(addon, addon_prefs, monkeypatch):
+    abswitch = sys.modules[addon.__name__ + ".operators.abswitch"]
+    shown, chimes = [], []
+
+    class Workspace:
+        def status_text_set(self, text):
+            shown.append(text)
+
+    context = type("Ctx", (), {"workspace": Workspace(), "preferences": bpy.context.preferences})()
+    monkeypatch.setattr(abswitch, "play_chime", lambda: chimes.append(1) or True)
+    monkeypatch.setattr(abswitch, "_schedule_clear", lambda workspace: shown.append("(cleared later)"))
+    assert not abswitch.notify(context, "Lip Sync finished: 2 done")       # background: nothing to show
+    assert abswitch.notify(context, "Lip Sync finished: 2 done", background=False)
+    assert shown == ["Lip Sync finished: 2 done", "(cleared later)"] and chimes == []         # the sound is off by default
+    addon_prefs.notify_sound = True
+    assert abswitch.notify(context, "Lip Sync finished: 1 done", background=False) and chimes == [1]
