@@ -166,3 +166,23 @@ def test_completion_notice_status_bar_and_optional_sound(addon, addon_prefs, mon
     assert shown == ["Lip Sync finished: 2 done", "(cleared later)"] and chimes == []         # the sound is off by default
     addon_prefs.notify_sound = True
     assert abswitch.notify(context, "Lip Sync finished: 1 done", background=False) and chimes == [1]
+
+
+def test_panel_offers_every_beyond_feature(addon, scene, online, clean_env, sandbox, shot):
+    import types
+
+    from test_workflow_panel import _Layout
+    use_sandbox(clean_env, sandbox, "sync")
+    assert bpy.ops.lipsync.submit() == {"FINISHED"}
+    scene.sequence_editor.active_strip = takes(scene)[0]
+    panels = sys.modules[addon.__name__ + ".panels"]
+    log = []
+    for cls in (panels.LIPSYNC_PT_main, panels.LIPSYNC_PT_ranges, panels.LIPSYNC_PT_jobs, panels.LIPSYNC_PT_takes,
+                panels.LIPSYNC_MT_strip):
+        cls.draw(types.SimpleNamespace(layout=_Layout(log)), bpy.context)
+    texts = " | ".join(str(kw.get("text", "")) for _n, _a, kw in log)
+    ops = {a[0] for n, a, _kw in log if n in ("operator", "operator_menu_enum")}
+    assert {"lipsync.toggle_ab", "lipsync.draft_to_final", "lipsync.retry_failed", "lipsync.provider_estimate"} <= ops
+    props = {a[1] for n, a, _kw in log if n == "prop" and len(a) > 1}
+    assert {"handles", "use_cache"} <= props
+    assert "No Lipsync" in texts and "nolipsync" in texts and "Spent in this file" in texts
