@@ -149,10 +149,19 @@ def run_blender(script: str, env: dict | None = None, timeout: float = 120.0) ->
             "sys.stdout.write('\\nRESULT ' + json.dumps(result) + '\\n')\nsys.stdout.flush()\nsys.stderr.flush()\n"
             "os._exit(0)\n")
     full_env = dict(os.environ)
-    full_env.pop("BLENDER_USER_RESOURCES", None)
+    # the child's Blender user folder (~175 MB once the add-on's wheels are set up) is made and
+    # removed here: the child ends with os._exit, so its own cleanup never runs (hundreds of
+    # leaked folders filled /tmp during a day of test runs)
+    import shutil
+    import tempfile
+    user = tempfile.mkdtemp(prefix="lipsync_bl_user_")
+    full_env["BLENDER_USER_RESOURCES"] = user
     full_env.update(env or {})
-    proc = subprocess.run([sys.executable, "-c", code], env=full_env, cwd=str(ROOT), capture_output=True,
-                          text=True, timeout=timeout)
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], env=full_env, cwd=str(ROOT), capture_output=True,
+                              text=True, timeout=timeout)
+    finally:
+        shutil.rmtree(user, ignore_errors=True)
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith("RESULT "):
             result = json.loads(line[7:])
