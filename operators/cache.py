@@ -86,6 +86,27 @@ def file_digest(path: str) -> str:
     return value
 
 
+def known_digest(path: str) -> str | None:
+    """The cached digest of `path` if its (size, mtime) is unchanged, else None. A stat, no
+    read: safe on the main thread."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    with _lock:
+        _load()
+        return _digests.get((os.path.abspath(path), stat.st_size, stat.st_mtime_ns))
+
+
+def fingerprint_if_hashed(strip_job, **kw) -> str | None:
+    """`fingerprint()` when every file of the job was hashed before (MAIN THREAD safe: only
+    stats), else None. The estimate uses it to show cache hits as free before submitting."""
+    paths = [strip_job.video.path] + [p.path for p in strip_job.audio]
+    if any(known_digest(p) is None for p in paths):
+        return None
+    return fingerprint(strip_job, **kw)
+
+
 def fingerprint(strip_job, *, provider: str, model: str, options: dict, use_segments: bool,
                 overrides: dict) -> str:
     """The cache key of a job (see module doc). WORKER THREAD: reads the media files."""

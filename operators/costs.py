@@ -25,15 +25,20 @@ class BatchEstimate:
     seconds: float        # seconds of video that would be uploaded
     jobs: int             # jobs that would be sent (pieces count one each)
     refused: int          # strips that could not become a job (bad input)
+    cached: int = 0       # jobs the result cache answers for free (cache.py), not in usd/seconds
 
 
 def estimate_strips(scene, strips, provider: str, model: str, options: dict, handles: int | None = None) -> BatchEstimate:
+    from ..client.capabilities import supports
     from ..client.errors import LipsyncError
-    from . import jobs, ranges
+    from . import cache, jobs, ranges
 
     usd = seconds = 0.0
-    unknown = count = refused = 0
+    unknown = count = refused = cached = 0
     excluded = ranges.excluded_ranges(scene)
+    # a job whose files were hashed before and whose fingerprint matches a finished job is free
+    known = cache.known_results(bpy.data.scenes) if scene.lipsync.use_cache else {}
+    segments = scene.lipsync.use_segments and supports(provider, model, "segments")[0]
     for strip in strips:
         try:
             planned = ranges.plan_jobs(scene, strip, handles=handles, excluded=excluded)
@@ -42,13 +47,18 @@ def estimate_strips(scene, strips, provider: str, model: str, options: dict, han
             continue
         for job in planned:
             count += 1
+            if known and cache.fingerprint_if_hashed(
+                    job, provider=provider, model=model, use_segments=segments, overrides={},
+                    options=ranges.shift_speaker(options, job.placement.handle_start)) in known:
+                cached += 1
+                continue
             seconds += job.video.duration
             price = jobs.estimate_usd(provider, model, job, options)
             if price < 0:
                 unknown += 1
             else:
                 usd += price
-    return BatchEstimate(round(usd, 4), unknown, seconds, count, refused)
+    return BatchEstimate(round(usd, 4), unknown, seconds, count, refused, cached)
 
 
 def describe(est: BatchEstimate, strips: int) -> str:
@@ -57,10 +67,11 @@ def describe(est: BatchEstimate, strips: int) -> str:
         return ""
     jobs = f", {est.jobs} job(s)" if est.jobs != strips else ""
     head = f"{strips} strip(s){jobs}, {est.seconds:.1f} s"
+    free = f", {est.cached} reused free" if est.cached else ""
     if est.unknown and not est.usd:
-        return f"{head}: no published price"
+        return f"{head}: no published price{free}"
     extra = f" (+{est.unknown} without a price)" if est.unknown else ""
-    return f"{head}: about ${est.usd:.2f}{extra}"
+    return f"{head}: about ${est.usd:.2f}{extra}{free}"
 
 
 def budget_cap() -> float:

@@ -77,8 +77,9 @@ def refresh_estimate(scene) -> None:
         settings.estimate_text = ""
         return
     movies = costs.selected_movies(scene)
-    options = {"sync_mode": None if settings.sync_mode == "DEFAULT" else settings.sync_mode,
-               "number_results": settings.number_results}
+    from . import jobs
+    # the options a submit would send, so a result-cache hit is recognised (costs.estimate_strips)
+    options = jobs.options_from_settings(settings, settings.provider, settings.model)
     est = costs.estimate_strips(scene, movies, settings.provider, settings.model, options)
     settings.estimate_text = costs.describe(est, len(movies))
 

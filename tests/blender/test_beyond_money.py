@@ -87,6 +87,10 @@ def test_cache_hit_reuses_take_without_upload_or_generation(addon, scene, online
     gens, uploads = _gens(sandbox)
     requests = sandbox.stats()["requests"]
     assert gens == 1
+    # before submitting again, the estimate already knows it is free (digests cached, stat only)
+    segments = sys.modules[addon.__name__ + ".operators.segments"]
+    segments.refresh_estimate(scene)
+    assert scene.lipsync.estimate_text == "1 strip(s), 0.0 s: about $0.00, 1 reused free", scene.lipsync.estimate_text
 
     started = time.perf_counter()
     assert bpy.ops.lipsync.submit() == {"FINISHED"}          # the same strip, same settings
