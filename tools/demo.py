@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +32,15 @@ def outside(argv) -> int:
     python = venvs.ensure_venv(venvs.TARGETS["4.5"])
     env = dict(os.environ)
     env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
-    return subprocess.call([str(python), str(Path(__file__).resolve()), "--inside", *argv], cwd=ROOT, env=env)
+    # Enabling the add-on unpacks its wheels (~175 MB) into Blender's user folder; the inner process
+    # ends with os._exit, so this process owns the scratch folders and removes them.
+    scratch = Path(tempfile.mkdtemp(prefix="lipsync_demo_"))
+    env["BLENDER_USER_RESOURCES"] = str(scratch / "user")
+    env["LIPSYNC_DEMO_SCRATCH"] = str(scratch)
+    try:
+        return subprocess.call([str(python), str(Path(__file__).resolve()), "--inside", *argv], cwd=ROOT, env=env)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 # -- inside the venv ------------------------------------------------------------------------------
@@ -73,10 +83,9 @@ def make_dialogue(path: Path, seconds: float, pitch: float) -> None:
 
 def load_addon():
     """Enable the add-on from this source tree as an extension (as the tests do)."""
-    import tempfile
-
     import bpy
-    repo = Path(tempfile.mkdtemp(prefix="lipsync_demo_repo_"))
+    repo = Path(os.environ["LIPSYNC_DEMO_SCRATCH"]) / "repo"
+    repo.mkdir()
     (repo / "vse_lipsync").symlink_to(ROOT, target_is_directory=True)
     bpy.context.preferences.extensions.repos.new(name="lipsync_demo", module="lipsync_demo",
                                                  custom_directory=str(repo), source="USER")
@@ -86,8 +95,6 @@ def load_addon():
 
 
 def inside(args) -> int:
-    import tempfile
-    os.environ["BLENDER_USER_RESOURCES"] = tempfile.mkdtemp(prefix="lipsync_demo_user_")
     sys.path.insert(0, str(ROOT))
     import imageio_ffmpeg
 

@@ -23,7 +23,8 @@ def make_repo_dir():
 # Python source for a fresh interpreter: `exec(LOAD_ADDON)` leaves `addon` (the module) defined.
 LOAD_ADDON = f"""
 import os, pathlib, sys, tempfile
-os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="lipsync_bl_user_"))
+if "BLENDER_USER_RESOURCES" not in os.environ:  # normally inherited from the test process
+    os.environ["BLENDER_USER_RESOURCES"] = tempfile.mkdtemp(prefix="lipsync_bl_user_")
 import bpy
 _repo = pathlib.Path(tempfile.mkdtemp(prefix="lipsync_repo_"))
 (_repo / "vse_lipsync").symlink_to({str(ROOT)!r}, target_is_directory=True)
