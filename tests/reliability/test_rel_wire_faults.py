@@ -135,3 +135,19 @@ def test_matrix_is_complete():
     assert set(KINDS) == set(ALL_KINDS)
     cases = {(p.values[0], p.values[1]) for p in _cases()}
     assert cases == {(p, k) for p in PROVIDERS for k in ALL_KINDS}
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("what", ["video", "audio"])
+def test_longer_than_the_provider_takes_is_refused_before_upload(sandbox, media, tmp_path, monkeypatch, provider,
+                                                                 what):
+    from client.errors import InputError
+    from tests.media_fixtures import make_tone_wav
+    audio = media["audio"] if what == "video" else make_tone_wav(tmp_path / "long.wav", 2.0)
+    monkeypatch.setenv(f"LIPSYNC_{provider.upper()}_MAX_SECONDS", "0.9" if what == "video" else "1.5")
+    req = JobRequest(provider=provider, model=MODEL, video=media["video"], audio=[AudioInput(id="a1", path=audio)])
+    [end] = list(iter_job_events(req, ProviderConfig(provider, SANDBOX_KEY, sandbox.base_url(provider)), tmp_path,
+                                 upload_cache=UploadCache()))
+    assert isinstance(end, Failed) and isinstance(end.error, InputError)
+    assert f"the {what} lasts" in end.error.human() and LABELS[provider] in end.error.human()
+    assert sandbox.stats()["requests"] == 0
