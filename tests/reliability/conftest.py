@@ -101,7 +101,7 @@ def pytest_terminal_summary(terminalreporter):
                     found.add((m.group(1), m.group(2)))
         return found
 
-    wire, blender = pairs("test_rel_wire_faults"), pairs("test_rel_bl_faults")
+    wire, blender = pairs("test_fault_matrix_wire["), pairs("test_fault_matrix_in_blender[")
     crash = [n for n in _PASSED if "test_crash_and_resume" in n]
     bad = [n for n in _PASSED if "test_rel_bad_input" in n]
     lines = [f"faults x providers: {len(wire)} (kind, provider) pairs through the client "
