@@ -177,6 +177,7 @@ def start(rec, strip_job, config, *, resume=None, use_cache: bool = True) -> Non
     from . import placement, takes  # noqa: F401 - same: the tick that places a take stays short
     from .cache import known_results
     RUNTIME.set_limit(get_prefs().max_concurrent_jobs)
+    _shown.pop(rec.job_id, None)               # a retry starts over: read the record afresh
     rec.attempts += 1
     rec.status = "PENDING"
     rec.progress = 0.0
@@ -238,9 +239,21 @@ def _work(cancel, emit, *, strip_job, provider, model, options, client_key, conf
 
 
 # -- main thread: events -> records -----------------------------------------------------------
+# job id -> (in flight, progress) of its record as last written by apply_event: the status line
+# reads this instead of walking every record's RNA on each tick (issue #7: 100 jobs, cold RNA
+# reads cost 1-4 ms per tick under load; tools/bench/tick.py)
+_shown: dict[str, tuple[bool, float] | None] = {}
+
+
 def apply_event(job_id: str, event) -> None:
     """Write one worker event into its record (main thread only). Unknown ids are dropped: the
     file was closed or the record deleted while the worker ran."""
+    _apply_event(job_id, event)
+    _scene, rec = find_record(job_id)          # O(1): the cache apply just filled
+    _shown[job_id] = None if rec is None else (in_flight(rec), rec.progress)
+
+
+def _apply_event(job_id: str, event) -> None:
     from ..client import events as ev
     from ..client.errors import humanize
 
@@ -414,10 +427,17 @@ def summarize(job_ids, refused=()) -> tuple[str, str]:
 
 def status_line(job_ids) -> str:
     """Status-bar text while jobs run: 'Lip Sync: 2/5 done, 3 running (41%)'."""
-    recs = records(job_ids)
-    if not recs:
+    unseen = [j for j in job_ids if j not in _shown]
+    if unseen:                                 # no event applied yet: read those records once
+        live = props().IN_FLIGHT
+        found = {rec.job_id: rec for rec in records(unseen)}
+        for j in unseen:
+            rec = found.get(j)
+            _shown[j] = None if rec is None else (rec.status in live, rec.progress)
+    rows = [row for row in (_shown[j] for j in job_ids) if row is not None]
+    if not rows:
         return ""
-    finished = sum(1 for r in recs if not in_flight(r))
-    progress = sum(r.progress if in_flight(r) else 1.0 for r in recs) / len(recs)
-    return (f"Lip Sync: {finished}/{len(recs)} finished, {len(recs) - finished} running "
+    finished = sum(1 for flying, _p in rows if not flying)
+    progress = sum(p if flying else 1.0 for flying, p in rows) / len(rows)
+    return (f"Lip Sync: {finished}/{len(rows)} finished, {len(rows) - finished} running "
             f"({progress:.0%}) - Esc to stop waiting")
