@@ -89,15 +89,24 @@ def notify(context, text: str, *, background: bool | None = None) -> bool:
     return True
 
 
+# Workspaces whose status text the timer below clears. A named, module-level timer (not a lambda)
+# so unregister() can remove it: a timer left registered hangs bpy 4.5 at exit (blender.md §4).
+_pending_clear = []
+
+
 def _schedule_clear(workspace, seconds: float = 6.0) -> None:
-    bpy.app.timers.register(lambda: _clear_status(workspace), first_interval=seconds)
+    _pending_clear.append(workspace)
+    if not bpy.app.timers.is_registered(_clear_status):
+        bpy.app.timers.register(_clear_status, first_interval=seconds)
 
 
-def _clear_status(workspace):
-    try:
-        workspace.status_text_set(None)
-    except (ReferenceError, RuntimeError, TypeError):
-        pass
+def _clear_status():
+    while _pending_clear:
+        workspace = _pending_clear.pop()
+        try:
+            workspace.status_text_set(None)
+        except (ReferenceError, RuntimeError, TypeError):
+            pass
     return None
 
 
@@ -129,6 +138,9 @@ def register():
 
 
 def unregister():
+    if bpy.app.timers.is_registered(_clear_status):
+        bpy.app.timers.unregister(_clear_status)
+    _pending_clear.clear()
     for keymap, item in _keymaps:
         try:
             keymap.keymap_items.remove(item)

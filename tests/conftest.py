@@ -7,6 +7,7 @@ its user config and extension folders there on import (reference/blender.md §1)
 import atexit
 import os
 import shutil
+import sys
 import tempfile
 
 if "BLENDER_USER_RESOURCES" not in os.environ:
@@ -38,3 +39,26 @@ def sandbox(sandbox_server):
     sandbox_server.reset()
     yield sandbox_server
     sandbox_server.reset()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    session.config.lipsync_exitstatus = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """Leave a process that imported bpy with os._exit, after pytest has reported everything.
+
+    bpy 4.5 can hang forever in its own C++ static destructors at exit once Blender's worker
+    threads exist (seen after renders and movie decoding: the main thread waits in
+    GlobalState::~GlobalState -> pthread_cond_destroy with ~30 idle `thread_worker` threads).
+    reference/blender.md §4 measured os._exit as clean on every version. Our own add-on state
+    is already torn down by then (the `addon` fixture disables it; a test checks no timer stays).
+    """
+    if "bpy" not in sys.modules or not hasattr(config, "lipsync_exitstatus"):
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if "_user_resources" in globals():
+        shutil.rmtree(_user_resources, ignore_errors=True)
+    os._exit(config.lipsync_exitstatus)

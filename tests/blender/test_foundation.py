@@ -147,3 +147,18 @@ def test_compat_timing_reads_new_names_without_deprecation_warnings(addon, scene
         assert compat.get_timing(strip, "frame_final_start") == 15
         assert compat.get_timing(strip, "frame_final_duration") == 45
     assert compat.sequencer_scene(bpy.context) == scene
+
+
+def test_disable_leaves_no_timer_behind(addon, scene):
+    # A timer still registered at exit hangs bpy 4.5 forever (reference/blender.md §4), and in
+    # the UI it would call into an unloaded module. The completion notice schedules one.
+    abswitch = importlib.import_module(ADDON + ".operators.abswitch")
+    reattach = importlib.import_module(ADDON + ".operators.reattach")
+    abswitch._schedule_clear(bpy.context.workspace or bpy.data.workspaces[0])
+    assert bpy.app.timers.is_registered(abswitch._clear_status)
+    assert bpy.ops.preferences.addon_disable(module=ADDON) == {"FINISHED"}
+    try:
+        assert not bpy.app.timers.is_registered(abswitch._clear_status)
+        assert not bpy.app.timers.is_registered(reattach._follow_in_ui)
+    finally:
+        assert bpy.ops.preferences.addon_enable(module=ADDON) == {"FINISHED"}
