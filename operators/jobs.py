@@ -185,7 +185,7 @@ def start(rec, strip_job, config, *, resume=None, use_cache: bool = True) -> Non
     spec = dict(
         strip_job=strip_job, provider=rec.provider, model=rec.model,
         options=json.loads(rec.options_json or "{}"), client_key=rec.client_key, config=config,
-        work_dir=results.work_dir(rec.job_id), out_dir=bpy.path.abspath(rec.out_dir), out_stem=rec.out_stem,
+        work_dir=results.work_dir(rec.job_id), out_dir=results.trusted_out_dir(rec.out_dir), out_stem=rec.out_stem,
         use_segments=rec.use_segments, overrides=_overrides(rec, strip_job), resume=resume,
         request_json=rec.request_json, poll_interval=poll_interval(),
         known=known_results(bpy.data.scenes) if resume is None and use_cache else {})

@@ -52,6 +52,22 @@ def check_results_dir(blend_path: str | None = None) -> str:
     return path
 
 
+def trusted_out_dir(recorded: str) -> str:
+    """The folder a job record may download its result into.
+
+    Records come from a .blend, and a .blend may come from someone else: a tampered `out_dir`
+    must not make Re-attach write files anywhere on disk. Only `//lipsync` beside the open .blend
+    (what every record holds once saved) or our own temp area for unsaved files is honoured;
+    anything else is replaced by the current results folder.
+    """
+    current = results_dir()
+    path = bpy.path.abspath(recorded) if recorded else current
+    if os.path.abspath(path) == os.path.abspath(current) or _in_temp(path):
+        return path
+    log.warning("Job record names output folder %r; using %r instead", recorded, current)
+    return current
+
+
 def work_dir(job_id: str) -> str:
     """Scratch folder for a job's cut upload files (never saved with the project)."""
     return os.path.join(tempfile.gettempdir(), "vse_lipsync_work", job_id)
