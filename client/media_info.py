@@ -9,9 +9,6 @@ import os
 import struct
 from typing import BinaryIO
 
-_MP4_CONTAINERS = {b"moov"}
-
-
 def duration(path: str | os.PathLike) -> float | None:
     """Seconds of media in `path`, or None when the format is unknown or the header is broken."""
     try:
@@ -29,10 +26,14 @@ def duration(path: str | os.PathLike) -> float | None:
     return None
 
 
-def _mp4_duration(f: BinaryIO) -> float | None:
-    end = os.fstat(f.fileno()).st_size
-    pos = 0
-    while pos + 8 <= end:
+def mp4_boxes(f: BinaryIO, start: int, stop: int):
+    """Yield (kind, payload_start, box_end) for the ISO-BMFF boxes in [start, stop) of `f`.
+
+    Also used by the Blender layer's pass-through check (operators/media.py), which walks
+    deeper into `moov` than the duration needs.
+    """
+    pos = start
+    while pos + 8 <= stop:
         f.seek(pos)
         size, kind = struct.unpack(">I4s", f.read(8))
         header = 8
@@ -40,33 +41,34 @@ def _mp4_duration(f: BinaryIO) -> float | None:
             size = struct.unpack(">Q", f.read(8))[0]
             header = 16
         elif size == 0:
-            size = end - pos
+            size = stop - pos
         if size < header:
-            return None
+            return
+        yield kind, pos + header, min(pos + size, stop)
+        pos += size
+
+
+def _mp4_duration(f: BinaryIO) -> float | None:
+    end = os.fstat(f.fileno()).st_size
+    for kind, body, box_end in mp4_boxes(f, 0, end):
         if kind == b"moov":
-            return _mvhd_in(f, pos + header, pos + size)
-        pos += size
-    return None
-
-
-def _mvhd_in(f: BinaryIO, start: int, stop: int) -> float | None:
-    pos = start
-    while pos + 8 <= stop:
-        f.seek(pos)
-        size, kind = struct.unpack(">I4s", f.read(8))
-        if size < 8:
+            for inner, inner_body, _ in mp4_boxes(f, body, box_end):
+                if inner == b"mvhd":
+                    return _mvhd(f, inner_body)
             return None
-        if kind == b"mvhd":
-            version = f.read(4)[0]
-            if version == 1:
-                f.read(16)
-                timescale, dur = struct.unpack(">IQ", f.read(12))
-            else:
-                f.read(8)
-                timescale, dur = struct.unpack(">II", f.read(8))
-            return dur / timescale if timescale else None
-        pos += size
     return None
+
+
+def _mvhd(f: BinaryIO, body: int) -> float | None:
+    f.seek(body)
+    version = f.read(4)[0]
+    if version == 1:
+        f.read(16)
+        timescale, dur = struct.unpack(">IQ", f.read(12))
+    else:
+        f.read(8)
+        timescale, dur = struct.unpack(">II", f.read(8))
+    return dur / timescale if timescale else None
 
 
 def _wav_duration(f: BinaryIO) -> float | None:

@@ -32,6 +32,8 @@ import threading
 import time
 from fractions import Fraction
 
+from ..client.media_info import mp4_boxes
+
 AUDIO_RATE = 48000
 AUDIO_BITRATE = "96k"
 VIDEO_CRF = "23"  # x264's default: the plain re-encode's cost; providers re-encode their output anyway
@@ -101,22 +103,8 @@ def ffmpeg_exe() -> str:
 
 # --- MP4 header reading (pass-through check without running ffmpeg) -------------------------
 
-def _boxes(f, start: int, stop: int):
-    """Yield (kind, payload_start, box_end) for the boxes in [start, stop)."""
-    pos = start
-    while pos + 8 <= stop:
-        f.seek(pos)
-        size, kind = struct.unpack(">I4s", f.read(8))
-        header = 8
-        if size == 1:
-            size = struct.unpack(">Q", f.read(8))[0]
-            header = 16
-        elif size == 0:
-            size = stop - pos
-        if size < header:
-            return
-        yield kind, pos + header, min(pos + size, stop)
-        pos += size
+# The box walker is the client's (stdlib only, no heavy import at register time).
+_boxes = mp4_boxes
 
 
 def _child(f, start, stop, *path):
