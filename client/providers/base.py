@@ -44,6 +44,13 @@ class PollResult:
     #: the server's hint for the next poll (Retry-After), seconds
     retry_after: float | None = None
 
+    def fail(self, error: JobFailed) -> "PollResult":
+        """End this poll as a failure: REJECTED when the provider's code says it refused the job."""
+        self.error = error
+        if error.rejected:
+            self.state = JobState.REJECTED
+        return self
+
 
 class Provider:
     """upload / submit / poll / cancel / parse_error. Instances live for one job."""

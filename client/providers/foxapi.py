@@ -78,11 +78,8 @@ class FoxApiProvider(Provider):
             if not isinstance(err, dict):
                 err = {"message": str(err)}
             code = err.get("code")
-            rejected = str(code) in REJECT_CODES
-            if rejected:
-                result.state = JobState.REJECTED
-            result.error = JobFailed(code, flatten(err.get("message")) or f"task {status}", self.name,
-                                     rejected=rejected)
+            result.fail(JobFailed(code, flatten(err.get("message")) or f"task {status}", self.name,
+                                  rejected=str(code) in REJECT_CODES))
         return result
 
     def parse_error(self, response: httpx.Response) -> LipsyncError:

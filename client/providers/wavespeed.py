@@ -73,11 +73,8 @@ class WaveSpeedProvider(Provider):
         elif state in (JobState.FAILED, JobState.CANCELLED):
             code = data.get("code")
             code = None if code in (None, 0, 200, "0", "200") else str(code)
-            rejected = code in REJECT_CODES
-            if rejected:
-                result.state = JobState.REJECTED
-            result.error = JobFailed(code, flatten(data.get("error")) or f"prediction {status}", self.name,
-                                     rejected=rejected)
+            result.fail(JobFailed(code, flatten(data.get("error")) or f"prediction {status}", self.name,
+                                  rejected=code in REJECT_CODES))
         return result
 
     def parse_error(self, response: httpx.Response) -> LipsyncError:
