@@ -4,9 +4,13 @@ register()/unregister() only. Registering does no network and imports neither ht
 pydantic: those load the first time a job runs.
 """
 
-from . import operators, panels, preferences, props
+# Blender always imports this file as a package (bl_ext.<repo>.vse_lipsync). pytest, collecting the
+# repo root, may import it as a loose `__init__` module when the clone's folder name is not a valid
+# module name (e.g. /tmp/fresh-1023); there are no relative imports to resolve then.
+if __package__:
+    from . import operators, panels, preferences, props
 
-_modules = (preferences, props, operators, panels)
+    _modules = (preferences, props, operators, panels)
 
 
 def register():
