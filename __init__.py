@@ -1,7 +1,7 @@
 """VSE Lipsync: lip-sync sequencer video strips to dialogue strips through hosted models.
 
-register()/unregister() only. Registering does no network and imports neither httpx nor
-pydantic: those load the first time a job runs.
+register()/unregister() only. Registering does no network and imports neither httpx nor the
+client's job code: those load the first time a job runs.
 """
 
 # Blender always imports this file as a package (bl_ext.<repo>.vse_lipsync). pytest, collecting the

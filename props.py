@@ -55,7 +55,7 @@ SPEAKER_ITEMS = [
 
 
 def _estimate_update(self, context):
-    # Late import: the estimate pulls in the client (pydantic); registering stays light.
+    # Late import: the estimate pulls in the client's models and pricing; registering stays light.
     from .operators import segments
     segments.refresh_estimate(context.scene)
 

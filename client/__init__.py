@@ -27,8 +27,8 @@ _MODELS = ("ActiveSpeaker", "AudioInput", "JobRequest", "Options", "Segment", "T
 
 
 def __getattr__(name):
-    # models pull in pydantic, jobs pull in httpx and the providers: load them only when asked
-    # for, so the Blender add-on can import `client.config` at register time and stay light.
+    # models and jobs (httpx, the providers) load only when asked for, so the Blender add-on
+    # can import `client.config` at register time and stay light.
     if name in _MODELS:
         from . import models
 

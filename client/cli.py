@@ -121,8 +121,15 @@ def load_segments(path: str, audio: list[AudioInput]) -> tuple[list[AudioInput],
         data = json.loads(Path(path).read_text("utf-8"))
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read segments file {path}: {exc}") from None
-    root = Path(path).resolve().parent
-    audio = list(audio)
+    try:
+        return _segments_from(data, Path(path).resolve().parent, list(audio))
+    except (KeyError, TypeError, AttributeError, InputError) as exc:
+        # a hand-written file: say which file and what is wrong, never a traceback
+        what = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise InputError(f"segments file {path}: {what}") from None
+
+
+def _segments_from(data, root: Path, audio: list[AudioInput]) -> tuple[list[AudioInput], list[Segment]]:
     if isinstance(data, dict):
         for item in data.get("audio", []):
             p = item["path"]
@@ -131,7 +138,7 @@ def load_segments(path: str, audio: list[AudioInput]) -> tuple[list[AudioInput],
         data = data.get("segments", [])
     by_path = {a.path: a.id for a in audio}
     segments = []
-    for item in data:
+    for n, item in enumerate(data, 1):
         ref = item.get("audio_id") or item.get("audio")
         if ref not in {a.id for a in audio}:
             full = ref if "://" in str(ref) else str(root / str(ref))
@@ -139,9 +146,14 @@ def load_segments(path: str, audio: list[AudioInput]) -> tuple[list[AudioInput],
                 by_path[full] = f"s{len(by_path) + 1}"
                 audio.append(AudioInput(id=by_path[full], path=full))
             ref = by_path[full]
-        segments.append(Segment(start=item["start"], end=item["end"], audio_id=ref,
-                                audio_start=item.get("audio_start"), audio_end=item.get("audio_end"),
-                                options_override=item.get("options") or item.get("options_override") or {}))
+        try:
+            segments.append(Segment(start=item["start"], end=item["end"], audio_id=ref,
+                                    audio_start=item.get("audio_start"), audio_end=item.get("audio_end"),
+                                    options_override=item.get("options") or item.get("options_override") or {}))
+        except KeyError as exc:
+            raise InputError(f"segment {n} has no {exc}") from None
+        except InputError as exc:
+            raise InputError(f"segment {n}: {exc}") from None
     return audio, segments
 
 

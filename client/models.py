@@ -1,16 +1,27 @@
-"""The one request model every provider is driven from (pydantic v2).
+"""The one request model every provider is driven from: plain dataclasses, checked on creation.
 
-Types are checked here; whether a value is *allowed* for a provider x model (ranges, enums,
-unsupported options) is checked by `capabilities.validate`, because only there can the message
-name the option, the model and the provider together.
+Types are checked here (an InputError naming the field); whether a value is *allowed* for a
+provider x model (ranges, enums, unsupported options) is checked by `capabilities.validate`,
+because only there can the message name the option, the model and the provider together.
+
+Why not pydantic: importing it and building these six models cost ~130 ms of every
+`python -m client run` (half of the job's own time against the sandbox, issue #7), and its
+compiled core needed one wheel per platform x Python in the extension. Six flat records with
+a JSON round trip do not need a validation framework.
+
+Nested values may be given as plain dicts/lists (as JSON gives them): they are turned into the
+dataclasses, so `Options(**json.loads(...))` and `JobRequest.from_json(...)` work alike.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from .errors import InputError
 
 SYNC_MODES = ("bounce", "loop", "cut_off", "silence", "remap")
 EMOTIONS = ("happy", "sad", "angry", "disgusted", "surprised", "neutral")
@@ -24,35 +35,123 @@ def new_client_key() -> str:
     return str(uuid.uuid4())
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+# --- field checks: each returns the (normalised) value or raises InputError naming the field ---
+
+def _fail(obj, name: str, want: str, value) -> InputError:
+    # "AudioInput.start must be ...": the field as a script writer spells it
+    return InputError(f"{type(obj).__name__}.{name} must be {want}, not {value!r}")
 
 
-class AudioInput(_Model):
+def _str(obj, name: str, optional: bool = False):
+    value = getattr(obj, name)
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise _fail(obj, name, "text", value)
+    return value
+
+
+def _number(obj, name: str, optional: bool = False):
+    value = getattr(obj, name)
+    if value is None and optional:
+        return None
+    # bool is an int subclass; True as a time or temperature is a caller's mistake, not 1.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _fail(obj, name, "a number", value)
+    return float(value)
+
+
+def _int(obj, name: str, optional: bool = False):
+    value = getattr(obj, name)
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _fail(obj, name, "a whole number", value)
+    return value
+
+
+def _bool(obj, name: str, optional: bool = False):
+    value = getattr(obj, name)
+    if value is None and optional:
+        return None
+    if not isinstance(value, bool):
+        raise _fail(obj, name, "true or false", value)
+    return value
+
+
+def _ints(obj, name: str, value, length: int | None = None) -> list[int]:
+    if (not isinstance(value, (list, tuple)) or (length is not None and len(value) != length)
+            or any(isinstance(v, bool) or not isinstance(v, int) for v in value)):
+        raise _fail(obj, name, f"{length or 'a list of'} whole numbers", value)
+    return list(value)
+
+
+def from_plain(cls, value, where: str):
+    """`value` as a `cls`: an instance passes, a dict is built (unknown keys refused)."""
+    if isinstance(value, cls):
+        return value
+    if not isinstance(value, dict):
+        raise InputError(f"{where} must be a {cls.__name__} or an object, not {value!r}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(value) - known)
+    if unknown:
+        raise InputError(f"{where}: unknown field {', '.join(map(repr, unknown))} "
+                         f"(known: {', '.join(sorted(known))})")
+    return cls(**value)
+
+
+def _from_plain_list(obj, name: str, cls) -> list:
+    value = getattr(obj, name)
+    if not isinstance(value, (list, tuple)):
+        raise _fail(obj, name, f"a list of {cls.__name__}", value)
+    return [from_plain(cls, item, f"{type(obj).__name__}.{name}[{i}]") for i, item in enumerate(value)]
+
+
+# --- the models ---
+
+@dataclass
+class AudioInput:
     id: str
     path: str  # local path or https URL
     start: float | None = None  # crop, seconds of the audio file; both or neither
     end: float | None = None
 
+    def __post_init__(self) -> None:
+        self.id, self.path = _str(self, "id"), _str(self, "path")
+        self.start, self.end = _number(self, "start", True), _number(self, "end", True)
 
-class TextInput(_Model):
+
+@dataclass
+class TextInput:
     """Text-to-speech input (sync.so: ElevenLabs voice id)."""
 
     id: str
     text: str
     voice: str
 
+    def __post_init__(self) -> None:
+        self.id, self.text, self.voice = _str(self, "id"), _str(self, "text"), _str(self, "voice")
 
-class Segment(_Model):
+
+@dataclass
+class Segment:
     start: float  # seconds of the uploaded video
     end: float
     audio_id: str  # an AudioInput.id or TextInput.id
     audio_start: float | None = None
     audio_end: float | None = None
-    options_override: dict[str, Any] = Field(default_factory=dict)
+    options_override: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.start, self.end = _number(self, "start"), _number(self, "end")
+        self.audio_id = _str(self, "audio_id")
+        self.audio_start, self.audio_end = _number(self, "audio_start", True), _number(self, "audio_end", True)
+        if not isinstance(self.options_override, dict):
+            raise _fail(self, "options_override", "an object", self.options_override)
 
 
-class ActiveSpeaker(_Model):
+@dataclass
+class ActiveSpeaker:
     """Auto-detect, or one point on one frame, or per-frame boxes [x1, y1, x2, y2] (None = no face)."""
 
     auto: bool = False
@@ -60,8 +159,20 @@ class ActiveSpeaker(_Model):
     point: tuple[int, int] | None = None
     boxes: list[list[int] | None] | None = None
 
+    def __post_init__(self) -> None:
+        self.auto = _bool(self, "auto")
+        self.frame = _int(self, "frame", True)
+        if self.point is not None:
+            self.point = tuple(_ints(self, "point", self.point, 2))
+        if self.boxes is not None:
+            if not isinstance(self.boxes, (list, tuple)):
+                raise _fail(self, "boxes", "a list of [x1, y1, x2, y2] or null", self.boxes)
+            # the length of each box is checked by capabilities.validate, with the provider named
+            self.boxes = [None if b is None else _ints(self, "boxes", b) for b in self.boxes]
 
-class Options(_Model):
+
+@dataclass
+class Options:
     sync_mode: str | None = None
     temperature: float | None = None
     active_speaker: ActiveSpeaker | None = None
@@ -75,13 +186,47 @@ class Options(_Model):
     ttl: int | None = None
     include_cost: bool = True
 
+    def __post_init__(self) -> None:
+        for name in ("sync_mode", "emotion", "mode", "output_format"):
+            setattr(self, name, _str(self, name, True))
+        self.temperature = _number(self, "temperature", True)
+        if self.active_speaker is not None:
+            self.active_speaker = from_plain(ActiveSpeaker, self.active_speaker, "Options.active_speaker")
+        for name in ("occlusion_detection", "safety_check"):
+            setattr(self, name, _bool(self, name, True))
+        self.include_cost = _bool(self, "include_cost")
+        self.output_quality, self.ttl = _int(self, "output_quality", True), _int(self, "ttl", True)
+        self.number_results = _int(self, "number_results")
 
-class JobRequest(_Model):
+
+@dataclass
+class JobRequest:
     provider: str
     model: str
     video: str  # local path or https URL
-    audio: list[AudioInput] = Field(default_factory=list)
-    text: list[TextInput] = Field(default_factory=list)
-    segments: list[Segment] = Field(default_factory=list)
-    options: Options = Field(default_factory=Options)
-    client_key: str = Field(default_factory=new_client_key)
+    audio: list[AudioInput] = field(default_factory=list)
+    text: list[TextInput] = field(default_factory=list)
+    segments: list[Segment] = field(default_factory=list)
+    options: Options = field(default_factory=Options)
+    client_key: str = field(default_factory=new_client_key)
+
+    def __post_init__(self) -> None:
+        self.provider, self.model, self.video = _str(self, "provider"), _str(self, "model"), _str(self, "video")
+        self.audio = _from_plain_list(self, "audio", AudioInput)
+        self.text = _from_plain_list(self, "text", TextInput)
+        self.segments = _from_plain_list(self, "segments", Segment)
+        self.options = from_plain(Options, self.options, "JobRequest.options")
+        self.client_key = _str(self, "client_key")
+
+    def to_json(self) -> str:
+        """Everything, nulls included: what a job record keeps to poll or re-run this request."""
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> JobRequest:
+        """The inverse of to_json (also reads records written by the pydantic models of 0.1)."""
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise InputError(f"a stored request is not valid JSON: {exc}") from None
+        return from_plain(cls, data, "JobRequest")

@@ -1,6 +1,6 @@
 """Operators: thin layers that snapshot RNA, hand plain data to client/ in workers, apply results.
 
-Registering imports no client module that pulls httpx/pydantic (they load on first use) and
+Registering imports no client module that pulls httpx or the job code (they load on first use) and
 starts no thread: the runtime's workers exist only while jobs run.
 """
 

@@ -211,7 +211,7 @@ def _work(cancel, emit, *, strip_job, provider, model, options, client_key, conf
 
     try:
         if resume is not None:
-            request = JobRequest.model_validate_json(request_json)
+            request = JobRequest.from_json(request_json)
         else:
             # the cache check comes first: a hit prepares, uploads and submits nothing (cache.py)
             key = fingerprint(strip_job, provider=provider, model=model, options=options,
@@ -226,7 +226,7 @@ def _work(cancel, emit, *, strip_job, provider, model, options, client_key, conf
             request = JobRequest(provider=provider, model=model, video=prepared.video_path, audio=prepared.audio,
                                  segments=prepared.segments, options=Options(**options), client_key=client_key)
             paths = [prepared.video_path] + [a.path for a in prepared.audio]
-            emit(Prepared(request.model_dump_json(), _hash_files(paths)))
+            emit(Prepared(request.to_json(), _hash_files(paths)))
         os.makedirs(out_dir, exist_ok=True)
         for event in iter_job_events(request, config, out_dir, out_stem=out_stem, resume=resume, cancel=cancel,
                                      on_submitting=lambda *_: emit(Phase("SUBMITTING")),

@@ -41,7 +41,7 @@ def _request_json(rec) -> str:
     return JobRequest(provider=rec.provider, model=rec.model, video="video.mp4",
                       audio=[AudioInput(id="a1", path="a1.mp3")],
                       options=Options(**json.loads(rec.options_json or "{}")),
-                      client_key=rec.client_key).model_dump_json()
+                      client_key=rec.client_key).to_json()
 
 
 def reattach_record(scene, rec, *, manual: bool = False) -> bool:

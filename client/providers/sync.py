@@ -223,9 +223,10 @@ def override_json(override: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in override.items():
         if key == "active_speaker":
-            from ..models import ActiveSpeaker
+            from ..models import ActiveSpeaker, from_plain
 
-            out["active_speaker_detection"] = speaker_json(ActiveSpeaker.model_validate(value))
+            speaker = from_plain(ActiveSpeaker, value, "options_override.active_speaker")
+            out["active_speaker_detection"] = speaker_json(speaker)
         elif key == "occlusion_detection":
             out["occlusion_detection_enabled"] = bool(value)
         else:

@@ -301,7 +301,7 @@ def test_tampered_blend_sends_nothing_elsewhere(addon, addon_prefs, scene, onlin
             from client.models import AudioInput, JobRequest
             rec.request_json = JobRequest(provider=provider, model=MODEL_FOR[provider], video=spec["request_video"],
                                           audio=[AudioInput(id="a1", path=spec["request_video"])],
-                                          client_key=rec.client_key).model_dump_json()
+                                          client_key=rec.client_key).to_json()
         blend = tmp_path / "from_someone_else.blend"
         bpy.ops.wm.save_as_mainfile(filepath=str(blend))
         bpy.ops.wm.open_mainfile(filepath=str(blend))       # load_post re-attaches what is in flight

@@ -86,7 +86,7 @@ def main() -> None:
         return time.perf_counter() - t0
 
     try:
-        # warm-up, not measured: first-use imports (pydantic models, imageio-ffmpeg), disk cache
+        # warm-up, not measured: first-use imports (client models, imageio-ffmpeg), disk cache
         shutil.rmtree(ours()[3], ignore_errors=True)
         reference()
         ours_times, ref_times, snapshot_times = [], [], []
