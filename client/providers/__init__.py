@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import importlib
+
 from .base import PollResult, Provider, RemoteRef
 
 
-def provider_class(name: str) -> type[Provider]:
-    from . import fal, foxapi, runware, sync, wavespeed
+#: provider name -> (module, class); each module is imported only when its provider is used
+_CLASSES = {
+    "sync": ("sync", "SyncProvider"),
+    "runware": ("runware", "RunwareProvider"),
+    "wavespeed": ("wavespeed", "WaveSpeedProvider"),
+    "foxapi": ("foxapi", "FoxApiProvider"),
+    "fal": ("fal", "FalProvider"),
+}
 
-    return {
-        "sync": sync.SyncProvider,
-        "runware": runware.RunwareProvider,
-        "wavespeed": wavespeed.WaveSpeedProvider,
-        "foxapi": foxapi.FoxApiProvider,
-        "fal": fal.FalProvider,
-    }[name]
+
+def provider_class(name: str) -> type[Provider]:
+    module, cls = _CLASSES[name]
+    return getattr(importlib.import_module(f".{module}", __name__), cls)
 
 
 __all__ = ["PollResult", "Provider", "RemoteRef", "provider_class"]
