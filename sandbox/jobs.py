@@ -108,5 +108,18 @@ class Job:
         span = max(self.proc_s, 1e-6)
         return max(0.0, min(0.95, (t - self.queue_s) / span))
 
+    def wait_terminal(self, deadline: float) -> None:
+        """Block until the job ends or `deadline` (monotonic): a long-poll. Wakes the moment the
+        render finishes (like a real server answering early), else re-checks every 50 ms."""
+        while self.status() not in TERMINAL:
+            now = time.monotonic()
+            if now >= deadline:
+                return
+            step = min(0.05, deadline - now)
+            if self.done.is_set():  # rendered; the planned processing time is what is left
+                time.sleep(max(0.001, min(step, self.created + self.queue_s + self.proc_s - now)))
+            else:
+                self.done.wait(step)
+
     def is_active(self, now: float | None = None) -> bool:
         return self.status(now) in (PENDING, PROCESSING)

@@ -321,8 +321,7 @@ class SyncProvider(Provider):
                 return self.error(400, VALIDATION_CODE, ["wait cannot be combined with include=progress"])
             deadline = time.monotonic() + int(raw)
             self.state.on_poll(job)
-            while job.status() not in TERMINAL and time.monotonic() < deadline:
-                time.sleep(0.05)
+            job.wait_terminal(deadline)
             headers = {"Retry-After": WAIT_RETRY_AFTER, "X-Sync-Wait-Mode": "long_poll",
                        "X-Sync-Wait-Timeout-Seconds": raw}
         else:

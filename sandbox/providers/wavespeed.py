@@ -143,8 +143,7 @@ class WaveSpeedProvider(Provider):
         if body.get("enable_sync_mode"):
             limit = float(self.state.setting("wavespeed", "wavespeed_sync_timeout"))
             deadline = time.monotonic() + limit
-            while job.is_active() and time.monotonic() < deadline:
-                time.sleep(0.05)
+            job.wait_terminal(deadline)
             data = self._prediction(job)
             if job.is_active():
                 # §3.2: the blocking call gives up (code 5004) while the task keeps running; poll it. [U] shape
