@@ -42,7 +42,7 @@ TARGETS = {
     "5.2": Target("5.2", "3.13", "blender-5.2.txt"),
 }
 
-# bpy + numpy + pytest only, no httpx/pydantic/imageio-ffmpeg: tests/build/test_install.py installs
+# bpy + numpy + pytest only, no httpx/imageio-ffmpeg: tests/build/test_install.py installs
 # the linux zip there, so those imports can only come from the zip's bundled wheels (a venv copy
 # would shadow them, reference/blender.md §6). Not test targets: tools/test.py never runs pytest here.
 # Their files live in tools/requirements/bare/ so adding them does not rebuild the test venvs.

@@ -19,7 +19,7 @@ MODULE = f"bl_ext.{REPO}.{PKG_ID}"
 
 
 def main(zip_path: str) -> dict:
-    for name in ("httpx", "pydantic", "pydantic_core", "imageio_ffmpeg"):
+    for name in ("httpx", "imageio_ffmpeg"):
         assert importlib.util.find_spec(name) is None, f"{name} importable before install: not a bare venv"
 
     import bpy
@@ -39,17 +39,9 @@ def main(zip_path: str) -> dict:
     assert os.path.isdir(site), f"wheels not unpacked: {site} missing"
 
     import httpx
-    import pydantic
-    import pydantic_core
     import imageio_ffmpeg
-    result["files"] = {m.__name__: m.__file__ for m in (httpx, pydantic, pydantic_core, imageio_ffmpeg)}
-    result["versions"] = {"httpx": httpx.__version__, "pydantic": pydantic.VERSION,
-                          "pydantic_core": pydantic_core.__version__,
-                          "imageio_ffmpeg": imageio_ffmpeg.__version__}
-    # pydantic_core is a compiled module: prove the wheel for THIS Python was picked and works.
-    class Probe(pydantic.BaseModel):
-        n: int
-    assert Probe.model_validate({"n": "3"}).n == 3
+    result["files"] = {m.__name__: m.__file__ for m in (httpx, imageio_ffmpeg)}
+    result["versions"] = {"httpx": httpx.__version__, "imageio_ffmpeg": imageio_ffmpeg.__version__}
 
     # Blender unpacks wheels without file modes: the add-on's ffmpeg lookup must restore the
     # bundled binary's execute bit, then imageio-ffmpeg itself finds it.
@@ -64,11 +56,13 @@ def main(zip_path: str) -> dict:
     result["ffmpeg"] = exe
     result["ffmpeg_version"] = proc.stdout.splitlines()[0]
 
-    # The add-on's own pydantic models (the shipped client) import with the bundled wheels.
-    addon = sys.modules[MODULE]
-    if os.path.exists(os.path.join(os.path.dirname(addon.__file__), "client", "models.py")):
-        importlib.import_module(MODULE + ".client.models")
-        result["client_models"] = True
+    # The shipped client works from the bundled wheels alone: its job runner imports (httpx from
+    # the zip) and a request survives the JSON round trip a job record makes.
+    importlib.import_module(MODULE + ".client.jobs")
+    models = importlib.import_module(MODULE + ".client.models")
+    req = models.JobRequest(provider="sync", model="lipsync-2", video="v.mp4", audio=[{"id": "a1", "path": "a.wav"}])
+    result["client_round_trip"] = models.JobRequest.from_json(req.to_json()) == req
+    result["httpx_from"] = sys.modules["httpx"].__file__
 
     assert bpy.ops.preferences.addon_disable(module=MODULE) == {"FINISHED"}
     assert MODULE not in bpy.context.preferences.addons

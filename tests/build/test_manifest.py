@@ -66,12 +66,9 @@ def test_lock_ships_every_dependency_for_every_platform_and_python(lock, blender
     monkeypatch.setenv("LIPSYNC_BLENDER_TAGS", str(blender_ext[1]))
     assert build.lock_problems(lock.wheels) == []
     names = {w.name for w in lock.wheels}
-    assert {"httpx", "httpcore", "h11", "anyio", "idna", "certifi", "pydantic", "pydantic-core",
-            "annotated-types", "typing-extensions", "typing-inspection", "imageio-ffmpeg"} <= names
+    assert {"httpx", "httpcore", "h11", "anyio", "idna", "certifi", "typing-extensions", "imageio-ffmpeg"} <= names
+    assert not names & {"pydantic", "pydantic-core"}  # the client's models are plain dataclasses
     for platform in build.PLATFORMS:
-        for py in ("311", "313"):
-            core = [w for w in lock.wheels if w.name == "pydantic-core" and f"{platform}/{py[0]}.{py[1:]}" in w.combos]
-            assert len(core) == 1 and core[0].tags[:2] == (f"cp{py}", f"cp{py}"), (platform, py, core)
         ffmpeg = [w for w in lock.wheels if w.name == "imageio-ffmpeg" and platform in w.platforms]
         assert len(ffmpeg) == 1 and not ffmpeg[0].is_pure, (platform, ffmpeg)
 
