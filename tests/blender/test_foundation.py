@@ -27,9 +27,9 @@ def test_enable_disable_is_clean(addon):
     assert hasattr(bpy.types.Scene, "lipsync")
 
 
-# Runs in a fresh interpreter: the test process itself has imported httpx/pydantic already.
+# Runs in a fresh interpreter: the test process itself has imported httpx and the client already.
 _LIGHT_REGISTER = r"""
-import json, os, pathlib, socket, sys, tempfile
+import json, os, pathlib, socket, sys
 attempts = []
 def refuse(self, *a, **k):
     attempts.append(repr(a))
@@ -38,12 +38,14 @@ socket.socket.connect = refuse
 socket.create_connection = lambda *a, **k: refuse(None, *a)
 import bpy
 before = set(sys.modules)
-repo = pathlib.Path(tempfile.mkdtemp())
+repo = pathlib.Path(sys.argv[2])
+repo.mkdir()
 (repo / "vse_lipsync").symlink_to(sys.argv[1], target_is_directory=True)
 bpy.context.preferences.extensions.repos.new(name="lipsync_dev", module="lipsync_dev",
                                              custom_directory=str(repo), source="USER")
 result = bpy.ops.preferences.addon_enable(module="bl_ext.lipsync_dev.vse_lipsync")
-heavy = sorted(m for m in set(sys.modules) - before if m.split(".")[0] in ("httpx", "pydantic", "httpcore", "anyio", "imageio_ffmpeg"))
+heavy = sorted(m for m in set(sys.modules) - before
+               if m.split(".")[0] in ("httpx", "pydantic", "httpcore", "anyio", "imageio_ffmpeg"))
 bpy.ops.preferences.addon_disable(module="bl_ext.lipsync_dev.vse_lipsync")
 print("RESULT" + json.dumps({"enabled": sorted(result), "heavy": heavy, "network": attempts}))
 """
@@ -51,8 +53,8 @@ print("RESULT" + json.dumps({"enabled": sorted(result), "heavy": heavy, "network
 
 def test_register_does_no_network_and_no_heavy_imports(tmp_path):
     env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"))
-    proc = subprocess.run([sys.executable, "-c", _LIGHT_REGISTER, str(ROOT)], capture_output=True,
-                          text=True, env=env, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", _LIGHT_REGISTER, str(ROOT), str(tmp_path / "repo")],
+                          capture_output=True, text=True, env=env, timeout=120)
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")), None)
     assert line, proc.stdout + proc.stderr
     result = json.loads(line[len("RESULT"):])
