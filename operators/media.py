@@ -8,7 +8,9 @@ Video (frame-exact, reference/blender.md §3: never ``-c copy`` for a range, re-
   constant rate equal to the scene rate, no rotation, no start delay) is uploaded AS IS: the
   check reads the MP4 header in Python, no ffmpeg runs (`passthrough_reason`).
 - otherwise: seek half a frame before the first visible frame (so rounding of ``-ss`` can never
-  drop it), take exactly ``frames`` frames, renumber them onto the SCENE rate grid
+  drop it), counted from the video stream's own start as Blender counts (`video_start_offset`;
+  MPEG-TS and other containers without an exact seek are cut by frame count instead), take
+  exactly ``frames`` frames, renumber them onto the SCENE rate grid
   (``settb=1/rate, setpts=N``: one uploaded frame per timeline frame, see strips.py), libx264
   veryfast CRF 23, yuv420p, no audio (every provider takes the dialogue as separate audio).
   That is the work of a plain ``ffmpeg -ss -t`` x264 re-encode and no more: a 20 s range of a
@@ -38,6 +40,9 @@ AUDIO_RATE = 48000
 AUDIO_BITRATE = "96k"
 VIDEO_CRF = "23"  # x264's default: the plain re-encode's cost; providers re-encode their output anyway
 _ACCEPTED_EXTS = (".mp4", ".mov", ".m4v")
+# Indexed containers where ``-ss`` + the stream's start offset lands on the exact frame (checked
+# against Blender's own frames in tests/blender/test_media.py); others are cut by frame count.
+_SEEKABLE_EXTS = (".mp4", ".mov", ".m4v", ".mkv", ".webm")
 _ACCEPTED_PROFILES = {66, 77, 88, 100}  # Baseline, Main, Extended, High: 8-bit; High may be 4:0:0
 
 
@@ -293,18 +298,58 @@ def _base(ff: str) -> list[str]:
     return [ff, "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
 
 
-def video_command(ff: str, video, scene_rate: Fraction, out: str) -> list[str]:
+def video_start_offset(ff: str, path: str, stream_index: int) -> float:
+    """Seconds from the point ``-ss`` counts from (the input's start) to the first frame of
+    video stream `stream_index`, which is Blender's frame 0 of the strip.
+
+    Non-zero when a file's streams start at different times, e.g. sound recorded 0.2 s before
+    the first picture (cameras, screen recorders, MPEG-TS): ``-ss`` alone would then cut 0.2 s
+    early. Read from ``ffmpeg -i``: the input's ``start:`` and the stream's own ``start``. The
+    input's start is printed without its sign between -1 and 0 (ffmpeg's dump), so a negative
+    stream start is taken as the input's start instead: ffmpeg's input start is the earliest
+    stream's.
+    """
+    import re
+
+    err = subprocess.run([ff, "-hide_banner", "-nostdin", "-i", path],
+                         capture_output=True).stderr.decode("utf-8", "replace")
+    found = re.search(r"Duration: .*?, start: (-?[\d.]+)", err)
+    input_start = float(found.group(1)) if found else 0.0
+    starts, video_starts = [], []
+    for line in err.splitlines():
+        if not re.match(r"\s*Stream #0:\d+", line):
+            continue
+        found = re.search(r", start (-?[\d.]+)", line)
+        start = float(found.group(1)) if found else 0.0  # not printed: the stream starts at 0
+        starts.append(start)
+        if ": Video:" in line:
+            video_starts.append(start)
+    if not video_starts:
+        return 0.0
+    if min(starts) < 0:
+        input_start = min(starts)
+    return video_starts[min(stream_index, len(video_starts) - 1)] - input_start
+
+
+def video_command(ff: str, video, scene_rate: Fraction, out: str, start_offset: float | None = 0.0) -> list[str]:
     """The re-encode of the visible frames, retimed onto the scene rate grid.
 
     Worked example: 25 fps file, first_frame 5, frames 88, scene 24 fps ->
     ``-ss 0.18`` (4.5 frames: frame 5 has pts 0.2 >= 0.18, frame 4 at 0.16 is dropped),
     ``-frames:v 88``, ``settb=expr=1/24,setpts=N``, ``-r 24``: 88 frames lasting 3.667 s.
+    `start_offset` (video_start_offset) moves the seek by the video stream's own delay: the
+    same clip whose picture starts 0.2 s after its sound seeks to ``-ss 0.38``. None: the
+    container has no exact seek (MPEG-TS lands frames late), so ``trim=start_frame=5`` counts
+    decoded frames instead; slower for a late range of a long file, never wrong.
     """
     cmd = _base(ff)
-    if video.first_frame > 0:
-        seek = (Fraction(video.first_frame) - Fraction(1, 2)) / video.rate
-        cmd += ["-ss", f"{float(seek):.6f}"]
     filters = []
+    if video.first_frame > 0 and start_offset is None:
+        # no trustworthy seek in this container: decode from the start and count frames
+        filters.append(f"trim=start_frame={video.first_frame}")
+    elif video.first_frame > 0:
+        seek = (Fraction(video.first_frame) - Fraction(1, 2)) / video.rate
+        cmd += ["-ss", f"{float(seek) + start_offset:.6f}"]
     # Handles dragged past the media hold its first/last frame in Blender: clone them likewise.
     # Example: first_frame -3, frames 10, total 100 -> 3 copies of frame 0, then frames 0..6.
     held_start = max(0, -video.first_frame)
@@ -401,7 +446,6 @@ def prepare_media(job, work_dir, *, use_segments: bool, segment_overrides=None, 
         raise Cancelled("Cancelled before preparing media.")
     t0 = time.perf_counter()
     os.makedirs(work_dir, exist_ok=True)
-    ff = None
     video, rate = resolve_rate(job.video), job.scene_rate
     chosen = _enabled_parts(job.audio, segment_overrides)
     if not chosen:
@@ -410,12 +454,7 @@ def prepare_media(job, work_dir, *, use_segments: bool, segment_overrides=None, 
 
     reason = passthrough_reason(video, rate)
     procs = []
-    if reason is None:
-        video_path = video.path
-    else:
-        ff = ffmpeg_exe()
-        video_path = os.path.join(work_dir, "video.mp4")
-        procs.append((_start(video_command(ff, video, rate, video_path)), "video"))
+    video_path = video.path if reason is None else os.path.join(work_dir, "video.mp4")
     timings["video_check"] = time.perf_counter() - t0
 
     duration = float(Fraction(video.frames) / rate)
@@ -423,7 +462,7 @@ def prepare_media(job, work_dir, *, use_segments: bool, segment_overrides=None, 
                   and abs(chosen[0][1].duration - duration) < 1e-9)
     audio, segments, mixed = [], [], None
     try:
-        ff = ff or ffmpeg_exe()
+        ff = ffmpeg_exe()
         if not use_segments or covers_all:
             mixed = os.path.join(work_dir, "mix.mp3")
             parts = [part for _i, part, _o in chosen]
@@ -438,6 +477,14 @@ def prepare_media(job, work_dir, *, use_segments: bool, segment_overrides=None, 
                 start = min(max(part.video_offset, 0.0), duration)
                 end = min(part.video_offset + part.duration, duration)
                 segments.append(Segment(start=start, end=end, audio_id=ident, options_override=override))
+        if reason is not None:
+            # Started after the audio encodes so the stream probe overlaps them. Only a seek can
+            # land on the wrong frame; from frame 0 ffmpeg starts at the first picture anyway.
+            offset = 0.0
+            if video.first_frame > 0:
+                seekable = os.path.splitext(video.path)[1].lower() in _SEEKABLE_EXTS
+                offset = video_start_offset(ff, video.path, video.stream_index) if seekable else None
+            procs.append((_start(video_command(ff, video, rate, video_path, offset)), "video"))
         for proc, what in procs:
             _finish(proc, what, cancel)
     finally:

@@ -50,6 +50,48 @@ def test_trimmed_cut_is_frame_exact(scene, mods, media, tmp_path):
     assert prepared.video_duration == pytest.approx(88 / 25)
 
 
+def blender_shows(scene, frames, tmp_path):
+    """The frame codes Blender itself renders at scene `frames` (the artist's view of the cut)."""
+    import bpy
+
+    render = scene.render
+    render.resolution_x, render.resolution_y, render.resolution_percentage = 160, 120, 100
+    render.image_settings.file_format = "PNG"
+    shown = []
+    for frame in frames:
+        scene.frame_set(frame)
+        render.filepath = str(tmp_path / f"shown_{frame}.png")
+        bpy.ops.render.render(write_still=True)
+        shown.append(read_codes(render.filepath)[0])
+    return shown
+
+
+@pytest.mark.parametrize("ext,video_delay,audio_delay", [
+    ("mp4", 0.2, 0.0),   # picture starts 0.2 s after the sound (5 frames at 25 fps)
+    ("mov", 0.5, 0.0),
+    ("mp4", 0.0, -0.3),  # sound starts before the picture
+    ("mkv", 0.2, 0.0),
+    ("ts", 0.2, 0.0),    # MPEG-TS: no exact seek, cut by frame count
+])
+def test_cut_matches_blender_when_streams_start_apart(scene, mods, media, tmp_path, ext, video_delay, audio_delay):
+    coded = make_coded_video(tmp_path / "coded.mp4", 100)
+    clip = str(tmp_path / f"clip.{ext}")
+    subprocess.run([FF, "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-itsoffset", str(video_delay),
+                    "-i", coded, "-itsoffset", str(audio_delay), "-f", "lavfi", "-i", f"sine=sample_rate={RATE}:d=4.5",
+                    "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", clip], check=True)
+    set_rate(scene, 25)
+    m = movie(scene, clip, frame_start=1, offsets=(5, 7))
+    sound(scene, media["clicks"], channel=1)
+    _job, prepared = prepare(mods, scene, m, tmp_path)
+    codes = read_codes(prepared.video_path)
+    first, after = addon_module("compat").visible_range(m)
+    last = after - 1
+    assert [codes[0], codes[1], codes[-1]] == blender_shows(scene, (first, first + 1, last), tmp_path)
+    assert codes == list(range(codes[0], codes[0] + len(codes)))  # nothing dropped or doubled
+    if ext != "mkv":  # Blender counts a delayed Matroska picture as 8 frames longer than the file
+        assert len(codes) == last - first + 1
+
+
 def test_25fps_clip_in_24fps_scene_retimed_frame_for_frame(scene, mods, media, tmp_path):
     set_rate(scene, 24)
     m = movie(scene, media["v25"], frame_start=11, offsets=(5, 7))
@@ -154,7 +196,7 @@ def test_cancel_kills_running_ffmpeg(scene, mods, media, tmp_path, monkeypatch):
     errors = addon_module("client.errors")
     started = []
 
-    def slow(ff, video, rate, out):  # a 30 s real-time encode standing in for a long clip
+    def slow(ff, video, rate, out, start_offset=None):  # a 30 s real-time encode standing in for a long clip
         started.append(out)
         return [ff, "-nostdin", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc=d=30",
                 "-f", "null", "-"]
