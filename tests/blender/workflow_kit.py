@@ -130,6 +130,17 @@ def visible(strip):
     return strip.frame_final_start, strip.frame_final_end
 
 
+def timing(strip, old_name, value=None):
+    """Read (or set) a timing property by its 4.x name without 5.2's DeprecationWarnings."""
+    import importlib
+
+    from addon_env import ADDON
+    compat = importlib.import_module(ADDON + ".compat")
+    if value is None:
+        return compat.get_timing(strip, old_name)
+    compat.set_timing(strip, old_name, value)
+
+
 def takes(scene, source="shot"):
     sed = scene.sequence_editor
     found = [s for s in (sed.strips_all if hasattr(sed, "strips_all") else sed.sequences_all)

@@ -17,7 +17,7 @@ import pytest
 
 from conftest import addon_module
 from test_rel_bl_faults import scene_strips
-from workflow_kit import FF, VISIBLE, add_shot, make_wav, strips_of, takes, use_sandbox, visible
+from workflow_kit import FF, VISIBLE, add_shot, make_wav, strips_of, takes, timing, use_sandbox, visible
 
 def settings_state(scene) -> dict:
     s = scene.lipsync
@@ -137,13 +137,13 @@ def c_sound_file_missing(ctx):
 
 def c_no_sound_overlapping(ctx):
     ctx.sound.channel = 9
-    ctx.sound.frame_start = 400
+    timing(ctx.sound, "frame_start", 400)
     return batch()
 
 
 def c_zero_length_overlap(ctx):
     # the dialogue ends exactly where the video starts: an overlap of zero frames
-    ctx.sound.frame_start = VISIBLE[0] - 40
+    timing(ctx.sound, "frame_start", VISIBLE[0] - 40)
     return batch()
 
 

@@ -20,16 +20,16 @@ import pytest
 from conftest import addon_module
 from faultkit import (ALL_KINDS, IDEMPOTENT, LABELS, PROVIDERS, READ_TIMEOUT, REQUEST_KINDS, SLOW_SECONDS,
                       expected_states, fault_params, reason_words)
-from workflow_kit import MODEL_FOR, VISIBLE, add_shot, takes, use_sandbox, visible
+from workflow_kit import MODEL_FOR, VISIBLE, add_shot, takes, timing, use_sandbox, visible
 
 
 def strip_state(strip) -> dict:
     """What an artist would notice changing on a strip."""
-    keys = ("name", "channel", "mute", "filepath", "frame_offset_start", "frame_offset_end", "volume",
-            "blend_type", "blend_alpha")
+    keys = ("name", "channel", "mute", "filepath", "volume", "blend_type", "blend_alpha")
     state = {k: getattr(strip, k) for k in keys if hasattr(strip, k)}
+    for k in ("frame_offset_start", "frame_offset_end", "frame_start"):
+        state[k] = timing(strip, k)
     state["range"] = visible(strip)
-    state["start"] = strip.frame_start
     if hasattr(strip, "transform"):
         t = strip.transform
         state["transform"] = (t.scale_x, t.scale_y, t.offset_x, t.offset_y, t.rotation)

@@ -25,7 +25,7 @@ import urllib.request
 import bpy
 import pytest
 
-from workflow_kit import VISIBLE, add_shot, strips_of, takes, use_sandbox, visible
+from workflow_kit import VISIBLE, add_shot, strips_of, takes, timing, use_sandbox, visible
 
 N_JOBS = 50
 PLAN_CAP = 3
@@ -105,9 +105,10 @@ def _shots(addon, scene, media):
     sound = strips["shot00_line0"]
     for i in range(1, N_JOBS):
         movie = strips.new_movie(name=f"shot{i:02d}", filepath=first.filepath, channel=2, frame_start=11 + 100 * i)
-        movie.frame_offset_start, movie.frame_offset_end = first.frame_offset_start, first.frame_offset_end
+        for name in ("frame_offset_start", "frame_offset_end"):
+            timing(movie, name, timing(first, name))
         strips.new_sound(name=f"shot{i:02d}_line0", filepath=sound.sound.filepath, channel=1,
-                         frame_start=int(sound.frame_start) + 100 * i)
+                         frame_start=int(timing(sound, "frame_start")) + 100 * i)
         movie.select = True
     first.select = True
     scene.frame_end = 100 * N_JOBS + 100
