@@ -1,7 +1,7 @@
 """The waiting half every job operator shares (Flamenco pattern, STYLE habit 2).
 
 - UI: `invoke()` starts the jobs, adds a 0.25 s window-manager timer and a modal handler; each
-  TIMER event runs `step()`, which drains the worker queue within a 2 ms budget, updates the
+  TIMER event runs `step()`, which drains the worker queue within a 1 ms budget, updates the
   status bar and redraws the sequencer. Esc stops waiting: the operator's jobs are cancelled
   locally (a submitted job keeps its remote id and can be re-attached). `_finish()` removes the
   timer and status text on every exit path.

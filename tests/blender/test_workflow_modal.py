@@ -72,7 +72,7 @@ def test_modal_timer_drains_and_finishes(addon, scene, online, clean_env, sandbo
     for i in range(n):
         [take] = takes(scene, f"shot{i}")
         assert visible(take) == (VISIBLE[0] + 100 * i, VISIBLE[1] + 100 * i)
-    # each tick stays within a few ms (drain budget 2 ms; the tick that places a take is longer)
+    # each tick stays within a few ms (drain budget 1 ms; the tick that places a take is longer)
     ticks.sort()
     with capsys.disabled():
         print(f"\n[figures] modal ticks with {n} jobs (4 at once): {len(ticks)} ticks, median "

@@ -29,7 +29,7 @@ from workflow_kit import VISIBLE, add_shot, strips_of, takes, timing, use_sandbo
 
 N_JOBS = 50
 PLAN_CAP = 3
-# A tick drains within the runtime's 2 ms budget, plus the status line and redraw tags. Placing a
+# A tick drains within the runtime's 1 ms budget, plus the status line and redraw tags. Placing a
 # take (new_movie opens the file) cannot be split: a tick places at most one, whatever the budget.
 # Measured on the shared 2-core CI box while six workers run ffmpeg: the median is the budget's;
 # the tail is the scheduler's (the main thread waits for a core), so it gets a hitch-sized bound.
