@@ -219,3 +219,42 @@ def test_wrong_key_fails_with_readable_message(addon, scene, online, clean_env, 
     rec = scene.lipsync.jobs[0]
     assert rec.status == "FAILED" and "API key" in rec.message and "not-the-sandbox-key" not in rec.message
     assert not takes(scene)
+
+
+def test_idle_ticks_leave_status_bar_and_panels_alone(addon, scene, online, clean_env, sandbox, tmp_path_factory,
+                                                      monkeypatch):
+    """Most ticks apply no event: they must not rewrite the status text or tag redraws (issue #7)."""
+    use_sandbox(clean_env, sandbox, "sync")
+    sandbox.configure(provider="sync", processing_seconds=1.0)
+    add_shot(addon, scene, str(tmp_path_factory.mktemp("media")))
+    m = _mods(addon)
+    shown, redraws = [], []
+
+    class Workspace:
+        def status_text_set(self, text):
+            shown.append(text)
+
+    class Context:  # bpy.context with a workspace that records the status bar
+        workspace = Workspace()
+
+        def __getattr__(self, name):
+            return getattr(bpy.context, name)
+
+    real_redraw = m.follow.redraw_sequencers
+    monkeypatch.setattr(m.follow, "redraw_sequencers", lambda ctx: redraws.append(1) or real_redraw(ctx))
+    applied = []
+    real_drain = m.runtime.RUNTIME.drain
+    monkeypatch.setattr(m.runtime.RUNTIME, "drain", lambda *a, **k: applied.append(real_drain(*a, **k)) or applied[-1])
+    Op = m.submit.LIPSYNC_OT_submit
+    fake = _fake_op(Op)
+    context = Context()
+    _start_modal(Op, fake, context)
+    result, ticks = _drive(Op, fake, context)
+    assert result == {"FINISHED"} and takes(scene)
+    idle = sum(1 for n in applied if n == 0)
+    assert idle >= 10, applied                      # 1 s of processing at a 20 ms tick: mostly idle ticks
+    # one status write and one redraw per tick that applied events (plus the first and the last)
+    assert len(redraws) <= len(applied) - idle + 3, (len(redraws), applied)
+    assert len(shown) <= len(applied) - idle + 3 and any(t and "running" in t for t in shown), shown
+    assert shown[-1] is None                         # _finish cleared the status bar
+    assert all(a != b for a, b in zip(shown, shown[1:]))  # never the same text twice in a row
