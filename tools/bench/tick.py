@@ -161,8 +161,29 @@ def main() -> None:
                 tick_events[-1].append((type(event).__name__, round((time.perf_counter() - t0) * 1000, 3)))
 
         mods.jobs.apply_event = timed_apply
+        # and the time of each part of follow.step(), by the name of the function
+        tick_parts: list[dict] = []
+        originals = {}
+
+        def timed_part(owner, name):
+            original = getattr(owner, name)
+            originals[(owner, name)] = original
+
+            def wrapper(*a, **k):
+                t0 = time.perf_counter()
+                try:
+                    return original(*a, **k)
+                finally:
+                    part = tick_parts[-1]
+                    part[name] = round(part.get(name, 0.0) + (time.perf_counter() - t0) * 1000, 3)
+            setattr(owner, name, wrapper)
+
+        for owner, name in ((runtime, "drain"), (runtime, "is_active"), (mods.jobs, "status_line"),
+                            (mods.follow, "_set_status"), (mods.follow, "redraw_sequencers")):
+            timed_part(owner, name)
         for _ in range(n_ticks):
             tick_events.append([])
+            tick_parts.append({})
             started, cpu_started = time.perf_counter(), time.thread_time()
             _recording = True
             result = Op.modal(fake, context, timer)
@@ -176,6 +197,11 @@ def main() -> None:
                 raise SystemExit(f"modal ended early: {result} {fake.reports}")
             time.sleep(max(0.0, interval - took))
         mods.jobs.apply_event = applied
+        for (owner, name), original in originals.items():
+            if owner is runtime:
+                delattr(owner, name)      # back to the class's method
+            else:
+                setattr(owner, name, original)
         in_flight = sum(1 for r in records() if r.status in ("QUEUED", "PROCESSING"))
         polls = sb.admin("GET", "stats")["requests"]
         runtime.cancel_all()
@@ -203,7 +229,7 @@ def main() -> None:
         common.row("tick_max", f"main-thread tick max, {in_flight} jobs in flight", worst, budget, unit="ms",
                    target="<= 10 ms", ok=worst <= 10.0, slowest_ms=sorted(ms)[-5:],
                    slowest_ticks=[{"tick": i, "ms": round(ms[i], 3), "cpu_ms": round(cpu_ms[i], 3),
-                                   "events_ms": tick_events[i]}
+                                   "parts_ms": tick_parts[i], "events_ms": tick_events[i]}
                                   for i in sorted(range(len(ms)), key=ms.__getitem__)[-3:]]),
         common.row("tick_cpu_p99", "main-thread CPU per tick p99 (max in details)", cpu_p99, budget,
                    unit="ms", target="(info: wall minus CPU = waiting)", ok=True, cpu_p50_ms=cpu_p50,
