@@ -35,48 +35,33 @@ def new_client_key() -> str:
     return str(uuid.uuid4())
 
 
-# --- field checks: each returns the (normalised) value or raises InputError naming the field ---
+# --- field checks: an InputError naming the field, or the value normalised in place ---
 
 def _fail(obj, name: str, want: str, value) -> InputError:
     # "AudioInput.start must be ...": the field as a script writer spells it
     return InputError(f"{type(obj).__name__}.{name} must be {want}, not {value!r}")
 
 
-def _str(obj, name: str, optional: bool = False):
-    value = getattr(obj, name)
-    if value is None and optional:
-        return None
-    if not isinstance(value, str):
-        raise _fail(obj, name, "text", value)
-    return value
+# (accepted types, how a message names them)
+_TEXT = ((str,), "text")
+_NUMBER = ((int, float), "a number")
+_WHOLE = ((int,), "a whole number")
+_FLAG = ((bool,), "true or false")
 
 
-def _number(obj, name: str, optional: bool = False):
-    value = getattr(obj, name)
-    if value is None and optional:
-        return None
-    # bool is an int subclass; True as a time or temperature is a caller's mistake, not 1.0
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _fail(obj, name, "a number", value)
-    return float(value)
-
-
-def _int(obj, name: str, optional: bool = False):
-    value = getattr(obj, name)
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _fail(obj, name, "a whole number", value)
-    return value
-
-
-def _bool(obj, name: str, optional: bool = False):
-    value = getattr(obj, name)
-    if value is None and optional:
-        return None
-    if not isinstance(value, bool):
-        raise _fail(obj, name, "true or false", value)
-    return value
+def _check(obj, kind, *names: str, optional: bool = False) -> None:
+    """Raise InputError unless each field `names` of `obj` is of `kind` (or None when optional);
+    numbers become floats, as JSON would give them back."""
+    kinds, want = kind
+    for name in names:
+        value = getattr(obj, name)
+        if value is None and optional:
+            continue
+        # bool is an int subclass; True as a time or a count is a caller's mistake, not 1
+        if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
+            raise _fail(obj, name, want, value)
+        if kind is _NUMBER:
+            setattr(obj, name, float(value))
 
 
 def _ints(obj, name: str, value, length: int | None = None) -> list[int]:
@@ -117,8 +102,8 @@ class AudioInput:
     end: float | None = None
 
     def __post_init__(self) -> None:
-        self.id, self.path = _str(self, "id"), _str(self, "path")
-        self.start, self.end = _number(self, "start", True), _number(self, "end", True)
+        _check(self, _TEXT, "id", "path")
+        _check(self, _NUMBER, "start", "end", optional=True)
 
 
 @dataclass
@@ -130,7 +115,7 @@ class TextInput:
     voice: str
 
     def __post_init__(self) -> None:
-        self.id, self.text, self.voice = _str(self, "id"), _str(self, "text"), _str(self, "voice")
+        _check(self, _TEXT, "id", "text", "voice")
 
 
 @dataclass
@@ -143,9 +128,9 @@ class Segment:
     options_override: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.start, self.end = _number(self, "start"), _number(self, "end")
-        self.audio_id = _str(self, "audio_id")
-        self.audio_start, self.audio_end = _number(self, "audio_start", True), _number(self, "audio_end", True)
+        _check(self, _NUMBER, "start", "end")
+        _check(self, _TEXT, "audio_id")
+        _check(self, _NUMBER, "audio_start", "audio_end", optional=True)
         if not isinstance(self.options_override, dict):
             raise _fail(self, "options_override", "an object", self.options_override)
 
@@ -160,8 +145,8 @@ class ActiveSpeaker:
     boxes: list[list[int] | None] | None = None
 
     def __post_init__(self) -> None:
-        self.auto = _bool(self, "auto")
-        self.frame = _int(self, "frame", True)
+        _check(self, _FLAG, "auto")
+        _check(self, _WHOLE, "frame", optional=True)
         if self.point is not None:
             self.point = tuple(_ints(self, "point", self.point, 2))
         if self.boxes is not None:
@@ -187,16 +172,14 @@ class Options:
     include_cost: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("sync_mode", "emotion", "mode", "output_format"):
-            setattr(self, name, _str(self, name, True))
-        self.temperature = _number(self, "temperature", True)
+        _check(self, _TEXT, "sync_mode", "emotion", "mode", "output_format", optional=True)
+        _check(self, _NUMBER, "temperature", optional=True)
         if self.active_speaker is not None:
             self.active_speaker = from_plain(ActiveSpeaker, self.active_speaker, "Options.active_speaker")
-        for name in ("occlusion_detection", "safety_check"):
-            setattr(self, name, _bool(self, name, True))
-        self.include_cost = _bool(self, "include_cost")
-        self.output_quality, self.ttl = _int(self, "output_quality", True), _int(self, "ttl", True)
-        self.number_results = _int(self, "number_results")
+        _check(self, _FLAG, "occlusion_detection", "safety_check", optional=True)
+        _check(self, _FLAG, "include_cost")
+        _check(self, _WHOLE, "output_quality", "ttl", optional=True)
+        _check(self, _WHOLE, "number_results")
 
 
 @dataclass
@@ -211,12 +194,12 @@ class JobRequest:
     client_key: str = field(default_factory=new_client_key)
 
     def __post_init__(self) -> None:
-        self.provider, self.model, self.video = _str(self, "provider"), _str(self, "model"), _str(self, "video")
+        _check(self, _TEXT, "provider", "model", "video")
         self.audio = _from_plain_list(self, "audio", AudioInput)
         self.text = _from_plain_list(self, "text", TextInput)
         self.segments = _from_plain_list(self, "segments", Segment)
         self.options = from_plain(Options, self.options, "JobRequest.options")
-        self.client_key = _str(self, "client_key")
+        _check(self, _TEXT, "client_key")
 
     def to_json(self) -> str:
         """Everything, nulls included: what a job record keeps to poll or re-run this request."""
