@@ -108,12 +108,8 @@ def ffmpeg_exe() -> str:
 
 # --- MP4 header reading (pass-through check without running ffmpeg) -------------------------
 
-# The box walker is the client's (stdlib only, no heavy import at register time).
-_boxes = mp4_boxes
-
-
 def _child(f, start, stop, *path):
-    for kind, body, end in _boxes(f, start, stop):
+    for kind, body, end in mp4_boxes(f, start, stop):
         if kind == path[0]:
             return (body, end) if len(path) == 1 else _child(f, body, end, *path[1:])
     return None
@@ -131,7 +127,7 @@ def mp4_video_info(path: str) -> dict | None:
             moov = _child(f, 0, end, b"moov")
             if moov is None:
                 return None
-            for kind, body, stop in _boxes(f, *moov):
+            for kind, body, stop in mp4_boxes(f, *moov):
                 if kind != b"trak":
                     continue
                 hdlr = _child(f, body, stop, b"mdia", b"hdlr")
