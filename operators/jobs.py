@@ -426,14 +426,13 @@ def summarize(job_ids, refused=()) -> tuple[str, str]:
 
 
 def status_line(job_ids) -> str:
-    """Status-bar text while jobs run: 'Lip Sync: 2/5 done, 3 running (41%)'."""
+    """Status-bar text while jobs run: 'Lip Sync: 2/5 finished, 3 running (41%) - Esc to stop waiting'."""
     unseen = [j for j in job_ids if j not in _shown]
     if unseen:                                 # no event applied yet: read those records once
-        live = props().IN_FLIGHT
         found = {rec.job_id: rec for rec in records(unseen)}
         for j in unseen:
             rec = found.get(j)
-            _shown[j] = None if rec is None else (rec.status in live, rec.progress)
+            _shown[j] = None if rec is None else (in_flight(rec), rec.progress)
     rows = [row for row in (_shown[j] for j in job_ids) if row is not None]
     if not rows:
         return ""
