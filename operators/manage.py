@@ -102,7 +102,7 @@ def rerun(op, scene, rec, *, model: str | None = None, batch: bool = False, whol
     joins its siblings; `whole` re-runs every piece of the strip as a new group instead.
     `model` replaces the record's (draft to final). Returns job ids."""
     from .submit import has_key, launch_all, missing_key_message
-    from .ranges import shift_speaker
+    from .ranges import shift_overrides, shift_speaker
     if not has_key(rec.provider):
         op.report({"ERROR"}, missing_key_message(rec.provider))
         return []
@@ -118,13 +118,13 @@ def rerun(op, scene, rec, *, model: str | None = None, batch: bool = False, whol
     sounds = [compat.strips_all(sed).get(n) for n in json.loads(rec.sound_strips_json or "[]")]
     sounds = [s for s in sounds if s is not None] or None
     placement = json.loads(rec.placement_json or "{}")
-    options = shift_speaker(json.loads(rec.options_json or "{}"), -int(placement.get("handle_start", 0)))
+    pre = int(placement.get("handle_start", 0))   # records hold speaker frames of the upload
+    options = shift_speaker(json.loads(rec.options_json or "{}"), -pre)
     piece = bool(rec.group) and not whole
     only = (placement["frame_start"], placement["frame_end"]) if piece else None
     return launch_all(op, scene, strip, provider=rec.provider, model=model or rec.model, options=options,
                       sound_strips=sounds, use_segments=rec.use_segments,
-                      segment_overrides={k: shift_speaker(v or {}, -int(placement.get("handle_start", 0)))
-                                         for k, v in json.loads(rec.segment_overrides_json or "{}").items()},
+                      segment_overrides=shift_overrides(json.loads(rec.segment_overrides_json or "{}"), -pre),
                       handles=rec.handle_frames, only_range=only, group=rec.group if piece else None, batch=batch,
                       use_cache=use_cache)
 

@@ -153,6 +153,11 @@ def shift_speaker(options: dict, pre: int) -> dict:
     return {**options, "active_speaker": {**speaker, "frame": int(speaker["frame"]) + pre}}
 
 
+def shift_overrides(overrides: dict | None, pre: int) -> dict:
+    """`shift_speaker` for each segment's options (sound strip name -> options)."""
+    return {name: shift_speaker(options or {}, pre) for name, options in (overrides or {}).items()}
+
+
 def plan_jobs(scene, strip, sound_strips=None, *, handles: int | None = None, excluded=None) -> list:
     """The StripJobs actually sent for `strip`: split around no-lipsync ranges, with handles.
 

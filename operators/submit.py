@@ -73,7 +73,7 @@ def launch_all(op, scene, strip, *, provider, model, options, sound_strips=None,
         for job in planned:
             pre = job.placement.handle_start
             check_strip_job(job, provider, model, ranges.shift_speaker(options, pre),
-                            {k: ranges.shift_speaker(v or {}, pre) for k, v in (segment_overrides or {}).items()})
+                            ranges.shift_overrides(segment_overrides, pre))
     except LipsyncError as exc:
         if batch:   # a batch names it in its one summary
             op._refused.append(f"{strip.name}: {humanize(exc)}")
@@ -94,8 +94,7 @@ def launch_all(op, scene, strip, *, provider, model, options, sound_strips=None,
         rec = jobs.create_record(scene, strip_job, provider=provider, model=model,
                                  options=ranges.shift_speaker(options, pre),
                                  sound_strips=sound_strips, use_segments=use_segments,
-                                 segment_overrides={k: ranges.shift_speaker(v or {}, pre)
-                                                    for k, v in (segment_overrides or {}).items()},
+                                 segment_overrides=ranges.shift_overrides(segment_overrides, pre),
                                  group=group, handle_frames=handles)
         started.append(rec.job_id)
         jobs.start(rec, strip_job, config, use_cache=use_cache)
