@@ -106,6 +106,11 @@ for _m, _ep in (("lipsync-1.9.0-beta", "fal-ai/sync-lipsync"), ("lipsync-2", "fa
     _add(_caps("fal", _m, _ep, ("sync_mode",), "cut_off"))
 
 
+# Providers with their own price endpoint (sync.so `POST /v2/analyze/cost`, providers.md §1.2):
+# their Provider class has `estimate_cost`. Kept here, not looked up on the class, so the
+# panel's poll can ask without importing a provider module (httpx) on Blender's main thread.
+COST_ENDPOINT = frozenset({"sync"})
+
 # Longest input a provider takes, seconds. sync.so: audio > 300 s fails with
 # generation_audio_length_exceeded (providers.md §1.13, 2025 docs; plans allow 20 s .. 30 min).
 # The hosts resell the same models and document no limit of their own [U]: the same 300 s.

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from .capabilities import validate
+from .capabilities import COST_ENDPOINT, validate
 from .config import ENV_KEYS, ProviderConfig
 from .download import download, extension_of
 from .errors import (
@@ -389,9 +389,9 @@ def remote_estimate(request: JobRequest, config: ProviderConfig, *, transport: h
     them again). Returns None for providers without such an endpoint. Raises LipsyncError.
     """
     validate(request)
-    provider_type = provider_class(config.provider)
-    if not hasattr(provider_type, "estimate_cost"):
+    if config.provider not in COST_ENDPOINT:
         return None
+    provider_type = provider_class(config.provider)
     with Http(config.provider, transport=transport) as http:
         provider = provider_type(config, http)
         runner = _Runner(request, provider, http, None, time.monotonic, upload_cache or DEFAULT_CACHE)

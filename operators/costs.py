@@ -128,8 +128,8 @@ def selected_movies(scene) -> list:
 
 # -- the provider's own estimate (sync.so: POST /v2/analyze/cost) ------------------------------
 def has_cost_endpoint(provider: str) -> bool:
-    from ..client.providers import provider_class
-    return hasattr(provider_class(provider), "estimate_cost")
+    from ..client.capabilities import COST_ENDPOINT   # no provider module (httpx) in a poll
+    return provider in COST_ENDPOINT
 
 
 def _provider_estimate_work(planned, provider, model, options, config, work_root, result) -> None:

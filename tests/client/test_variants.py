@@ -84,6 +84,14 @@ def test_remote_estimate_sync_and_none_elsewhere(sandbox, media):
     assert remote_estimate(request("fal", "lipsync-2", media), config(sandbox, "fal")) is None
 
 
+def test_cost_endpoint_table_matches_the_provider_classes():
+    # the table lets Blender's poll answer without importing provider modules; it must not drift
+    from client.capabilities import COST_ENDPOINT
+    from client.config import PROVIDERS
+    from client.providers import provider_class
+    assert COST_ENDPOINT == {p for p in PROVIDERS if hasattr(provider_class(p), "estimate_cost")}
+
+
 def test_invalid_idempotency_key_is_caught_locally(sandbox, media, tmp_path):
     result = run(sandbox, request("sync", "lipsync-2", media, client_key="has space"), tmp_path)[-1]
     assert isinstance(result, Failed) and result.state is JobState.FAILED
