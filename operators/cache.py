@@ -87,8 +87,9 @@ def file_digest(path: str) -> str:
 
 
 def known_digest(path: str) -> str | None:
-    """The cached digest of `path` if its (size, mtime) is unchanged, else None. A stat, no
-    read: safe on the main thread."""
+    """The cached digest of `path` if its (size, mtime) is unchanged, else None. A stat, never a
+    read of the media: safe on the main thread (the first call of a session also loads the small
+    digest store, at most 2000 rows)."""
     try:
         stat = os.stat(path)
     except OSError:
