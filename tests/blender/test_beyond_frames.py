@@ -62,9 +62,8 @@ def test_handles_uploaded_and_trimmed_back_frame_exact(addon, scene, online, cle
     assert rec.status == "COMPLETED", rec.message
     [job] = sandbox.stats()["jobs"]
     assert job["inputs"]["video"]["frames"] == FRAMES                     # 5 + 48 + 7
-    [seg] = job["segments"] or [{"start": None}]
-    if seg["start"] is not None:                  # dialogue shifted by the 5 pre-roll frames: 16..53 -> 5..42
-        assert abs(seg["start"] - 5 / 25) < 0.02 and abs(seg["end"] - 42 / 25) < 0.02
+    [seg] = job["segments"]                       # dialogue shifted by the 5 pre-roll frames: 16..53 -> 5..42
+    assert abs(seg["start"] - 5 / 25) < 0.02 and abs(seg["end"] - 42 / 25) < 0.02
     [take] = takes(scene)
     assert visible(take) == RANGE
     shown = shown_source_frames(addon, take)

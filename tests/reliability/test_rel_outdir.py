@@ -8,6 +8,7 @@ import tempfile
 import bpy
 
 from conftest import addon_module
+from workflow_kit import add_shot
 
 
 def test_recorded_output_folder_is_honoured_only_when_it_is_ours(addon, scene, tmp_path):
@@ -27,10 +28,20 @@ def test_recorded_output_folder_is_honoured_only_when_it_is_ours(addon, scene, t
     assert results.trusted_out_dir(unsaved) == unsaved
 
 
-def test_the_worker_is_given_the_trusted_folder(addon):
-    # jobs.start hands the worker trusted_out_dir(rec.out_dir), never the raw recorded string.
-    import inspect
+def test_the_worker_is_given_the_trusted_folder(addon, scene, tmp_path, tmp_path_factory, monkeypatch):
+    # a record whose out_dir was tampered with: jobs.start must hand its worker our folder
     jobs = addon_module(addon, "operators.jobs")
-    source = inspect.getsource(jobs)
-    assert "out_dir=results.trusted_out_dir(rec.out_dir)" in source
-    assert "bpy.path.abspath(rec.out_dir)" not in source
+    strips = addon_module(addon, "operators.strips")
+    runtime = addon_module(addon, "operators.runtime")
+    movie = add_shot(addon, scene, str(tmp_path_factory.mktemp("media")))
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "shot.blend"))
+    job = strips.snapshot_job(scene, movie)
+    rec = jobs.create_record(scene, job, provider="sync", model="lipsync-2", options={}, sound_strips=None,
+                             use_segments=True)
+    elsewhere = tmp_path / "someone_elses_choice"
+    rec.out_dir = str(elsewhere)
+    given = {}
+    monkeypatch.setattr(jobs, "_work", lambda cancel, emit, **spec: given.update(spec))   # no network
+    jobs.start(rec, job, None)
+    assert runtime.RUNTIME.wait([rec.job_id], jobs.apply_event, deadline=10)
+    assert given["out_dir"] == os.path.join(str(tmp_path), "lipsync") and not elsewhere.exists()
