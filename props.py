@@ -4,8 +4,9 @@ Never holds an API key: keys live in the add-on preferences (userpref.blend) or 
 idempotency key / Runware taskUUID (`client_key`) is not a secret and is saved on purpose: a job
 re-submitted with the same key after a crash is de-duplicated by the provider (DESIGN.md step 2).
 
-Visible state lives here (STYLE habit 4): the runtime writes status/progress/message into the job
-records on the main thread and the panels only draw them.
+Visible state lives here (STYLE habit 4): vse/apply.py writes status/progress/message into the job
+records on the main thread and the panels only draw them. The JSON fields of a job record are
+read and written only through vse/records.py (JobRecord).
 """
 
 import bpy
@@ -13,25 +14,8 @@ from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProp
                        IntVectorProperty, PointerProperty, StringProperty)
 
 from .preferences import MODEL_ITEMS, PROVIDER_ITEMS
-
-# Job status as the panel shows it. The first group are "in flight": a worker may be running (or,
-# after a reload, the job must be re-attached). The client's JobState values map 1:1 onto the rest.
-IN_FLIGHT = ("PENDING", "PREPARING", "UPLOADING", "SUBMITTING", "QUEUED", "PROCESSING", "DOWNLOADING")
-TERMINAL = ("COMPLETED", "FAILED", "REJECTED", "CANCELLED", "UNKNOWN")
-STATUS_ITEMS = [
-    ("PENDING", "Pending", "Recorded, waiting for a free worker", "TIME", 0),
-    ("PREPARING", "Preparing", "Cutting the strips' media into upload files", "FILE_MOVIE", 1),
-    ("UPLOADING", "Uploading", "Uploading media to the provider", "EXPORT", 2),
-    ("SUBMITTING", "Submitting", "Sending the job to the provider", "EXPORT", 3),
-    ("QUEUED", "Queued", "Waiting in the provider's queue", "SORTTIME", 4),
-    ("PROCESSING", "Processing", "The provider is generating the result", "PLAY", 5),
-    ("DOWNLOADING", "Downloading", "Downloading the result", "IMPORT", 6),
-    ("COMPLETED", "Completed", "The result is placed as a take", "CHECKMARK", 7),
-    ("FAILED", "Failed", "The job failed; see the message", "ERROR", 8),
-    ("REJECTED", "Rejected", "The provider refused the job", "ERROR", 9),
-    ("CANCELLED", "Cancelled", "We stopped following the job", "CANCEL", 10),
-    ("UNKNOWN", "Needs Attention", "The outcome is unknown; see the message", "QUESTION", 11),
-]
+from .vse import segments
+from .vse.status import STATUS_ITEMS
 
 SYNC_MODE_ITEMS = [
     ("DEFAULT", "Provider Default", "Use the provider's default for this model"),
@@ -55,9 +39,7 @@ SPEAKER_ITEMS = [
 
 
 def _estimate_update(self, context):
-    # Late import: the estimate pulls in the client's models and pricing; registering stays light.
-    from .operators import segments
-    segments.refresh_estimate(context.scene)
+    segments.refresh_estimate(self.id_data)   # the scene these settings belong to
 
 
 class LipsyncSegment(bpy.types.PropertyGroup):
@@ -98,7 +80,7 @@ class LipsyncJob(bpy.types.PropertyGroup):
     created: FloatProperty(name="Created")
     submitted: FloatProperty(name="Submitted")
     finished: FloatProperty(name="Finished")
-    # placement (plain data so it survives reload; see operators/placement.py)
+    # placement (plain data so it survives reload; read through vse/records.py JobRecord)
     source_strip: StringProperty(name="Source Strip")
     placement_json: StringProperty(name="Placement", default="{}")
     sound_strips_json: StringProperty(name="Sound Strips", default="[]")

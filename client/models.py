@@ -213,3 +213,15 @@ class JobRequest:
         except ValueError as exc:
             raise InputError(f"a stored request is not valid JSON: {exc}") from None
         return from_plain(cls, data, "JobRequest")
+
+
+@dataclass(frozen=True)
+class RemoteRef:
+    """A submitted job: the provider's id plus whatever else polling needs (JSON-safe, never the key).
+
+    Defined here, not beside the providers, so a host can hold one (a saved job record, the CLI's
+    job file) without importing the HTTP stack.
+    """
+
+    remote_id: str
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -11,18 +11,17 @@ Retry policy (STYLE.md habit 7, providers.md §1.11, §2.6, §3.4):
 from __future__ import annotations
 
 import email.utils
-import ipaddress
 import logging
 import random
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from .errors import Cancelled, InputError, JobFailed, LipsyncError, OutcomeUnknown, ProviderUnavailable, RateLimited
+from .errors import Cancelled, JobFailed, LipsyncError, OutcomeUnknown, ProviderUnavailable, RateLimited
+from .urls import check_url, is_loopback, redact_url  # noqa: F401 - re-exported for the providers
 
 log = logging.getLogger(__name__)
 
@@ -31,33 +30,6 @@ RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
 # statuses that prove the application did not act on the request
 NOT_PROCESSED = {408, 429, 503}
 MAX_RETRY_AFTER = 120.0
-
-
-def is_loopback(host: str) -> bool:
-    host = host.strip("[]").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_url(url: str, what: str = "URL", provider: str | None = None) -> str:
-    """https anywhere, plain http only to loopback (the sandbox); anything else is refused."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return url
-    if parts.scheme == "http" and parts.hostname and is_loopback(parts.hostname):
-        return url
-    raise InputError(f"refusing {what} {redact_url(url)!r}: only https, or http to this computer, is allowed",
-                     provider)
-
-
-def redact_url(url: str) -> str:
-    """The URL without query string (signed URLs carry credentials there)."""
-    parts = urllib.parse.urlsplit(url)
-    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

@@ -1,29 +1,26 @@
-"""Operators: thin layers that snapshot RNA, hand plain data to client/ in workers, apply results.
+"""Operators: `bpy.types.Operator` classes only, one noun per module, thin glue over vse/.
 
-Registering imports no client module that pulls httpx or the job code (they load on first use) and
-starts no thread: the runtime's workers exist only while jobs run.
+Registering imports no module that pulls httpx or the job code (worker threads load those at
+first use) and starts no thread: the runtime's workers exist only while jobs run.
 """
 
-from . import abswitch, costs, manage, reattach, rerun, results, segments, speaker, submit
+import bpy
 
-classes = (*submit.classes, *manage.classes, *segments.classes, *speaker.classes, *rerun.classes,
-           *abswitch.classes, *costs.classes)
-_handler_modules = (results, reattach, segments, abswitch)
+from ..worker.runtime import RUNTIME
+from . import estimate, jobs, segments, speaker, submit, takes
+
+classes = (*submit.classes, *jobs.classes, *takes.classes, *segments.classes, *speaker.classes,
+           *estimate.classes)
 
 
 def register():
-    import bpy
     for cls in classes:
         bpy.utils.register_class(cls)
-    for module in _handler_modules:
-        module.register()
+    takes.register_keymap()
 
 
 def unregister():
-    import bpy
-    from .runtime import RUNTIME
-    for module in reversed(_handler_modules):
-        module.unregister()
+    takes.unregister_keymap()
     # Stop following (remote jobs go on; their records re-attach next time the file opens).
     RUNTIME.shutdown(timeout=0.5)
     for cls in reversed(classes):

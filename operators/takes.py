@@ -1,105 +1,153 @@
-"""Takes: results placed above their source strip, with provenance, and switching between them.
+"""Take operators: `lipsync.use_take`, `lipsync.toggle_ab` (F8), `lipsync.draft_to_final`.
 
-A take is a movie strip whose `strip.lipsync.is_take` is set and whose `strip.lipsync.source`
-names its source strip. Placement itself is the media developer's (`placement.plan_take` +
-`apply_take`: first free channel above the source, exactly the source's visible range). Takes
-stack: a re-run or numberResults > 1 adds more, each on the next free channel.
-
-Switching a take only toggles `mute` on the takes (the source is never changed): the chosen take
-plays, the others are muted; "original" mutes them all so the source shows through. The
-operator doing it is undoable.
+use_take        plays one take of a source strip (its other takes muted); "" = back to the original.
+toggle_ab       flips the preview between the original and a take (or the last two takes). Both
+                only toggle `mute` on take strips (the source is never changed) and are undoable.
+draft_to_final  the active take's inputs again with a better model (default lipsync-2-pro; sync-3
+                with the `model` property), as a new take: the draft stays.
 """
 
 from __future__ import annotations
 
-import json
-
 import bpy
+from bpy.props import EnumProperty, StringProperty
 
-from .. import compat
+from ..client.capabilities import models_for
+from ..vse import compat, gate, launch, records, takes
+from .follow import FollowJobsMixin
 
-
-def _placement(rec):
-    from .strips import Placement
-    data = json.loads(rec.placement_json or "{}")
-    return Placement(**data)
-
-
-def place_outputs(scene, rec, outputs) -> list[str]:
-    """Place every output file of a finished job as a take; returns the take strip names."""
-    from .placement import apply_take, plan_take
-
-    placement = _placement(rec)
-    names = []
-    existing = len(takes_of(scene, rec.source_strip))
-    for index, path in enumerate(outputs):
-        plan = plan_take(scene, placement, path)
-        # absolute for now: making it relative reloads the movie (~4 ms in a timer tick); the
-        # save_pre handler does it (results.move_results), so saved files hold //lipsync/... paths
-        strip = apply_take(scene, plan)
-        info = strip.lipsync
-        info.is_take = True
-        info.source = rec.source_strip
-        info.job_id = rec.job_id
-        info.take_index = existing + index + 1
-        info.provider, info.model = rec.provider, rec.model
-        info.remote_id = rec.remote_id
-        info.options_json = rec.options_json
-        info.cost = rec.cost if index == 0 else -1.0   # the job's cost, counted once
-        info.created = rec.finished
-        info.group = f"{rec.group}#{index}" if rec.group else ""
-        info.reused = bool(rec.reused_from)
-        names.append(strip.name)
-    # the newest take plays: mute older takes of this source; A/B flips back to the original
-    if names:
-        select_take(scene, rec.source_strip, names[0])
-        source = compat.strips_all(scene.sequence_editor).get(rec.source_strip)
-        if source is not None:
-            source.lipsync.ab_other = ""
-    return names
+KEY = "F8"
+_keymaps = []
 
 
-def find_take(scene, name: str, source_name: str):
-    """The take strip `name` of `source_name`, None when deleted or no longer a take of it."""
-    sed = scene.sequence_editor
-    strip = compat.strips_all(sed).get(name) if sed and name else None
-    if strip is None or not strip.lipsync.is_take or strip.lipsync.source != source_name:
-        return None
-    return strip
+class LIPSYNC_OT_use_take(bpy.types.Operator):
+    """Play this take of the source strip (mute its other takes); empty take = the original"""
+
+    bl_idname = "lipsync.use_take"
+    bl_label = "Use Lip Sync Take"
+    bl_options = {"REGISTER", "UNDO"}
+
+    take: StringProperty(name="Take", description="Take strip name; empty = back to the original")
+    source: StringProperty(name="Source", description="Source strip; empty = the active strip's source")
+
+    @classmethod
+    def poll(cls, context):
+        scene = compat.sequencer_scene(context)
+        return scene is not None and scene.sequence_editor is not None
+
+    def execute(self, context):
+        scene = compat.sequencer_scene(context)
+        source_name = self.source
+        if not source_name:
+            source = takes.source_of(scene, compat.active_strip(context))
+            source_name = source.name if source is not None else ""
+        if not source_name:
+            self.report({"ERROR"}, "Make a strip with lip-sync takes active")
+            return {"CANCELLED"}
+        names = [t.name for t in takes.takes_of(scene, source_name)]
+        if self.take and self.take not in names:
+            self.report({"ERROR"}, f'"{self.take}" is not a take of "{source_name}"')
+            return {"CANCELLED"}
+        playing = takes.active_take(scene, source_name)
+        source = compat.strips_all(scene.sequence_editor).get(source_name)
+        if source is not None:   # what A/B (lipsync.toggle_ab) flips back to
+            source.lipsync.ab_other = playing.name if playing is not None else ""
+        takes.select_take(scene, source_name, self.take)
+        self.report({"INFO"}, f'Playing {self.take or "the original"} for "{source_name}"')
+        return {"FINISHED"}
 
 
-def takes_of(scene, source_name: str) -> list:
-    """Take strips of `source_name`, oldest first."""
-    sed = scene.sequence_editor
-    if sed is None or not source_name:
-        return []
-    found = [s for s in compat.strips_all(sed)
-             if compat.strip_type(s) == "MOVIE" and s.lipsync.is_take and s.lipsync.source == source_name]
-    found.sort(key=lambda s: (s.lipsync.created, s.lipsync.take_index, s.name))
-    return found
+class LIPSYNC_OT_toggle_ab(bpy.types.Operator):
+    """Flip the preview between the original strip and its take (or between two takes); undoable"""
+
+    bl_idname = "lipsync.toggle_ab"
+    bl_label = "Lip Sync A/B"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        scene = compat.sequencer_scene(context)
+        if scene is None or scene.sequence_editor is None:
+            return False
+        source = takes.source_of(scene, compat.active_strip(context))
+        if source is None or not takes.takes_of(scene, source.name):
+            cls.poll_message_set("Make a strip with lip-sync takes (or one of its takes) active")
+            return False
+        return True
+
+    def execute(self, context):
+        scene = compat.sequencer_scene(context)
+        source = takes.source_of(scene, compat.active_strip(context))
+        if source is None or not takes.takes_of(scene, source.name):
+            self.report({"ERROR"}, "Make a strip with lip-sync takes active")
+            return {"CANCELLED"}
+        now = takes.flip(scene, source)
+        self.report({"INFO"}, f'A/B: {"take " + now if now else "original"} of "{source.name}"')
+        return {"FINISHED"}
 
 
-def source_of(scene, strip):
-    """The source strip of a take (or the strip itself when it is not a take)."""
-    if strip is None or not strip.lipsync.is_take:
-        return strip
-    sed = scene.sequence_editor
-    return compat.strips_all(sed).get(strip.lipsync.source) if sed else None
+MODEL_ITEMS = [("lipsync-2-pro", "lipsync-2-pro", "sync. labs' higher-quality model"),
+               ("sync-3", "sync-3", "sync. labs' newest model"),
+               ("lipsync-2", "lipsync-2", "sync. labs' standard model")]
 
 
-def active_take(scene, source_name: str):
-    """The unmuted take of a source, None when the original plays."""
-    for strip in reversed(takes_of(scene, source_name)):
-        if not strip.mute:
-            return strip
-    return None
+def _active_take(context):
+    strip = compat.active_strip(context)
+    return strip if strip is not None and strip.lipsync.is_take else None
 
 
-def select_take(scene, source_name: str, take_name: str) -> None:
-    """Unmute `take_name` and mute the other takes; "" = back to the original. The pieces placed
-    with it (one job split around no-lipsync ranges, ranges.py) play together."""
-    found = takes_of(scene, source_name)
-    chosen = next((t for t in found if t.name == take_name), None)
-    group = chosen.lipsync.group if chosen is not None else ""
-    for strip in found:
-        strip.mute = not (strip.name == take_name or (group and strip.lipsync.group == group))
+class LIPSYNC_OT_draft_to_final(FollowJobsMixin, bpy.types.Operator):
+    """Re-run the active take's inputs with a better model; both takes are kept"""
+
+    bl_idname = "lipsync.draft_to_final"
+    bl_label = "Lip Sync Draft to Final"
+    bl_options = {"REGISTER"}
+
+    model: EnumProperty(name="Final Model", items=MODEL_ITEMS, default="lipsync-2-pro")
+
+    @classmethod
+    def poll(cls, context):
+        if not gate.poll_online(cls):
+            return False
+        if _active_take(context) is None:
+            cls.poll_message_set("Make an approved lip-sync take active (a strip in the Takes list)")
+            return False
+        return True
+
+    def start_jobs(self, context):
+        take = _active_take(context)
+        if take is None:
+            return launch.Launched().refuse("", "Make a lip-sync take active")
+        scene, job = records.find(take.lipsync.job_id)
+        if job is not None and job.reused_from:   # a cached take: its inputs are those of the job it reused
+            scene, job = records.find(job.reused_from)
+        if job is None:
+            return launch.Launched().refuse("", f'The job of take "{take.name}" is not in this file any more')
+        if job.model == self.model:
+            return launch.Launched().refuse("", f'Take "{take.name}" already uses {self.model}; pick another final model')
+        if self.model not in models_for(job.provider):
+            return launch.Launched().refuse("", f"{self.model} is not offered by {job.provider}")
+        return launch.rerun(scene, job, model=self.model, whole=True)
+
+
+classes = (LIPSYNC_OT_use_take, LIPSYNC_OT_toggle_ab, LIPSYNC_OT_draft_to_final)
+
+
+def register_keymap():
+    """F8 in the Sequencer for A/B. Background mode has no keyconfigs: nothing to register."""
+    wm = bpy.context.window_manager
+    keyconfig = wm.keyconfigs.addon if wm is not None and wm.keyconfigs else None
+    if keyconfig is None:
+        return
+    keymap = keyconfig.keymaps.new(name="Sequencer", space_type="SEQUENCE_EDITOR")
+    item = keymap.keymap_items.new(LIPSYNC_OT_toggle_ab.bl_idname, KEY, "PRESS")
+    _keymaps.append((keymap, item))
+
+
+def unregister_keymap():
+    for keymap, item in _keymaps:
+        try:
+            keymap.keymap_items.remove(item)
+        except (ReferenceError, RuntimeError):
+            pass
+    _keymaps.clear()

@@ -10,15 +10,17 @@ import time
 
 import bpy
 
-from .. import compat
+from ..client.capabilities import supports
+from ..vse import compat, takes
+from ..vse.status import IN_FLIGHT
+from ..worker.runtime import RUNTIME
 
 CATEGORY = "Lip Sync"
 
 
 @functools.lru_cache(maxsize=512)
 def _supports(provider, model, option):
-    # capability-table lookup (a dict read once imported); cached so draw() stays cheap
-    from ..client.capabilities import supports
+    # capability-table lookup; cached so draw() stays cheap
     return supports(provider, model, option)
 
 
@@ -35,7 +37,6 @@ def _option(layout, settings, prop, option, **kw):
 
 
 def _followed(job_id) -> bool:
-    from ..operators.runtime import RUNTIME
     return RUNTIME.is_active(job_id)
 
 
@@ -185,8 +186,7 @@ class LIPSYNC_UL_jobs(bpy.types.UIList):
         status_icon = item.bl_rna.properties["status"].enum_items[item.status].icon
         row = layout.row(align=True)
         row.label(text=item.name, icon=status_icon)
-        in_flight = item.status in ("PENDING", "PREPARING", "UPLOADING", "SUBMITTING", "QUEUED", "PROCESSING",
-                                    "DOWNLOADING")
+        in_flight = item.status in IN_FLIGHT
         if in_flight and not _followed(item.job_id):
             row.label(text="Not followed: Re-attach", icon="UNLINKED")
         elif in_flight and hasattr(row, "progress"):
@@ -246,7 +246,6 @@ class LIPSYNC_PT_takes(_SidebarPanel, bpy.types.Panel):
     bl_parent_id = "LIPSYNC_PT_main"
 
     def draw(self, context):
-        from ..operators import takes
         layout = self.layout
         scene = compat.sequencer_scene(context)
         source = takes.source_of(scene, compat.active_strip(context))

@@ -18,18 +18,10 @@ from ..errors import (
     AuthError, InputError, JobFailed, LipsyncError, ProviderUnavailable, QuotaExceeded, RateLimited,
 )
 from ..events import JobState
-from ..models import JobRequest
+from ..models import JobRequest, RemoteRef  # noqa: F401 - RemoteRef re-exported for the providers
 from ..transport import Http, redact_url, retry_after_of
 
 Progress = Callable[[int, int], None]
-
-
-@dataclasses.dataclass(frozen=True)
-class RemoteRef:
-    """A submitted job: the provider's id plus whatever else polling needs (JSON-safe)."""
-
-    remote_id: str
-    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass

@@ -15,45 +15,19 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import dataclasses
 import queue
 import sys
 import threading
 import time
 from typing import Any, Callable
 
+from .events import WorkerDone, WorkerError
+
 # Seconds per drain on a UI tick. 1 ms, not 2: the tick also writes the status line and tags
 # redraws, and a drain may overshoot by one event, so a 2 ms budget let a burst of events (58 in
 # one tick with 100 jobs in flight) reach 2.5-2.8 ms ticks (issue #7: p99 <= 2 ms). A burst now
 # spreads over a few ticks of 0.25 s instead.
 DEFAULT_BUDGET = 0.001
-
-
-@dataclasses.dataclass(frozen=True)
-class Phase:
-    """A local phase the client has no event for: PREPARING (media), SUBMITTING (about to POST)."""
-    name: str
-    message: str = ""
-
-
-@dataclasses.dataclass(frozen=True)
-class Prepared:
-    """Media is cut; `request_json` is the JobRequest that will be (or was) submitted."""
-    request_json: str
-    input_hash: str = ""
-
-
-@dataclasses.dataclass(frozen=True)
-class WorkerError:
-    """The work function raised (a bug or an input problem caught outside the client)."""
-    message: str
-    exception: BaseException | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class WorkerDone:
-    """Always the last event of a job; `cancelled_before_start` when it never got a thread."""
-    cancelled_before_start: bool = False
 
 
 Work = Callable[[threading.Event, Callable[[Any], None]], None]

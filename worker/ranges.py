@@ -1,12 +1,7 @@
-"""No-lipsync ranges and handles: turn one StripJob into the pieces that are actually sent.
+"""No-lipsync ranges and handles as plain arithmetic: one StripJob into the pieces actually sent.
 
-MAIN THREAD for `excluded_ranges()` (reads markers and strips); everything else is plain data.
-
-No-lipsync ranges (peers.md §8 #7), two conventions, both read:
-- a guide strip: a color or adjustment strip on any channel whose name starts with "No Lipsync"
-  (or "nolipsync", case and spaces ignored) excludes the frames it covers;
-- timeline markers: a marker named ``nolipsync`` starts an excluded range, the next marker named
-  ``nolipsync_end`` (or ``lipsync``) ends it; an unclosed start runs to the end of the strip.
+Pure functions over worker/plan.py dataclasses (no bpy); vse/snapshot.py reads the excluded
+ranges from the timeline and calls these.
 
 Why separate jobs and not segments: every provider bills OUTPUT seconds (client/pricing.py:
 sync.so per output frame, fal per output minute, Runware per audio second), and a segment job
@@ -28,43 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 from fractions import Fraction
-
-from .. import compat
-
-GUIDE_PREFIXES = ("nolipsync",)
-MARKER_START = "nolipsync"
-MARKER_ENDS = ("nolipsync_end", "lipsync")
-
-
-def _norm(name: str) -> str:
-    return "".join(name.lower().split()).replace("-", "").replace("_", "")
-
-
-def is_guide_strip(strip) -> bool:
-    return (compat.strip_type(strip) in ("COLOR", "ADJUSTMENT")
-            and _norm(strip.name).startswith(GUIDE_PREFIXES))
-
-
-def excluded_ranges(scene) -> list[tuple[int, int]]:
-    """Timeline frame ranges [start, end) marked "no lipsync" in `scene`, merged and sorted."""
-    found = []
-    sed = scene.sequence_editor
-    if sed is not None:
-        for strip in compat.strips_all(sed):
-            if is_guide_strip(strip) and not strip.mute:
-                left, right = compat.visible_range(strip)
-                found.append((int(left), int(right)))
-    opened = None
-    for marker in sorted(scene.timeline_markers, key=lambda m: m.frame):
-        name = marker.name.strip().lower()
-        if name == MARKER_START and opened is None:
-            opened = marker.frame
-        elif name in MARKER_ENDS and opened is not None:
-            found.append((opened, marker.frame))
-            opened = None
-    if opened is not None:
-        found.append((opened, 1 << 30))
-    return merge(found)
 
 
 def merge(ranges) -> list[tuple[int, int]]:
@@ -156,26 +114,3 @@ def shift_speaker(options: dict, pre: int) -> dict:
 def shift_overrides(overrides: dict | None, pre: int) -> dict:
     """`shift_speaker` for each segment's options (sound strip name -> options)."""
     return {name: shift_speaker(options or {}, pre) for name, options in (overrides or {}).items()}
-
-
-def plan_jobs(scene, strip, sound_strips=None, *, handles: int | None = None, excluded=None) -> list:
-    """The StripJobs actually sent for `strip`: split around no-lipsync ranges, with handles.
-
-    Raises the client's InputError like strips.snapshot_job (nothing sent), and when every
-    dialogue of the strip falls in excluded ranges.
-    """
-    from ..client.errors import InputError
-    from .strips import snapshot_job
-
-    job = snapshot_job(scene, strip, sound_strips)
-    handles = scene.lipsync.handles if handles is None else handles
-    excluded = excluded_ranges(scene) if excluded is None else excluded
-    left, right = job.placement.frame_start, job.placement.frame_end
-    pieces = included(left, right, excluded)
-    if pieces == [(left, right)]:
-        jobs = [job]
-    else:
-        jobs = [j for j in (sub_job(job, a, b) for a, b in pieces) if j is not None]
-        if not jobs:
-            raise InputError(f'Every frame of "{strip.name}" with dialogue is in a no-lipsync range; nothing to send')
-    return [with_handles(j, handles) for j in jobs]

@@ -1,7 +1,7 @@
-"""Where results go: `//lipsync/` beside the saved .blend, a temp folder until the file is saved.
+"""Result folders: `//lipsync/` beside the saved .blend, a temp folder until the file is saved.
 
-The temp folder is per Blender session. On save (save_pre, which receives the target path before
-the file is written) every result still in it is moved into `<blend dir>/lipsync/` and the take
+The temp folder is per Blender session. On save (the save_pre handler, vse/handlers.py, which
+receives the target path before the file is written) every result still in it is moved into `<blend dir>/lipsync/` and the take
 strips and job records are pointed at the new place with relative paths, so the .blend that is
 written already refers to `//lipsync/...` (a save_post fix-up would leave the file on disk stale).
 """
@@ -15,9 +15,9 @@ import tempfile
 import uuid
 
 import bpy
-from bpy.app.handlers import persistent
 
-from .. import compat
+from ..client.errors import InputError
+from . import compat, records
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,6 @@ def results_dir(blend_path: str | None = None) -> str:
 
 def check_results_dir(blend_path: str | None = None) -> str:
     """Create the results folder now, or raise the client's InputError saying why it cannot be."""
-    from ..client.errors import InputError
     path = results_dir(blend_path)
     if os.path.exists(path) and not os.path.isdir(path):
         raise InputError(f'The results folder "{path}" is a file, not a folder: rename or remove it')
@@ -96,9 +95,9 @@ def move_results(blend_path: str) -> int:
     target_dir = results_dir(blend_path)
     moved = {}
     for scene in bpy.data.scenes:
-        for rec in scene.lipsync.jobs:
-            if rec.out_dir and _in_temp(bpy.path.abspath(rec.out_dir)):
-                rec.out_dir = blend_relative(target_dir, blend_path)
+        for rna in scene.lipsync.jobs:
+            if rna.out_dir and _in_temp(bpy.path.abspath(rna.out_dir)):
+                rna.out_dir = blend_relative(target_dir, blend_path)
         sed = scene.sequence_editor
         if sed is None:
             continue
@@ -121,34 +120,13 @@ def move_results(blend_path: str) -> int:
 
 
 def _fix_outputs(moved: dict, blend_path: str) -> None:
-    import json
     if not moved:
         return
-    for scene in bpy.data.scenes:
-        for rec in scene.lipsync.jobs:
-            outputs = json.loads(rec.outputs_json or "[]")
-            changed = [blend_relative(moved[o], blend_path) if o in moved else o for o in outputs]
-            if changed != outputs:
-                rec.outputs_json = json.dumps(changed)
-
-
-@persistent
-def _save_pre(filepath="", *_args):
-    path = filepath if isinstance(filepath, str) and filepath else bpy.data.filepath
-    if not path:
-        return
-    try:
-        count = move_results(path)
-        if count:
-            log.info("Moved %d lip-sync result(s) into %s", count, results_dir(path))
-    except OSError as exc:  # a full disk must not block saving the artist's work
-        log.error("Could not move lip-sync results beside %s: %s", path, exc)
-
-
-def register():
-    bpy.app.handlers.save_pre.append(_save_pre)
-
-
-def unregister():
-    if _save_pre in bpy.app.handlers.save_pre:
-        bpy.app.handlers.save_pre.remove(_save_pre)
+    for _scene, job in records.everywhere():
+        try:
+            outputs = job.outputs
+        except records.RecordError:
+            continue   # a damaged record keeps what it has; saving the artist's file goes on
+        changed = [blend_relative(moved[o], blend_path) if o in moved else o for o in outputs]
+        if changed != outputs:
+            job.outputs = changed

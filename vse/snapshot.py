@@ -1,8 +1,8 @@
-"""Read sequencer strips into plain data: what to upload and where the result goes.
+"""Snapshot: read sequencer strips into the plain plan of worker/plan.py.
 
-MAIN THREAD ONLY. `snapshot_job()` only reads RNA (plus an `os.path.isfile` per file) and returns
+MAIN THREAD ONLY. Functions here only read RNA (plus an `os.path.isfile` per file) and return
 frozen dataclasses with no bpy object inside; ffmpeg and every other slow step happen later in a
-worker (`media.prepare_media`). Bad input raises the client's `InputError` before anything is
+worker (worker/media.py). Bad input raises the client's `InputError` before anything is
 uploaded or paid for, and nothing in the scene is changed.
 
 How Blender times strips (measured on bpy 4.5, 5.0 and 5.2, reference/blender.md §2):
@@ -22,130 +22,61 @@ times sent to the provider are seconds of that uploaded video = seconds of the t
 video's left handle. The result, placed at the left handle, then lines up frame for frame.
 
 Rates are exact fractions (29.97 is 30000/1001): see `exact_rate`.
+
+No-lipsync ranges (peers.md §8 #7), two conventions, both read by `excluded_ranges`:
+- a guide strip: a color or adjustment strip on any channel whose name starts with "No Lipsync"
+  (or "nolipsync", case and spaces ignored) excludes the frames it covers;
+- timeline markers: a marker named ``nolipsync`` starts an excluded range, the next marker named
+  ``nolipsync_end`` (or ``lipsync``) ends it; an unclosed start runs to the end of the strip.
+`plan_jobs` then splits a strip around them and adds handles (worker/ranges.py).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from fractions import Fraction
 
-from .. import compat
+import bpy
+
+from ..client.errors import InputError
+from ..worker.plan import AudioPart, Placement, StripJob, VideoSource, exact_rate
+from ..worker.ranges import included, merge, sub_job, with_handles
+from . import compat
+
+GUIDE_PREFIXES = ("nolipsync",)
+MARKER_START = "nolipsync"
+MARKER_ENDS = ("nolipsync_end", "lipsync")
 
 
-@dataclasses.dataclass(frozen=True)
-class VideoSource:
-    """The visible part of a movie strip, as source-file seconds and as uploaded-video seconds.
-
-    path        absolute path of the movie file
-    fps         the file's own frame rate (Blender's, from ``elements[0].orig_fps``); 0.0 when
-                Blender has not loaded the movie yet (the worker then reads it from the file)
-    file_start  seconds into the file of the first visible frame = first_frame / file rate
-                (NaN while the rate is unknown)
-    duration    seconds the visible range lasts on the timeline = frames / scene rate; this is
-                also the duration of the uploaded video (retimed to the scene rate)
-    frames      visible timeline frames (= source frames uploaded, one per timeline frame)
-    width/height  picture size in pixels (0 when Blender has not loaded the movie yet)
-    first_frame source frame index (0-based) of the first visible frame
-    rate        exact file rate (None while unknown); the scene rate is on the StripJob
-    total_frames  the file's frame count as Blender sees it (for the untrimmed pass-through)
-    stream_index  video stream Blender shows (``MovieStrip.stream_index``)
-    """
-
-    path: str
-    fps: float
-    file_start: float
-    duration: float
-    frames: int
-    width: int
-    height: int
-    first_frame: int = 0
-    rate: Fraction | None = None
-    total_frames: int = 0
-    stream_index: int = 0
-
-    @property
-    def untrimmed(self) -> bool:
-        """Every frame of the file is visible (candidate for upload as is)."""
-        return self.first_frame == 0 and self.frames == self.total_frames
+def _norm(name: str) -> str:
+    return "".join(name.lower().split()).replace("-", "").replace("_", "")
 
 
-@dataclasses.dataclass(frozen=True)
-class AudioPart:
-    """The overlap of one sound strip with the video's visible range.
-
-    file_start    seconds into the sound file where the overlap starts
-    duration      seconds of the overlap
-    video_offset  seconds from the video's first visible frame to the start of the overlap (>= 0)
-    volume        the strip's volume (applied when cutting; muted strips never become parts)
-    frame_start/frame_end  the overlap in timeline frames ([start, end), ints)
-    channel       the sound strip's channel (parts are ordered by video_offset, then channel)
-    """
-
-    strip_name: str
-    path: str
-    file_start: float
-    duration: float
-    video_offset: float
-    volume: float
-    frame_start: int = 0
-    frame_end: int = 0
-    channel: int = 0
+def is_guide_strip(strip) -> bool:
+    return (compat.strip_type(strip) in ("COLOR", "ADJUSTMENT")
+            and _norm(strip.name).startswith(GUIDE_PREFIXES))
 
 
-@dataclasses.dataclass(frozen=True)
-class Placement:
-    """Where the take goes: names, not bpy objects (strips may be renamed, so the workflow keeps
-    its own link too). frame_end is exclusive (the right handle). meta = name of the meta strip
-    that holds the source, "" at top level. handle_start: frames of pre-roll at the head of the
-    upload (operators/ranges.py handles) that the take hides, so it still starts on frame_start."""
-
-    scene: str
-    source_strip: str
-    source_channel: int
-    frame_start: int
-    frame_end: int
-    meta: str = ""
-    handle_start: int = 0
-
-
-@dataclasses.dataclass(frozen=True)
-class StripJob:
-    video: VideoSource
-    audio: tuple[AudioPart, ...]
-    placement: Placement
-    scene_fps: float
-    scene_rate: Fraction = Fraction(25)
-
-
-def _input_error(message: str):
-    from ..client.errors import InputError
-
-    return InputError(message)
-
-
-def exact_rate(value: float, tolerance: float = 2e-7) -> Fraction:
-    """Snap a float frame rate from RNA to the exact rational rate it stands for.
-
-    RNA floats are 32-bit, so the NTSC scene rate ``30 / fps_base`` reads as 29.9700285... and a
-    29.97 clip's ``MovieStrip.fps`` as 29.9700298...; using those floats for frame -> time drifts.
-
-    >>> exact_rate(30 / 1.0010000467300415), exact_rate(25.0), exact_rate(23.976023976)
-    (Fraction(30000, 1001), Fraction(25, 1), Fraction(24000, 1001))
-    >>> exact_rate(12.5)
-    Fraction(25, 2)
-
-    The default tolerance (2e-7 relative) covers float32 rounding (< 6e-8) yet keeps 23.976
-    (= 2997/125, 1e-6 away from 24000/1001) distinct. Rates printed by ``ffmpeg -i`` ("23.98
-    fps") need ``tolerance=3e-4``.
-    """
-    if value <= 0:
-        raise ValueError(f"frame rate must be positive, got {value}")
-    candidates = (Fraction(round(value)), Fraction(round(value * Fraction(1001, 1000)) * 1000, 1001))
-    for candidate in candidates:
-        if candidate and abs(float(candidate) - value) <= value * tolerance:
-            return candidate
-    return Fraction(value).limit_denominator(1001)
+def excluded_ranges(scene) -> list[tuple[int, int]]:
+    """Timeline frame ranges [start, end) marked "no lipsync" in `scene`, merged and sorted."""
+    found = []
+    sed = scene.sequence_editor
+    if sed is not None:
+        for strip in compat.strips_all(sed):
+            if is_guide_strip(strip) and not strip.mute:
+                left, right = compat.visible_range(strip)
+                found.append((int(left), int(right)))
+    opened = None
+    for marker in sorted(scene.timeline_markers, key=lambda m: m.frame):
+        name = marker.name.strip().lower()
+        if name == MARKER_START and opened is None:
+            opened = marker.frame
+        elif name in MARKER_ENDS and opened is not None:
+            found.append((opened, marker.frame))
+            opened = None
+    if opened is not None:
+        found.append((opened, 1 << 30))
+    return merge(found)
 
 
 def scene_rate(scene) -> Fraction:
@@ -155,8 +86,6 @@ def scene_rate(scene) -> Fraction:
 
 
 def _abspath(path: str, library=None) -> str:
-    import bpy
-
     return os.path.normpath(bpy.path.abspath(path, library=library))
 
 
@@ -180,7 +109,7 @@ def _check_movie(strip) -> None:
     kind = compat.strip_type(strip)
     if kind != "MOVIE":
         advice = _TYPE_ADVICE.get(kind, f"is a {kind.lower()} strip, not a movie strip; select a movie strip")
-        raise _input_error(f'Strip "{strip.name}" {advice}.')
+        raise InputError(f'Strip "{strip.name}" {advice}.')
 
 
 def _parents(scene) -> dict:
@@ -250,25 +179,25 @@ def read_video(scene, strip, rate: Fraction | None = None, parents=None) -> Vide
     left, right = effective_range(strip, parents)
     frames = right - left
     if frames <= 0:
-        raise _input_error(f'Movie strip "{strip.name}" has zero length ({left}..{right}).')
+        raise InputError(f'Movie strip "{strip.name}" has zero length ({left}..{right}).')
     if _retimed(strip):
-        raise _input_error(
+        raise InputError(
             f'Movie strip "{strip.name}" is retimed (retiming keys); lip-sync needs it at normal '
             "speed: reset its retiming (Strip > Retiming > Reset) or render it to a new file.")
     speed = _speed_effect_of(scene, strip)
     if speed is not None:
-        raise _input_error(
+        raise InputError(
             f'Movie strip "{strip.name}" is retimed by the Speed strip "{speed.name}"; lip-sync needs what '
             "plays at normal speed: render the retimed shot to a new file and lip-sync that.")
     if strip.use_reverse_frames:
-        raise _input_error(f'Movie strip "{strip.name}" plays in reverse; turn off Reverse Frames '
+        raise InputError(f'Movie strip "{strip.name}" plays in reverse; turn off Reverse Frames '
                            "or render it to a new file.")
     if getattr(strip, "strobe", 1.0) > 1.0:
-        raise _input_error(f'Movie strip "{strip.name}" uses Strobe {strip.strobe:g}; set it to 1 '
+        raise InputError(f'Movie strip "{strip.name}" uses Strobe {strip.strobe:g}; set it to 1 '
                            "or render it to a new file.")
     path = _abspath(strip.filepath, getattr(scene, "library", None))
     if not strip.filepath or not os.path.isfile(path):
-        raise _input_error(f'The movie file of strip "{strip.name}" was not found: {path}')
+        raise InputError(f'The movie file of strip "{strip.name}" was not found: {path}')
     content_start = compat.get_timing(strip, "frame_start")
     trim_start = int(compat.get_timing(strip, "animation_offset_start"))
     trim_end = int(compat.get_timing(strip, "animation_offset_end"))
@@ -302,13 +231,13 @@ def read_video(scene, strip, rate: Fraction | None = None, parents=None) -> Vide
 def _sound_path(strip) -> str:
     sound = strip.sound
     if sound is None:
-        raise _input_error(f'Sound strip "{strip.name}" has no sound data.')
+        raise InputError(f'Sound strip "{strip.name}" has no sound data.')
     if sound.packed_file is not None:
-        raise _input_error(f'The sound of strip "{strip.name}" is packed into the .blend; unpack it '
+        raise InputError(f'The sound of strip "{strip.name}" is packed into the .blend; unpack it '
                            "(File > External Data > Unpack Resources) so it can be uploaded.")
     path = _abspath(sound.filepath, sound.library)
     if not sound.filepath or not os.path.isfile(path):
-        raise _input_error(f'The sound file of strip "{strip.name}" was not found: {path}')
+        raise InputError(f'The sound file of strip "{strip.name}" was not found: {path}')
     return path
 
 
@@ -326,13 +255,13 @@ def read_audio_part(strip, video_range: tuple[int, int], rate: Fraction, parents
     stretch is silence, so the part starts later (video_offset grows, duration shrinks).
     """
     if compat.strip_type(strip) != "SOUND":
-        raise _input_error(f'Strip "{strip.name}" is not a sound strip; dialogue must be sound strips.')
+        raise InputError(f'Strip "{strip.name}" is not a sound strip; dialogue must be sound strips.')
     left, right = effective_range(strip, parents)
     start, end = max(left, video_range[0]), min(right, video_range[1])
     if end <= start or not _audible(strip, parents or {}):
         return None
     if _retimed(strip):
-        raise _input_error(
+        raise InputError(
             f'Sound strip "{strip.name}" is retimed (speed/pitch change); lip-sync needs it at '
             "normal speed: reset its retiming or render the audio to a new file.")
     path = _sound_path(strip)
@@ -387,7 +316,7 @@ def snapshot_job(scene, movie_strip, sound_strips=None) -> StripJob:
     """
     render = scene.render
     if render.frame_map_old != render.frame_map_new:
-        raise _input_error(
+        raise InputError(
             f"Scene \"{scene.name}\" remaps time (Time Stretching {render.frame_map_old} -> "
             f"{render.frame_map_new}); set both to the same value to lip-sync.")
     rate = scene_rate(scene)
@@ -404,7 +333,7 @@ def snapshot_job(scene, movie_strip, sound_strips=None) -> StripJob:
         if part is not None:
             parts.append(part)
     if not parts:
-        raise _input_error(
+        raise InputError(
             f'No audible sound strip overlaps movie strip "{movie_strip.name}" (frames '
             f"{video_range[0]}..{video_range[1]}); put the dialogue on a sound strip under it "
             "(muted strips do not count).")
@@ -419,3 +348,23 @@ def snapshot_job(scene, movie_strip, sound_strips=None) -> StripJob:
     )
     return StripJob(video=video, audio=tuple(parts), placement=placement,
                     scene_fps=float(rate), scene_rate=rate)
+
+
+def plan_jobs(scene, strip, sound_strips=None, *, handles: int | None = None, excluded=None) -> list:
+    """The StripJobs actually sent for `strip`: split around no-lipsync ranges, with handles.
+
+    Raises the client's InputError like strips.snapshot_job (nothing sent), and when every
+    dialogue of the strip falls in excluded ranges.
+    """
+    job = snapshot_job(scene, strip, sound_strips)
+    handles = scene.lipsync.handles if handles is None else handles
+    excluded = excluded_ranges(scene) if excluded is None else excluded
+    left, right = job.placement.frame_start, job.placement.frame_end
+    pieces = included(left, right, excluded)
+    if pieces == [(left, right)]:
+        jobs = [job]
+    else:
+        jobs = [j for j in (sub_job(job, a, b) for a, b in pieces) if j is not None]
+        if not jobs:
+            raise InputError(f'Every frame of "{strip.name}" with dialogue is in a no-lipsync range; nothing to send')
+    return [with_handles(j, handles) for j in jobs]

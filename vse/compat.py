@@ -1,6 +1,6 @@
 """Sequencer API differences between Blender 4.5, 5.0, 5.1 and 5.2, in one place.
 
-Measured in reference/blender.md §2:
+Measured on bpy 4.5, 5.0 and 5.2 (docs/blender.md §2):
 - 5.0 drops `sed.sequences`/`selected_sequences` for `strips`/`selected_strips` (4.5 has both) and
   adds `context.sequencer_scene`: the sequencer may show another scene than `context.scene`.
 - 5.2 renames every timing property (`frame_final_start` -> `left_handle`, ...) and the old names

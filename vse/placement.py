@@ -5,10 +5,10 @@ channel C at frames A..B as a take of strip S); `apply_take()` is the one functi
 timeline. The source strip is never modified, muted or deleted: the take sits on a higher
 channel, so it is what plays, and deleting it brings the original back.
 
-Frame exactness (reference/blender.md §8, measured on 4.2-5.2): ``new_movie(frame_start=A)``
+Frame exactness (docs/blender.md §8, measured on 4.5-5.2): ``new_movie(frame_start=A)``
 puts the result's first frame at A, and every timeline frame shows the next result frame (movie
 strips never resample to the scene rate). The upload was the source's visible frames retimed to
-the scene rate (strips.py), so result frame ``i`` belongs on timeline frame ``A + i``.
+the scene rate (vse/snapshot.py), so result frame ``i`` belongs on timeline frame ``A + i``.
 
 Example: source visible on 36..211 (175 frames) on channel 2, channel 3 busy over 100..120:
 ``TakePlan(channel=4, frame_start=36, frame_end=211)``. A 180-frame result is added at 36 (ends at
@@ -23,7 +23,10 @@ import dataclasses
 import logging
 import os
 
-from .. import compat
+from ..client.errors import InputError
+from ..worker.plan import exact_rate
+from . import compat
+from .snapshot import scene_rate
 
 log = logging.getLogger(__name__)
 MAX_CHANNEL = 128
@@ -70,7 +73,6 @@ def free_channel(strips, above: int, frame_start: int, frame_end: int) -> int:
     for channel in range(above + 1, MAX_CHANNEL + 1):
         if not _busy(strips, channel, frame_start, frame_end):
             return channel
-    from ..client.errors import InputError
     raise InputError(f"No free channel above {above} for frames {frame_start}..{frame_end}.")
 
 
@@ -132,7 +134,6 @@ def apply_take(scene, plan: TakePlan):
     ends early (see module doc). The source strip is only read.
     """
     if not os.path.isfile(plan.filepath):
-        from ..client.errors import InputError
         raise InputError(f"The lip-sync result file is missing: {plan.filepath}")
     strips = _container(scene, plan.meta)
     channel = plan.channel
@@ -161,7 +162,6 @@ def apply_take(scene, plan: TakePlan):
     if short:
         log.warning("Take %s is %d frame(s) shorter than its source %s (%d..%d)",
                     take.name, short, plan.source_strip, plan.frame_start, plan.frame_end)
-    from .strips import exact_rate, scene_rate
     # elements[0].orig_fps, not take.fps: that getter reopens the movie (40-150 ms).
     fps = take.elements[0].orig_fps if len(take.elements) else 0.0
     if fps > 0 and exact_rate(fps) != scene_rate(scene):

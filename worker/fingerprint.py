@@ -1,4 +1,4 @@
-"""Result cache: the same inputs as a finished job reuse its take, at no cost (peers.md §8 #4).
+"""Content fingerprints: the cache key of a job, and the file digests it is made of.
 
 A job's fingerprint is a sha256 over what decides the provider's output, never file names:
 - the CONTENT of the source movie and of every dialogue file (sha256 of the bytes),
@@ -9,15 +9,13 @@ A renamed or moved copy of a file hits; a re-encoded or edited file misses.
 
 Hashing is WORKER work (a source movie may be GBs): `fingerprint()` runs in the job's worker
 before any media is cut. File digests are cached by (path, size, mtime) in this process and in a
-small JSON file beside the session's results, so a second job on the same footage (or a reopen
-in the same Blender session) does not read it again. The main thread only compares strings:
-`start()` hands the worker the fingerprints of the finished jobs whose result files still exist,
-and the worker answers `CacheHit` instead of preparing, uploading or submitting anything.
+small JSON file, so a second job on the same footage (or a reopen in the same Blender session)
+does not read it again. The main thread only stats files (`known_digest`, `fingerprint_if_hashed`)
+and compares strings (vse/reuse.py).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -28,19 +26,6 @@ _lock = threading.Lock()
 _digests: dict[tuple[str, int, int], str] = {}
 _loaded = False
 STORE = os.path.join(tempfile.gettempdir(), "vse_lipsync_hashes.json")
-
-
-@dataclasses.dataclass(frozen=True)
-class Fingerprinted:
-    """Worker -> main thread: the job's fingerprint (saved on the record for later hits)."""
-    fingerprint: str
-
-
-@dataclasses.dataclass(frozen=True)
-class CacheHit:
-    """Worker -> main thread: `source_job` already produced this result; nothing was sent."""
-    source_job: str
-    fingerprint: str
 
 
 def _load() -> None:
@@ -122,35 +107,3 @@ def fingerprint(strip_job, *, provider: str, model: str, options: dict, use_segm
                    round(p.volume, 4)] for p in strip_job.audio],
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-
-
-def known_results(scenes) -> dict[str, str]:
-    """fingerprint -> job id of finished jobs whose result files are still there. MAIN THREAD."""
-    import bpy
-    found = {}
-    for scene in scenes:
-        for rec in scene.lipsync.jobs:
-            if rec.status != "COMPLETED" or not rec.fingerprint or rec.fingerprint in found:
-                continue
-            outputs = json.loads(rec.outputs_json or "[]")
-            if outputs and all(os.path.isfile(bpy.path.abspath(o)) for o in outputs):
-                found[rec.fingerprint] = rec.job_id
-    return found
-
-
-def reuse(scene, rec, source_rec) -> list[str]:
-    """Apply a cache hit on the main thread: re-activate the source's take when it is a take of
-    the same strip, else place the cached result files as new takes. Returns take names."""
-    import bpy
-    from . import takes
-
-    # a piece of a split job (ranges.py) always gets its own take: re-activating an old piece
-    # would mute the other pieces placed with it
-    same_strip = source_rec.source_strip == rec.source_strip and not rec.group and not source_rec.group
-    existing = [takes.find_take(scene, name, rec.source_strip) for name in json.loads(source_rec.takes_json or "[]")]
-    existing = [t for t in existing if t is not None]
-    if same_strip and existing:
-        takes.select_take(scene, rec.source_strip, existing[0].name)
-        return [t.name for t in existing]
-    outputs = [bpy.path.abspath(o) for o in json.loads(source_rec.outputs_json or "[]")]
-    return takes.place_outputs(scene, rec, outputs)

@@ -1,0 +1,215 @@
+"""Apply worker events to job records on the main thread (docs/architecture.md step 4).
+
+`apply_event(job_id, event)` is what the runtime's drain calls for every queued event: it writes
+status, progress, message and cost into the record and, on Completed, places each output as a take
+(vse/takes.py) with its provenance. One handler per event type, chosen from `_HANDLERS`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+
+import bpy
+
+from ..client.errors import Cancelled, LipsyncError, humanize, scrub
+from ..worker import events as ev
+from ..worker.runtime import DEFAULT_BUDGET, RUNTIME
+from . import money, records, reuse, takes
+from .status import PHASE_PROGRESS
+
+log = logging.getLogger(__name__)
+
+# job id -> (in flight, progress) of its record as last written by apply_event: the status line
+# reads this instead of walking every record's RNA on each tick (issue #7: 100 jobs, cold RNA
+# reads cost 1-4 ms per tick under load; tools/bench/tick.py)
+_shown: dict[str, tuple[bool, float] | None] = {}
+
+
+def shown(job_id: str):
+    """(in flight, progress) as last applied, None for a vanished record, KeyError when unseen."""
+    return _shown[job_id]
+
+
+def remember_shown(job_id: str, job) -> None:
+    _shown[job_id] = None if job is None else (job.in_flight, job.progress)
+
+
+def forget_shown(job_id: str) -> None:
+    _shown.pop(job_id, None)
+
+
+def apply_event(job_id: str, event) -> None:
+    """Write one worker event into its record. Unknown ids are dropped: the file was closed or
+    the record deleted while the worker ran."""
+    scene, job = records.find(job_id)
+    if job is not None:
+        handler = _HANDLERS.get(type(event))
+        if handler is None:
+            log.debug("lip-sync job %s: no handler for %r", job_id, event)
+        else:
+            handler(scene, job, event)
+    _scene, job = records.find(job_id)         # O(1): the lookup above filled the cache
+    remember_shown(job_id, job)
+
+
+def drain(budget: float = DEFAULT_BUDGET) -> int:
+    return RUNTIME.drain(apply_event, budget)
+
+
+# -- one handler per event type ----------------------------------------------------------------
+def _phase(_scene, job, event: ev.Phase) -> None:
+    job.status = event.name
+    job.progress = max(job.progress, PHASE_PROGRESS.get(event.name, job.progress))
+    if event.message:
+        job.message = event.message
+
+
+def _prepared(_scene, job, event: ev.Prepared) -> None:
+    job.request = event.request_json
+    job.input_hash = event.input_hash
+
+
+def _fingerprinted(_scene, job, event: ev.Fingerprinted) -> None:
+    job.fingerprint = event.fingerprint
+
+
+def _uploading(_scene, job, event: ev.Uploading) -> None:
+    job.status = "UPLOADING"
+    if event.total:
+        job.progress = max(job.progress, 0.1 + 0.2 * event.sent / event.total)
+
+
+def _uploaded(_scene, _job, _event: ev.Uploaded) -> None:
+    """Nothing to record: the upload's reference matters to the client's upload cache only."""
+
+
+def _submitted(_scene, job, event: ev.Submitted) -> None:
+    job.remote_id = event.remote_id
+    job.resume = event.extra or {}
+    job.submitted = time.time()
+    job.status = "QUEUED"
+    job.progress = max(job.progress, 0.3)
+
+
+def _status(_scene, job, event: ev.Status) -> None:
+    state = event.state.value
+    if state in ("QUEUED", "PROCESSING"):
+        job.status = state
+    if event.progress is not None:
+        job.progress = max(job.progress, 0.3 + 0.6 * float(event.progress))
+    if event.message:
+        job.message = event.message
+
+
+def _downloading(_scene, job, event: ev.Downloading) -> None:
+    job.status = "DOWNLOADING"
+    if event.total:
+        job.progress = max(job.progress, 0.9 + 0.1 * event.received / event.total)
+
+
+def _failed(_scene, job, event: ev.Failed) -> None:
+    if event.remote_id:
+        job.remote_id = event.remote_id
+    job.status = event.state.value
+    job.message = humanize(event.error)
+    if event.state.value == "CANCELLED" and job.remote_id:
+        job.message = ("Stopped following; the provider may still finish it: Re-attach picks "
+                       "the result up without paying again")
+    job.finished = time.time()
+    log.info("lip-sync job %s %s: %s", job.job_id, job.status, job.message)
+
+
+def _worker_error(_scene, job, event: ev.WorkerError) -> None:
+    cancelled = isinstance(event.exception, Cancelled)   # Esc while the media was being cut
+    job.status = "CANCELLED" if cancelled else "FAILED"
+    if cancelled:
+        job.message = "Cancelled before anything was sent"
+    elif isinstance(event.exception, LipsyncError):
+        job.message = humanize(event.exception)
+    else:
+        job.message = scrub(event.message)
+    job.finished = time.time()
+    log.error("lip-sync job %s: %s", job.job_id, job.message)
+    if event.exception is not None:   # the traceback, scrubbed of any registered key
+        log.debug(scrub("".join(traceback.format_exception(event.exception))))
+
+
+def _worker_done(_scene, job, event: ev.WorkerDone) -> None:
+    if event.cancelled_before_start:
+        job.status = "CANCELLED"
+        job.message = "Cancelled before it started"
+        job.finished = time.time()
+    elif job.in_flight:  # ended without Completed/Failed: never leave a record "running"
+        job.status = "UNKNOWN"
+        job.message = "The worker stopped without a result; Re-attach or Retry"
+        job.finished = time.time()
+
+
+def _cache_hit(scene, job, event: ev.CacheHit) -> None:
+    """The take of an earlier job with the same inputs, placed or re-activated."""
+    _src_scene, source = records.find(event.source_job)
+    job.finished = time.time()
+    if source is None:
+        job.status, job.message = "FAILED", "The cached result disappeared; Retry runs it again"
+        return
+    job.reused_from = source.job_id
+    job.remote_id = source.remote_id
+    job.cost = 0.0
+    job.outputs = source.outputs
+    try:
+        placed = reuse.reuse(scene, job, source)
+    except Exception as exc:  # noqa: BLE001 - say why in the record, keep the queue going
+        log.exception("re-using a cached lip-sync result failed")
+        job.status, job.message = "FAILED", f"Could not reuse the cached result: {humanize(exc)}"
+        return
+    job.takes = placed
+    job.status = "COMPLETED"
+    job.progress = 1.0
+    job.message = f"Reused take {', '.join(placed)}, no charge (same inputs as an earlier job)"
+    log.info("lip-sync job %s: %s", job.job_id, job.message)
+    money.refresh_spent()
+
+
+def _completed(scene, job, event: ev.Completed) -> None:
+    job.remote_id = event.remote_id or job.remote_id
+    job.cost = -1.0 if event.cost is None else float(event.cost)
+    job.outputs = list(event.outputs)
+    job.finished = time.time()
+    try:
+        placed = takes.place_outputs(scene, job, list(event.outputs))
+    except Exception as exc:  # noqa: BLE001 - the paid result is on disk; say where
+        log.exception("placing lip-sync result failed")
+        job.status = "FAILED"
+        job.message = f"Result downloaded to {', '.join(event.outputs)} but not placed: {humanize(exc)}"
+        return
+    job.takes = placed
+    job.status = "COMPLETED"
+    job.progress = 1.0
+    job.message = f"{len(placed)} take(s): {', '.join(placed)}"
+    money.refresh_spent()
+    if not bpy.app.background:
+        # its own undo step: Ctrl+Z right after must not also revert the artist's last edit; undoing
+        # it leaves the record as it was before, which the panel offers to Re-attach
+        try:
+            bpy.ops.ed.undo_push(message=f"Lip Sync: place take of {job.source_strip}")
+        except RuntimeError:
+            pass
+
+
+_HANDLERS = {
+    ev.Phase: _phase,
+    ev.Prepared: _prepared,
+    ev.Fingerprinted: _fingerprinted,
+    ev.CacheHit: _cache_hit,
+    ev.Uploading: _uploading,
+    ev.Uploaded: _uploaded,
+    ev.Submitted: _submitted,
+    ev.Status: _status,
+    ev.Downloading: _downloading,
+    ev.Completed: _completed,
+    ev.Failed: _failed,
+    ev.WorkerError: _worker_error,
+    ev.WorkerDone: _worker_done,
+}

@@ -1,0 +1,199 @@
+"""Launching jobs: one LaunchSpec in, the jobs started (or the reasons they were refused) out.
+
+MAIN THREAD. Shared by submit, submit_selected, retry, retry_failed, draft-to-final and
+re-attach, so every path records, checks and starts a job the same way (docs/architecture.md):
+1. snapshot the strip into plans (vse/snapshot.py: split around no-lipsync ranges, handles),
+2. check each plan against the provider (vse/checks.py) — a refusal records nothing,
+3. write each job record (vse/records.py) BEFORE any network call,
+4. hand each job to a worker as a frozen WorkOrder (worker/work.py) through the runtime.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import bpy
+
+from ..client.capabilities import supports
+from ..client.config import MODELS, PROVIDERS
+from ..client.errors import InputError, LipsyncError, humanize
+from ..client.models import new_client_key
+from ..preferences import get_prefs, provider_config
+from ..worker.ranges import shift_overrides, shift_speaker
+from ..worker.runtime import RUNTIME
+from ..worker.work import WorkOrder, run
+from . import apply, checks, compat, folders, gate, money, options as panel_options, records, reuse, snapshot
+
+# Dev/test knob: first poll interval in seconds (providers default to 0.5-1 s, growing to 5-10 s).
+POLL_INTERVAL_ENV = "LIPSYNC_POLL_INTERVAL"
+
+
+@dataclasses.dataclass(frozen=True)
+class LaunchSpec:
+    """What to run for one source strip (names and plain values, never RNA objects).
+
+    sound_strips  names of the dialogue strips to use; None = every audible overlapping one
+    segment_overrides  per-segment options by sound strip name (speaker frames of the strip's
+                  own frames; shifted by the handles here)
+    handles       pre-roll/tail frames; None = the panel's setting
+    only_range    (frame_start, frame_end): keep just that piece of a split strip
+    group         the pieces' group id; None = a new one when the strip splits
+    use_cache     reuse a finished identical job; None = the panel's setting
+    """
+
+    strip: str
+    provider: str
+    model: str
+    options: dict
+    sound_strips: tuple[str, ...] | None = None
+    use_segments: bool = True
+    segment_overrides: dict | None = None
+    handles: int | None = None
+    only_range: tuple[int, int] | None = None
+    group: str | None = None
+    use_cache: bool | None = None
+
+
+@dataclasses.dataclass
+class Launched:
+    """The outcome of launches: job ids started, and (strip, reason) for each strip refused."""
+
+    job_ids: list[str] = dataclasses.field(default_factory=list)
+    refused: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+    def add(self, other: "Launched") -> None:
+        self.job_ids += other.job_ids
+        self.refused += other.refused
+
+    def refuse(self, strip: str, reason: str) -> "Launched":
+        self.refused.append((strip, reason))
+        return self
+
+    def reasons(self) -> list[str]:
+        """"strip: reason" lines, for a batch summary."""
+        return [f"{strip}: {reason}" if strip else reason for strip, reason in self.refused]
+
+
+def checked_options(settings, provider: str, model: str, sync_mode: str = "") -> dict:
+    """The panel's options for provider x model, or a LipsyncError saying why they cannot be sent
+    (unknown provider/model, no key, a bad base URL, an option the model does not take, no
+    writable results folder). Nothing is recorded either way."""
+    if provider not in PROVIDERS or model not in MODELS:
+        raise InputError(f"Unknown provider {provider!r} or model {model!r}: use one of "
+                         f"{', '.join(PROVIDERS)} / {', '.join(MODELS)}")
+    if not gate.has_key(provider):
+        raise InputError(gate.missing_key_message(provider))
+    checks.check_connection(provider)
+    options = panel_options.from_settings(settings, sync_mode)
+    checks.check_options(provider, model, options)
+    folders.check_results_dir()
+    return options
+
+
+def _plan(scene, spec: LaunchSpec, strip, handles: int) -> list:
+    sounds = None
+    if spec.sound_strips is not None:
+        sed = scene.sequence_editor
+        sounds = [s for s in (compat.strips_all(sed).get(n) for n in spec.sound_strips) if s is not None] or None
+    planned = snapshot.plan_jobs(scene, strip, sounds, handles=handles)
+    if spec.only_range is not None:
+        planned = [j for j in planned if (j.placement.frame_start, j.placement.frame_end) == tuple(spec.only_range)]
+        if not planned:
+            raise InputError(f'"{strip.name}" no longer has dialogue on frames {spec.only_range[0]}..'
+                             f"{spec.only_range[1]} outside the no-lipsync ranges")
+    for job in planned:
+        pre = job.placement.handle_start
+        checks.check_strip_job(job, spec.provider, spec.model, shift_speaker(spec.options, pre),
+                               shift_overrides(spec.segment_overrides, pre))
+    return planned
+
+
+def launch(scene, spec: LaunchSpec) -> Launched:
+    """Snapshot, check, record and start the jobs of one strip (one per included range)."""
+    settings = scene.lipsync
+    sed = scene.sequence_editor
+    strip = compat.strips_all(sed).get(spec.strip) if sed else None
+    if strip is None:
+        return Launched().refuse(spec.strip, f'the strip "{spec.strip}" no longer exists')
+    handles = settings.handles if spec.handles is None else spec.handles
+    use_cache = settings.use_cache if spec.use_cache is None else spec.use_cache
+    try:
+        planned = _plan(scene, spec, strip, handles)
+    except LipsyncError as exc:
+        return Launched().refuse(strip.name, humanize(exc))
+    config = provider_config(spec.provider)
+    # a provider without segments gets the dialogue strips mixed into one track instead
+    # (parts at their offsets, silence elsewhere, exactly the video's length: worker/media.py)
+    use_segments = spec.use_segments and supports(spec.provider, spec.model, "segments")[0]
+    group = spec.group if spec.group is not None else (new_client_key()[:12] if len(planned) > 1 else "")
+    out_dir = folders.results_dir()
+    recorded_dir = folders.blend_relative(out_dir, bpy.data.filepath) if bpy.data.filepath else out_dir
+    started = Launched()
+    for strip_job in planned:
+        pre = strip_job.placement.handle_start   # speaker frames count frames of the upload
+        options = shift_speaker(spec.options, pre)
+        job = records.create(scene, strip_job, provider=spec.provider, model=spec.model, options=options,
+                             use_segments=use_segments, segment_overrides=shift_overrides(spec.segment_overrides, pre),
+                             group=group, handle_frames=handles, out_dir=recorded_dir,
+                             estimate=money.estimate_usd(spec.provider, spec.model, strip_job, options))
+        started.job_ids.append(job.job_id)
+        start(job, strip_job, config, use_cache=use_cache)
+    return started
+
+
+def rerun_spec(job, *, model: str | None = None, whole: bool = False, use_cache: bool | None = None) -> LaunchSpec:
+    """The inputs of record `job` as a new launch (new idempotency key): same source, sound
+    strips, options and handles. A piece of a split job re-runs only that piece and joins its
+    siblings; `whole` re-runs every piece of the strip as a new group instead. `model`
+    replaces the record's (draft to final)."""
+    pre = job.placement.handle_start   # records hold speaker frames of the upload
+    piece = bool(job.group) and not whole
+    return LaunchSpec(strip=job.source_strip, provider=job.provider, model=model or job.model,
+                      options=shift_speaker(job.options, -pre), sound_strips=tuple(job.sound_strips) or None,
+                      use_segments=job.use_segments, segment_overrides=shift_overrides(job.segment_overrides, -pre),
+                      handles=job.handle_frames, only_range=job.frame_range if piece else None,
+                      group=job.group if piece else None, use_cache=use_cache)
+
+
+def rerun(scene, job, **kw) -> Launched:
+    """Run record `job`'s inputs again as a new job (rerun_spec), refusing without a key."""
+    if not gate.has_key(job.provider):
+        return Launched().refuse("", gate.missing_key_message(job.provider))
+    try:
+        spec = rerun_spec(job, **kw)
+    except LipsyncError as exc:
+        return Launched().refuse(job.name, humanize(exc))
+    return launch(scene, spec)
+
+
+def poll_interval() -> float | None:
+    value = os.environ.get(POLL_INTERVAL_ENV, "").strip()
+    return float(value) if value else None
+
+
+def _overrides(job, strip_job) -> dict:
+    """Per-segment options are saved by sound strip name (stable across re-runs); the worker
+    wants the index of the part in strip_job.audio."""
+    if strip_job is None:
+        return {}
+    by_name = job.segment_overrides
+    return {i: by_name[p.strip_name] for i, p in enumerate(strip_job.audio) if p.strip_name in by_name}
+
+
+def start(job, strip_job, config, *, resume=None, use_cache: bool = True) -> None:
+    """Hand the record's job to a worker. `resume` = client RemoteRef to poll instead of submit.
+    `use_cache`: a finished job with the same fingerprint is reused instead (vse/reuse.py)."""
+    RUNTIME.set_limit(get_prefs().max_concurrent_jobs)
+    apply.forget_shown(job.job_id)             # a retry starts over: read the record afresh
+    job.attempts += 1
+    job.status = "PENDING"
+    job.progress = 0.0
+    job.message = "Re-attached: polling the provider" if resume else ""
+    order = WorkOrder(
+        job_id=job.job_id, strip_job=strip_job, provider=job.provider, model=job.model, options=job.options,
+        client_key=job.client_key, config=config, work_dir=folders.work_dir(job.job_id),
+        out_dir=folders.trusted_out_dir(job.out_dir), out_stem=job.out_stem, use_segments=job.use_segments,
+        overrides=_overrides(job, strip_job), resume=resume, request_json=job.request, poll_interval=poll_interval(),
+        known=reuse.known_results() if resume is None and use_cache else {})
+    RUNTIME.submit(job.job_id, lambda cancel, emit: run(order, cancel, emit))

@@ -1,0 +1,139 @@
+"""What the artist is told: batch summaries, the status-bar line while jobs run, the notice when a
+batch ends (status bar text for a few seconds, an optional chime), redraws.
+
+MAIN THREAD. Report once, at the right level, and summarise batches (STYLE habit 5).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import bpy
+
+from ..preferences import get_prefs
+from . import apply, records
+
+log = logging.getLogger(__name__)
+
+
+def summarize(job_ids, refused=()) -> tuple[str, str]:
+    """(report level, "4 done, 1 failed: <reason>") for a set of jobs.
+    `refused`: "strip: reason" of strips that never became a job (bad input), counted as failed."""
+    done, failed, cancelled, unknown, reasons = 0, len(refused), 0, 0, list(refused)
+    for job in records.of(job_ids):
+        if job.status == "COMPLETED":
+            done += 1
+        elif job.status == "CANCELLED":
+            cancelled += 1
+        elif job.status == "UNKNOWN":
+            unknown += 1
+            reasons.append(f"{job.name}: {job.message}")
+        elif job.status in ("FAILED", "REJECTED"):
+            failed += 1
+            reasons.append(f"{job.name}: {job.message}")
+    parts = [f"{done} done"]
+    if failed:
+        parts.append(f"{failed} failed")
+    if unknown:
+        parts.append(f"{unknown} need attention")
+    if cancelled:
+        parts.append(f"{cancelled} cancelled")
+    text = ", ".join(parts)
+    if reasons:
+        text += ": " + reasons[0] + (f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else "")
+    level = "INFO" if not (failed or unknown) else ("ERROR" if not done else "WARNING")
+    return level, text
+
+
+def status_line(job_ids) -> str:
+    """Status-bar text while jobs run: 'Lip Sync: 2/5 finished, 3 running (41%) - Esc to stop waiting'."""
+    rows = []
+    unseen = []
+    for job_id in job_ids:
+        try:
+            rows.append(apply.shown(job_id))
+        except KeyError:
+            unseen.append(job_id)
+    if unseen:                                 # no event applied yet: read those records once
+        found = {job.job_id: job for job in records.of(unseen)}
+        for job_id in unseen:
+            apply.remember_shown(job_id, found.get(job_id))
+            rows.append(apply.shown(job_id))
+    rows = [row for row in rows if row is not None]
+    if not rows:
+        return ""
+    finished = sum(1 for flying, _p in rows if not flying)
+    progress = sum(p if flying else 1.0 for flying, p in rows) / len(rows)
+    return (f"Lip Sync: {finished}/{len(rows)} finished, {len(rows) - finished} running "
+            f"({progress:.0%}) - Esc to stop waiting")
+
+
+def redraw_sequencers(context) -> None:
+    wm = context.window_manager
+    for window in getattr(wm, "windows", ()):
+        screen = window.screen
+        for area in (screen.areas if screen else ()):
+            if area.type in ("SEQUENCE_EDITOR", "PROPERTIES"):
+                area.tag_redraw()
+
+
+def set_status(context, text) -> None:
+    workspace = getattr(context, "workspace", None)
+    if workspace is not None:
+        try:
+            workspace.status_text_set(text)
+        except (AttributeError, RuntimeError, TypeError):
+            pass
+
+
+def notify(context, text: str, *, background: bool | None = None) -> bool:
+    """Status bar text for a few seconds and, if the preference is on, a short chime; True when
+    shown. Background mode has neither a status bar nor an audio device to bother."""
+    if bpy.app.background if background is None else background:
+        return False
+    workspace = getattr(context, "workspace", None)
+    if workspace is not None:
+        try:
+            workspace.status_text_set(text)
+            _schedule_clear(workspace)
+        except (AttributeError, RuntimeError, TypeError, ValueError):
+            pass
+    if get_prefs(context).notify_sound:
+        play_chime()
+    return True
+
+
+# Workspaces whose status text the timer below clears. A named, module-level timer (not a lambda)
+# so unregister can remove it (vse/handlers.py): a timer left registered hangs bpy 4.5 at exit
+# (docs/blender.md §4).
+_pending_clear = []
+
+
+def _schedule_clear(workspace, seconds: float = 6.0) -> None:
+    _pending_clear.append(workspace)
+    if not bpy.app.timers.is_registered(clear_status):
+        bpy.app.timers.register(clear_status, first_interval=seconds)
+
+
+def clear_status():
+    while _pending_clear:
+        workspace = _pending_clear.pop()
+        try:
+            workspace.status_text_set(None)
+        except (ReferenceError, RuntimeError, TypeError):
+            pass
+    return None
+
+
+def play_chime() -> bool:
+    """Two short tones through Blender's audio (aud); False when there is no device or no aud."""
+    try:
+        import aud  # late: Blender's audio module; only a finished batch with the chime on needs it
+        device = aud.Device()
+        tone = aud.Sound.sine(880).limit(0, 0.12).fadeout(0.08, 0.04)
+        second = aud.Sound.sine(1320).limit(0, 0.18).fadeout(0.12, 0.06)
+        device.play(tone.join(second))
+        return True
+    except Exception as exc:  # noqa: BLE001 - a missing sound device must not break a job's end
+        log.debug("no completion sound: %s", exc)
+        return False

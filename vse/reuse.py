@@ -1,0 +1,44 @@
+"""The result cache on the main thread: finished jobs by fingerprint, and placing a hit.
+
+Fingerprints are made in workers (worker/fingerprint.py); here they are only compared. `start`
+(vse/launch.py) hands a new job the fingerprints of the finished jobs whose result files still
+exist, and the worker answers `CacheHit` instead of preparing, uploading or submitting anything
+(peers.md §8 #4: "the same inputs never pay twice").
+"""
+
+from __future__ import annotations
+
+import os
+
+import bpy
+
+from . import records, takes
+
+
+def known_results() -> dict[str, str]:
+    """fingerprint -> job id of finished jobs whose result files are still there."""
+    found = {}
+    for _scene, job in records.everywhere():
+        if job.status != "COMPLETED" or not job.fingerprint or job.fingerprint in found:
+            continue
+        try:
+            outputs = job.outputs
+        except records.RecordError:
+            continue   # a damaged record is never a cache source
+        if outputs and all(os.path.isfile(bpy.path.abspath(o)) for o in outputs):
+            found[job.fingerprint] = job.job_id
+    return found
+
+
+def reuse(scene, job, source) -> list[str]:
+    """Apply a cache hit: re-activate the source's take when it is a take of the same strip, else
+    place the cached result files as new takes. Returns take names."""
+    # a piece of a split job (worker/ranges.py) always gets its own take: re-activating an old
+    # piece would mute the other pieces placed with it
+    same_strip = source.source_strip == job.source_strip and not job.group and not source.group
+    existing = [takes.find_take(scene, name, job.source_strip) for name in source.takes]
+    existing = [t for t in existing if t is not None]
+    if same_strip and existing:
+        takes.select_take(scene, job.source_strip, existing[0].name)
+        return [t.name for t in existing]
+    return takes.place_outputs(scene, job, [bpy.path.abspath(o) for o in source.outputs])

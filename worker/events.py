@@ -1,0 +1,59 @@
+"""The one vocabulary of events a worker sends to the main thread.
+
+Small frozen records, safe to queue across threads: the client's job events (client/events.py,
+re-exported here) plus the host-side ones below. `vse/apply.py` dispatches on these types with
+one table; a new event type is added here and there, nowhere else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..client.events import Completed, Downloading, Failed, Status, Submitted, Uploaded, Uploading
+
+
+@dataclasses.dataclass(frozen=True)
+class Phase:
+    """A local phase the client has no event for: PREPARING (media), SUBMITTING (about to POST)."""
+    name: str
+    message: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """Media is cut; `request_json` is the JobRequest that will be (or was) submitted."""
+    request_json: str
+    input_hash: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Fingerprinted:
+    """The job's content fingerprint (worker/fingerprint.py), saved on the record for cache hits."""
+    fingerprint: str
+
+
+@dataclasses.dataclass(frozen=True)
+class CacheHit:
+    """`source_job` already produced this result; nothing was prepared, uploaded or submitted."""
+    source_job: str
+    fingerprint: str
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerError:
+    """The work function raised (a bug or an input problem caught outside the client)."""
+    message: str
+    exception: BaseException | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerDone:
+    """Always the last event of a job; `cancelled_before_start` when it never got a thread."""
+    cancelled_before_start: bool = False
+
+
+CLIENT_EVENTS = (Uploading, Uploaded, Submitted, Status, Downloading, Completed, Failed)
+HOST_EVENTS = (Phase, Prepared, Fingerprinted, CacheHit, WorkerError, WorkerDone)
+
+__all__ = ["CLIENT_EVENTS", "HOST_EVENTS", "CacheHit", "Completed", "Downloading", "Failed", "Fingerprinted",
+           "Phase", "Prepared", "Status", "Submitted", "Uploaded", "Uploading", "WorkerDone", "WorkerError"]

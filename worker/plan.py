@@ -1,0 +1,122 @@
+"""The plain plan of a job: what to upload (in seconds of the source media) and where the take goes.
+
+Frozen dataclasses with no bpy object inside, made on the main thread by vse/snapshot.py and
+read by workers (worker/media.py, worker/fingerprint.py). How Blender maps timeline frames to
+source frames, which these fields encode, is in docs/architecture.md ("Frames and seconds").
+
+Rates are exact fractions (29.97 is 30000/1001): see `exact_rate`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from fractions import Fraction
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoSource:
+    """The visible part of a movie strip, as source-file seconds and as uploaded-video seconds.
+
+    path        absolute path of the movie file
+    fps         the file's own frame rate (Blender's, from ``elements[0].orig_fps``); 0.0 when
+                Blender has not loaded the movie yet (the worker then reads it from the file)
+    file_start  seconds into the file of the first visible frame = first_frame / file rate
+                (NaN while the rate is unknown)
+    duration    seconds the visible range lasts on the timeline = frames / scene rate; this is
+                also the duration of the uploaded video (retimed to the scene rate)
+    frames      visible timeline frames (= source frames uploaded, one per timeline frame)
+    width/height  picture size in pixels (0 when Blender has not loaded the movie yet)
+    first_frame source frame index (0-based) of the first visible frame
+    rate        exact file rate (None while unknown); the scene rate is on the StripJob
+    total_frames  the file's frame count as Blender sees it (for the untrimmed pass-through)
+    stream_index  video stream Blender shows (``MovieStrip.stream_index``)
+    """
+
+    path: str
+    fps: float
+    file_start: float
+    duration: float
+    frames: int
+    width: int
+    height: int
+    first_frame: int = 0
+    rate: Fraction | None = None
+    total_frames: int = 0
+    stream_index: int = 0
+
+    @property
+    def untrimmed(self) -> bool:
+        """Every frame of the file is visible (candidate for upload as is)."""
+        return self.first_frame == 0 and self.frames == self.total_frames
+
+
+@dataclasses.dataclass(frozen=True)
+class AudioPart:
+    """The overlap of one sound strip with the video's visible range.
+
+    file_start    seconds into the sound file where the overlap starts
+    duration      seconds of the overlap
+    video_offset  seconds from the video's first visible frame to the start of the overlap (>= 0)
+    volume        the strip's volume (applied when cutting; muted strips never become parts)
+    frame_start/frame_end  the overlap in timeline frames ([start, end), ints)
+    channel       the sound strip's channel (parts are ordered by video_offset, then channel)
+    """
+
+    strip_name: str
+    path: str
+    file_start: float
+    duration: float
+    video_offset: float
+    volume: float
+    frame_start: int = 0
+    frame_end: int = 0
+    channel: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Placement:
+    """Where the take goes: names, not bpy objects (strips may be renamed, so the workflow keeps
+    its own link too). frame_end is exclusive (the right handle). meta = name of the meta strip
+    that holds the source, "" at top level. handle_start: frames of pre-roll at the head of the
+    upload (worker/ranges.py handles) that the take hides, so it still starts on frame_start."""
+
+    scene: str
+    source_strip: str
+    source_channel: int
+    frame_start: int
+    frame_end: int
+    meta: str = ""
+    handle_start: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class StripJob:
+    video: VideoSource
+    audio: tuple[AudioPart, ...]
+    placement: Placement
+    scene_fps: float
+    scene_rate: Fraction = Fraction(25)
+
+
+def exact_rate(value: float, tolerance: float = 2e-7) -> Fraction:
+    """Snap a float frame rate from RNA to the exact rational rate it stands for.
+
+    RNA floats are 32-bit, so the NTSC scene rate ``30 / fps_base`` reads as 29.9700285... and a
+    29.97 clip's ``MovieStrip.fps`` as 29.9700298...; using those floats for frame -> time drifts.
+
+    >>> exact_rate(30 / 1.0010000467300415), exact_rate(25.0), exact_rate(23.976023976)
+    (Fraction(30000, 1001), Fraction(25, 1), Fraction(24000, 1001))
+    >>> exact_rate(12.5)
+    Fraction(25, 2)
+
+    The default tolerance (2e-7 relative) covers float32 rounding (< 6e-8) yet keeps 23.976
+    (= 2997/125, 1e-6 away from 24000/1001) distinct. Rates printed by ``ffmpeg -i`` ("23.98
+    fps") need ``tolerance=3e-4``.
+    """
+    if value <= 0:
+        raise ValueError(f"frame rate must be positive, got {value}")
+    candidates = (Fraction(round(value)), Fraction(round(value * Fraction(1001, 1000)) * 1000, 1001))
+    for candidate in candidates:
+        if candidate and abs(float(candidate) - value) <= value * tolerance:
+            return candidate
+    return Fraction(value).limit_denominator(1001)

@@ -1,0 +1,112 @@
+"""The one worker entry point: a frozen WorkOrder in, events out (docs/architecture.md step 3).
+
+`run(order, cancel, emit)` runs in a runtime worker thread (worker/runtime.py). It never touches
+bpy: everything it needs was snapshotted on the main thread into the order, and everything it
+learns goes back through `emit(event)` (worker/events.py).
+
+A new job: fingerprint first (a cache hit prepares, uploads and submits nothing), then cut the
+media (worker/media.py), then drive the client's job generator. A resumed job (`order.resume`
+set) only polls and downloads the remote job it names: it is never submitted again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import shutil
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ..client.config import ProviderConfig
+from ..client.models import JobRequest, Options
+from .events import CacheHit, Fingerprinted, Phase, Prepared
+from .fingerprint import fingerprint
+from .media import prepare_media
+from .plan import StripJob
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkOrder:
+    """Everything a worker needs for one job, read on the main thread (no bpy object inside).
+
+    strip_job   the plan to cut (None when resuming: nothing is cut again)
+    options     client Options as a plain dict (speaker frames already count upload frames)
+    client_key  the idempotency key / Runware taskUUID recorded before any network call
+    out_dir/out_stem  where the result goes (a folder vse/folders.py trusts)
+    overrides   per-part options by part index (worker/media.py)
+    resume      a client RemoteRef to poll instead of submitting
+    request_json  the recorded JobRequest (resume only)
+    known       fingerprint -> job id of finished jobs whose results still exist (the cache)
+    """
+
+    job_id: str
+    strip_job: StripJob | None
+    provider: str
+    model: str
+    options: dict
+    client_key: str
+    config: ProviderConfig
+    work_dir: str
+    out_dir: str
+    out_stem: str
+    use_segments: bool = True
+    overrides: dict = dataclasses.field(default_factory=dict)
+    resume: Any = None
+    request_json: str = ""
+    poll_interval: float | None = None
+    known: dict = dataclasses.field(default_factory=dict)
+
+
+def hash_files(paths) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()[:32]
+
+
+def run(order: WorkOrder, cancel: threading.Event, emit: Callable[[Any], None]) -> None:
+    """WORKER THREAD. Emit the job's events; raise only for bugs (the runtime reports them)."""
+    # Late import: the job code pulls in httpx and the providers (~100 ms). Importing it here
+    # keeps that cost off the main thread and out of the add-on's enable time (tools/bench enable).
+    from ..client.jobs import iter_job_events
+
+    try:
+        if order.resume is not None:
+            request = JobRequest.from_json(order.request_json)
+        else:
+            request = _prepare(order, cancel, emit)
+            if request is None:
+                return
+        os.makedirs(order.out_dir, exist_ok=True)
+        for event in iter_job_events(request, order.config, order.out_dir, out_stem=order.out_stem,
+                                     resume=order.resume, cancel=cancel,
+                                     on_submitting=lambda *_: emit(Phase("SUBMITTING")),
+                                     poll_interval=order.poll_interval):
+            emit(event)
+    finally:
+        # the cut upload files are not needed any more: a re-attach only polls, a resubmit or a
+        # retry cuts again from the strips (the strip's own file is never in work_dir)
+        shutil.rmtree(order.work_dir, ignore_errors=True)
+
+
+def _prepare(order: WorkOrder, cancel: threading.Event, emit) -> JobRequest | None:
+    """The cache check, then the cut media as a JobRequest; None on a cache hit."""
+    key = fingerprint(order.strip_job, provider=order.provider, model=order.model, options=order.options,
+                      use_segments=order.use_segments, overrides=order.overrides)
+    emit(Fingerprinted(key))
+    if key in order.known:
+        emit(CacheHit(order.known[key], key))
+        return None
+    emit(Phase("PREPARING"))
+    prepared = prepare_media(order.strip_job, order.work_dir, use_segments=order.use_segments,
+                             segment_overrides=order.overrides, cancel=cancel)
+    request = JobRequest(provider=order.provider, model=order.model, video=prepared.video_path,
+                         audio=prepared.audio, segments=prepared.segments, options=Options(**order.options),
+                         client_key=order.client_key)
+    paths = [prepared.video_path] + [a.path for a in prepared.audio]
+    emit(Prepared(request.to_json(), hash_files(paths)))
+    return request
