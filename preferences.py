@@ -5,35 +5,38 @@ does not travel with the artist's files. Environment variables win over the fiel
 TD sets them once for a farm); the panel says which source is in use, never the key itself.
 """
 
+import os
+
 import bpy
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, FloatProperty, IntProperty, StringProperty
 
 from .client import config as client_config
 
-PROVIDER_LABELS = {
-    "sync": ("sync.so", "sync. labs' own API (direct)"),
-    "runware": ("Runware", "sync. models through Runware"),
-    "wavespeed": ("WaveSpeedAI", "sync. models through WaveSpeedAI"),
-    "foxapi": ("FoxAPI", "sync. models through FoxAPI (task-unified API)"),
-    "fal": ("fal", "sync. models through fal.ai"),
+_DESCRIPTIONS = {
+    "sync": "sync. labs' own API (direct)",
+    "runware": "sync. models through Runware",
+    "wavespeed": "sync. models through WaveSpeedAI",
+    "foxapi": "sync. models through FoxAPI (task-unified API)",
+    "fal": "sync. models through fal",
 }
+LABELS = client_config.LABELS
 
-PROVIDER_ITEMS = [(p, *PROVIDER_LABELS[p]) for p in client_config.PROVIDERS]
+PROVIDER_ITEMS = [(p, LABELS[p], _DESCRIPTIONS[p]) for p in client_config.PROVIDERS]
 MODEL_ITEMS = [(m, m, f"sync. labs {m}") for m in client_config.MODELS]
 
 
 def _key(provider):
     return StringProperty(
         name="API Key", subtype="PASSWORD",
-        description=f"{PROVIDER_LABELS[provider][0]} API key. "
+        description=f"{LABELS[provider]} API key. "
                     f"The environment variable {client_config.ENV_KEYS[provider]} takes precedence")
 
 
 def _base_url(provider):
     return StringProperty(
         name="Base URL",
-        description=f"Replaces every {PROVIDER_LABELS[provider][0]} host (API, uploads, storage); empty = official "
-                    f"service. LIPSYNC_{provider.upper()}_BASE_URL takes precedence")
+        description=f"Replaces every {LABELS[provider]} host (API, uploads, storage); empty = official "
+                    f"service. {client_config.base_url_env(provider)} takes precedence")
 
 
 class LIPSYNC_AP_preferences(bpy.types.AddonPreferences):
@@ -50,8 +53,6 @@ class LIPSYNC_AP_preferences(bpy.types.AddonPreferences):
     fal_api_key: _key("fal")
     fal_base_url: _base_url("fal")
 
-    default_provider: EnumProperty(name="Default Provider", items=PROVIDER_ITEMS, default="sync")
-    default_model: EnumProperty(name="Default Model", items=MODEL_ITEMS, default="lipsync-2")
     max_concurrent_jobs: IntProperty(
         name="Max Concurrent Jobs", min=1, max=16, default=3,
         description="Jobs a batch runs at once; keep at or below your provider plan's concurrency limit")
@@ -65,21 +66,19 @@ class LIPSYNC_AP_preferences(bpy.types.AddonPreferences):
     def draw(self, context):
         layout = self.layout
         col = layout.column()
-        col.prop(self, "default_provider")
-        col.prop(self, "default_model")
         col.prop(self, "max_concurrent_jobs")
         col.prop(self, "budget_cap_usd")
         col.prop(self, "notify_sound")
         for provider in client_config.PROVIDERS:
             box = layout.box()
-            box.label(text=PROVIDER_LABELS[provider][0])
+            box.label(text=LABELS[provider])
             source = key_source(provider, self)
             row = box.row()
             row.active = not source.startswith("env:")
             row.prop(self, f"{provider}_api_key")
             box.label(text=_describe_key_source(provider, source),
                       icon="CHECKMARK" if source != "missing" else "ERROR")
-            env_url = f"LIPSYNC_{provider.upper()}_BASE_URL"
+            env_url = client_config.base_url_env(provider)
             row = box.row()
             row.active = env_url not in _environ()
             row.prop(self, f"{provider}_base_url")
@@ -88,7 +87,6 @@ class LIPSYNC_AP_preferences(bpy.types.AddonPreferences):
 
 
 def _environ():
-    import os
     return os.environ
 
 

@@ -27,14 +27,12 @@ _MODELS = ("ActiveSpeaker", "AudioInput", "JobRequest", "Options", "Segment", "T
 
 
 def __getattr__(name):
-    # models and jobs (httpx, the providers) load only when asked for, so the Blender add-on
-    # can import `client.config` at register time and stay light.
     if name in _MODELS:
-        from . import models
+        from . import models  # late: `import client.config` (Blender's register) stays light
 
         return getattr(models, name)
     if name in ("iter_job_events", "RemoteRef"):
-        from . import jobs
+        from . import jobs  # late: the job code imports httpx and the providers (~100 ms)
 
         return getattr(jobs, name)
     raise AttributeError(name)

@@ -12,10 +12,10 @@ import math
 import os
 import re
 import uuid
-from typing import Any
 
 from .config import LABELS, MODELS, PROVIDERS
 from .errors import InputError
+from .media_info import duration
 from .models import EMOTIONS, FACE_MODES, OUTPUT_FORMATS, SYNC_MODES, JobRequest
 
 # Canonical option names used in messages, `supports()` and the capability table.
@@ -169,18 +169,9 @@ def supports(provider: str, model: str, option: str) -> tuple[bool, str]:
     return False, f"{text}: {why}" if why else text
 
 
-def capability_table() -> list[dict[str, Any]]:
-    """One row per provider x model: JSON-safe, used by `python -m client providers`."""
-    from .pricing import price_info  # late: pricing imports this module
-
-    rows = []
-    for (provider, model), c in _TABLE.items():
-        rows.append({
-            "provider": provider, "model": model, "remote_model": c.remote_model,
-            "sync_modes": list(c.sync_modes), "default_sync_mode": c.default_sync_mode,
-            "options": sorted(c.options), "price": price_info(provider, model),
-        })
-    return rows
+def all_caps() -> list[ModelCaps]:
+    """Every provider x model this client offers, in table order."""
+    return list(_TABLE.values())
 
 
 def _check_pair(provider: str, model: str) -> None:
@@ -219,8 +210,6 @@ def _crop(req: JobRequest, where: str, start, end) -> bool:
 
 def _check_local_durations(req: JobRequest) -> None:
     """Durations of local inputs from their headers (no ffmpeg); URLs and unknown formats pass."""
-    from .media_info import duration
-
     def seconds(path: str) -> float | None:
         return duration(path) if path and os.path.isfile(path) else None
 
@@ -232,9 +221,17 @@ def _check_local_durations(req: JobRequest) -> None:
 def validate(req: JobRequest) -> None:
     """Raise InputError for anything this provider x model cannot do; return None otherwise."""
     c = caps(req.provider, req.model)
-    label = LABELS[req.provider]
-    o = req.options
+    _check_client_key(req)
+    ids = _check_inputs(req)
+    if req.segments:
+        _check_segments(req, c, ids)
+    elif len(ids) > 1:
+        raise InputError(f"several audio/text inputs need segments saying which plays when "
+                         f"({req.model} on {LABELS[req.provider]})", req.provider)
+    _check_options(req, c)
 
+
+def _check_client_key(req: JobRequest) -> None:
     if req.provider == "runware":
         try:
             uuid.UUID(req.client_key)
@@ -242,9 +239,13 @@ def validate(req: JobRequest) -> None:
             raise InputError(f"client_key must be a UUID: Runware uses it as the taskUUID of {req.model}",
                              req.provider) from None
     elif not _KEY_RE.match(req.client_key or ""):
-        # sync.so rejects other Idempotency-Keys with 400 INVALID_IDEMPOTENCY_KEY (providers.md §1.11)
+        # sync.so rejects other Idempotency-Keys with 400 INVALID_IDEMPOTENCY_KEY (docs/providers.md §1.11)
         raise InputError("client_key must be 1-128 characters of A-Z a-z 0-9 . _ ~ -", req.provider)
 
+
+def _check_inputs(req: JobRequest) -> list[str]:
+    """Video, audio and text inputs; returns the ids segments may refer to."""
+    label = LABELS[req.provider]
     if not req.video:
         raise InputError(f"a video input is required for {req.model} on {label}", req.provider)
     _check_local_durations(req)
@@ -259,42 +260,75 @@ def validate(req: JobRequest) -> None:
     ids = [a.id for a in req.audio] + [t.id for t in req.text]
     if len(set(ids)) != len(ids):
         raise InputError("audio and text input ids must be unique", req.provider)
-
-    cropped = any(_crop(req, f"audio {a.id!r}", a.start, a.end) for a in req.audio)
-    if cropped:
+    if any(_crop(req, f"audio {a.id!r}", a.start, a.end) for a in req.audio):
         _require(req, "audio_crop")
+    return ids
 
-    if req.segments:
-        _require(req, "segments")
-        for i, s in enumerate(req.segments, 1):
-            where = f"segment {i}"
-            if s.start < 0 or s.end <= s.start:
-                raise InputError(f"{where}: start {s.start} and end {s.end} are not a positive range "
-                                 f"({req.model} on {label})", req.provider)
-            if s.audio_id not in ids:
-                raise InputError(f"{where}: unknown audio id {s.audio_id!r} ({req.model} on {label})",
-                                 req.provider)
-            if _crop(req, where, s.audio_start, s.audio_end):
-                _require(req, "audio_crop")
-            if s.options_override:
-                _require(req, "segments.options_override")
-                bad = sorted(set(s.options_override) - c.override_keys)
-                if bad:
-                    raise InputError(f"{where}: options_override of {', '.join(bad)} is not supported for "
-                                     f"{req.model} on {label}", req.provider)
-                if "temperature" in s.options_override:
-                    _range(req, f"{where}: temperature", s.options_override["temperature"], 0, 1)
-        text_ids = {t.id for t in req.text}
-        if req.provider == "runware" and (text_ids & {s.audio_id for s in req.segments}):
-            raise InputError(f"segments can only play audio files on {label}, not text inputs "
+
+def _check_segments(req: JobRequest, c: ModelCaps, ids: list[str]) -> None:
+    label = LABELS[req.provider]
+    _require(req, "segments")
+    for i, s in enumerate(req.segments, 1):
+        where = f"segment {i}"
+        if s.start < 0 or s.end <= s.start:
+            raise InputError(f"{where}: start {s.start} and end {s.end} are not a positive range "
                              f"({req.model} on {label})", req.provider)
-    elif len(ids) > 1:
-        raise InputError(f"several audio/text inputs need segments saying which plays when "
+        if s.audio_id not in ids:
+            raise InputError(f"{where}: unknown audio id {s.audio_id!r} ({req.model} on {label})",
+                             req.provider)
+        if _crop(req, where, s.audio_start, s.audio_end):
+            _require(req, "audio_crop")
+        if s.options_override:
+            _require(req, "segments.options_override")
+            bad = sorted(set(s.options_override) - c.override_keys)
+            if bad:
+                raise InputError(f"{where}: options_override of {', '.join(bad)} is not supported for "
+                                 f"{req.model} on {label}", req.provider)
+            if "temperature" in s.options_override:
+                _range(req, f"{where}: temperature", s.options_override["temperature"], 0, 1)
+    text_ids = {t.id for t in req.text}
+    if req.provider == "runware" and (text_ids & {s.audio_id for s in req.segments}):
+        raise InputError(f"segments can only play audio files on {label}, not text inputs "
                          f"({req.model} on {label})", req.provider)
 
+
+def _check_speaker(req: JobRequest) -> None:
+    a = req.options.active_speaker
+    label = LABELS[req.provider]
+    modes = [a.auto, a.point is not None or a.frame is not None, a.boxes is not None]
+    if sum(bool(m) for m in modes) > 1:
+        raise InputError(f"active_speaker: choose auto, a frame + point, or boxes, not several "
+                         f"({req.model} on {label})", req.provider)
+    if a.point is not None or a.frame is not None:
+        if a.point is None or a.frame is None:
+            raise InputError(f"active_speaker: frame and point must be given together "
+                             f"({req.model} on {label})", req.provider)
+        if a.frame < 0 or min(a.point) < 0:
+            raise InputError(f"active_speaker: frame and point must not be negative "
+                             f"({req.model} on {label})", req.provider)
+        _require(req, "active_speaker.point")
+    elif a.boxes is not None:
+        for box in a.boxes:
+            if box is not None and len(box) != 4:
+                raise InputError(f"active_speaker.boxes: each box is [x1, y1, x2, y2] or null "
+                                 f"({req.model} on {label})", req.provider)
+        _require(req, "active_speaker.boxes")
+    elif a.auto:
+        _require(req, "active_speaker")
+
+
+def _choice(req: JobRequest, option: str, value: str, allowed) -> None:
+    _require(req, option)
+    if value not in allowed:
+        raise InputError(f"{option} {value!r} is not valid for {req.model} on {LABELS[req.provider]}: "
+                         f"use one of {', '.join(allowed)}", req.provider)
+
+
+def _check_options(req: JobRequest, c: ModelCaps) -> None:
+    o = req.options
     if o.sync_mode is not None:
         if o.sync_mode not in SYNC_MODES:
-            raise InputError(f"sync_mode {o.sync_mode!r} is unknown for {req.model} on {label}: "
+            raise InputError(f"sync_mode {o.sync_mode!r} is unknown for {req.model} on {LABELS[req.provider]}: "
                              f"use one of {', '.join(c.sync_modes)}", req.provider)
         _require(req, "sync_mode")
         _require(req, f"sync_mode={o.sync_mode}")
@@ -302,44 +336,20 @@ def validate(req: JobRequest) -> None:
         _require(req, "temperature")
         _range(req, "temperature", o.temperature, 0, 1)
     if o.active_speaker is not None:
-        a = o.active_speaker
-        modes = [a.auto, a.point is not None or a.frame is not None, a.boxes is not None]
-        if sum(bool(m) for m in modes) > 1:
-            raise InputError(f"active_speaker: choose auto, a frame + point, or boxes, not several "
-                             f"({req.model} on {label})", req.provider)
-        if a.point is not None or a.frame is not None:
-            if a.point is None or a.frame is None:
-                raise InputError(f"active_speaker: frame and point must be given together "
-                                 f"({req.model} on {label})", req.provider)
-            if a.frame < 0 or min(a.point) < 0:
-                raise InputError(f"active_speaker: frame and point must not be negative "
-                                 f"({req.model} on {label})", req.provider)
-            _require(req, "active_speaker.point")
-        elif a.boxes is not None:
-            for box in a.boxes:
-                if box is not None and len(box) != 4:
-                    raise InputError(f"active_speaker.boxes: each box is [x1, y1, x2, y2] or null "
-                                     f"({req.model} on {label})", req.provider)
-            _require(req, "active_speaker.boxes")
-        elif a.auto:
-            _require(req, "active_speaker")
+        _check_speaker(req)
     if o.occlusion_detection:
         _require(req, "occlusion_detection")
     if o.emotion is not None:
-        _require(req, "emotion")
-        if o.emotion not in EMOTIONS:
-            raise InputError(f"emotion {o.emotion!r} is not valid for {req.model} on {label}: "
-                             f"use one of {', '.join(EMOTIONS)}", req.provider)
+        _choice(req, "emotion", o.emotion, EMOTIONS)
     if o.mode is not None:
-        _require(req, "mode")
-        if o.mode not in FACE_MODES:
-            raise InputError(f"mode {o.mode!r} is not valid for {req.model} on {label}: "
-                             f"use one of {', '.join(FACE_MODES)}", req.provider)
+        _choice(req, "mode", o.mode, FACE_MODES)
     if o.output_format is not None:
-        _require(req, "output_format")
-        if o.output_format.upper() not in OUTPUT_FORMATS:
-            raise InputError(f"output_format {o.output_format!r} is not valid for {req.model} on {label}: "
-                             f"use one of {', '.join(OUTPUT_FORMATS)}", req.provider)
+        _choice(req, "output_format", o.output_format.upper(), OUTPUT_FORMATS)
+    _check_output_numbers(req)
+
+
+def _check_output_numbers(req: JobRequest) -> None:
+    o = req.options
     if o.output_quality is not None:
         _require(req, "output_quality")
         _range(req, "output_quality", o.output_quality, 20, 99)
@@ -351,5 +361,5 @@ def validate(req: JobRequest) -> None:
     if o.ttl is not None:
         _require(req, "ttl")
         if o.ttl < 60:
-            raise InputError(f"ttl {o.ttl} is out of range for {req.model} on {label}: use 60 seconds or more",
-                             req.provider)
+            raise InputError(f"ttl {o.ttl} is out of range for {req.model} on {LABELS[req.provider]}: "
+                             "use 60 seconds or more", req.provider)

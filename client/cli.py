@@ -15,7 +15,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .capabilities import capability_table
+from .media_info import duration
+from .pricing import capability_table, estimate
 from .config import LABELS, MODELS, PROVIDERS, ProviderConfig, resolve_config
 from .errors import InputError, LipsyncError, humanize, scrub
 from .events import Completed, Downloading, Failed, Status, Submitted, Uploaded, Uploading, event_to_dict
@@ -220,7 +221,7 @@ def _drive(events, reporter: Reporter, out: Path | None) -> int:
 
 
 def cmd_run(a: argparse.Namespace, reporter: Reporter) -> int:
-    from .jobs import iter_job_events
+    from .jobs import iter_job_events  # late: httpx and the providers, only for the commands that call out
 
     request = request_from_args(a)
     out = Path(a.out).resolve()
@@ -236,9 +237,10 @@ def cmd_run(a: argparse.Namespace, reporter: Reporter) -> int:
 
 
 def cmd_status(a: argparse.Namespace, reporter: Reporter) -> int:
+    # late: httpx and the providers, only for the commands that call out
     from .jobs import RemoteRef, iter_job_events
-    from .providers import provider_class
-    from .transport import Http
+    from .providers import provider_class  # late: as above
+    from .transport import Http  # late: as above
 
     try:
         extra = json.loads(a.extra)
@@ -265,9 +267,6 @@ def cmd_status(a: argparse.Namespace, reporter: Reporter) -> int:
 
 
 def cmd_estimate(a: argparse.Namespace, reporter: Reporter) -> int:
-    from .media_info import duration
-    from .pricing import estimate
-
     v, au = duration(a.video), duration(a.audio)
     if v is None or au is None:
         missing = a.video if v is None else a.audio
@@ -276,7 +275,7 @@ def cmd_estimate(a: argparse.Namespace, reporter: Reporter) -> int:
     data = {"provider": a.provider, "model": a.model, "video_seconds": round(v, 3), "audio_seconds": round(au, 3),
             "usd": est.usd, "billed_seconds": est.billed_seconds, "note": est.note}
     if a.remote:
-        from .jobs import remote_estimate
+        from .jobs import remote_estimate  # late: httpx, only when the provider is asked
 
         request = JobRequest(provider=a.provider, model=a.model, video=a.video,
                              audio=[AudioInput(id="a1", path=a.audio)], options=Options(sync_mode=a.sync_mode))

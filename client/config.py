@@ -11,9 +11,8 @@ import os
 from collections.abc import Mapping
 
 from .errors import register_secret
+from .names import LABELS, MODELS, PROVIDERS  # noqa: F401 - the names, re-exported
 
-PROVIDERS: tuple[str, ...] = ("sync", "runware", "wavespeed", "foxapi", "fal")
-MODELS: tuple[str, ...] = ("lipsync-1.9.0-beta", "lipsync-2", "lipsync-2-pro", "sync-3")
 
 ENV_KEYS: dict[str, str] = {
     "sync": "SYNC_API_KEY",
@@ -38,13 +37,6 @@ HOSTS: dict[str, dict[str, str]] = {
 }
 HOSTS["fal"].update({"storage": "https://rest.alpha.fal.ai", "cdn": "https://v3.fal.media"})
 
-LABELS: dict[str, str] = {
-    "sync": "sync.so",
-    "runware": "Runware",
-    "wavespeed": "WaveSpeedAI",
-    "foxapi": "FoxAPI",
-    "fal": "fal.ai",
-}
 
 
 def base_url_env(provider: str) -> str:

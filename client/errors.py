@@ -8,16 +8,11 @@ from __future__ import annotations
 
 import threading
 
+from .names import LABELS
+
 _secrets: set[str] = set()
 _lock = threading.Lock()
 
-_LABELS = {
-    "sync": "sync.so",
-    "runware": "Runware",
-    "wavespeed": "WaveSpeedAI",
-    "foxapi": "FoxAPI",
-    "fal": "fal.ai",
-}
 
 
 def register_secret(value: str | None) -> None:
@@ -60,7 +55,7 @@ class LipsyncError(Exception):
         """One sentence naming the provider, fit for a status bar or a CLI error line."""
         text = self.message.rstrip(".")
         if self.provider:
-            text = f"{_LABELS.get(self.provider, self.provider)}: {text}"
+            text = f"{LABELS.get(self.provider, self.provider)}: {text}"
         return text + "."
 
 

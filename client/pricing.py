@@ -8,8 +8,9 @@ reference has no figure the estimate says so (usd=None) instead of guessing.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
-from .capabilities import caps
+from .capabilities import all_caps, caps
 
 # (usd per second or None, basis "output" | "audio", source note)
 PRICES: dict[tuple[str, str], tuple[float | None, str, str]] = {
@@ -67,3 +68,10 @@ def estimate(provider: str, model: str, video_seconds: float, audio_seconds: flo
     usd = None if rate is None else round(rate * billed, 4)
     text = f"{billed:.2f} s billed ({basis} seconds, sync_mode {mode}); {note}"
     return Estimate(usd=usd, billed_seconds=round(billed, 3), note=text)
+
+
+def capability_table() -> list[dict[str, Any]]:
+    """One row per provider x model with its price: JSON-safe, used by `python -m client providers`."""
+    return [{"provider": c.provider, "model": c.model, "remote_model": c.remote_model,
+             "sync_modes": list(c.sync_modes), "default_sync_mode": c.default_sync_mode,
+             "options": sorted(c.options), "price": price_info(c.provider, c.model)} for c in all_caps()]

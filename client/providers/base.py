@@ -18,7 +18,8 @@ from ..errors import (
     AuthError, InputError, JobFailed, LipsyncError, ProviderUnavailable, QuotaExceeded, RateLimited,
 )
 from ..events import JobState
-from ..models import JobRequest, RemoteRef  # noqa: F401 - RemoteRef re-exported for the providers
+from ..media_info import duration
+from ..models import JobRequest, RemoteRef, Segment  # noqa: F401 - RemoteRef re-exported for the providers
 from ..transport import Http, redact_url, retry_after_of
 
 Progress = Callable[[int, int], None]
@@ -200,9 +201,6 @@ def crop_segments(req: JobRequest) -> list:
     The APIs crop audio only inside segments (providers.md §1.5, §2.3), so a whole-video segment
     [0, video duration] carries the crop. The duration is read from the local video header.
     """
-    from ..media_info import duration
-    from ..models import Segment
-
     if req.segments:
         return list(req.segments)
     cropped = [a for a in req.audio if a.start is not None]

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from ..capabilities import default_sync_mode
 from ..errors import AuthError, InputError, JobFailed, LipsyncError, ProviderUnavailable, QuotaExceeded
 from ..events import JobState
 from ..models import JobRequest
@@ -93,8 +94,6 @@ class RunwareProvider(Provider):
         if o.safety_check is not None:
             task["safety"] = {"checkContent": bool(o.safety_check)}
         settings: dict[str, Any] = {}
-        from ..capabilities import default_sync_mode
-
         settings["syncMode"] = o.sync_mode or default_sync_mode(self.name, req.model)
         if o.temperature is not None:
             settings["temperature"] = o.temperature

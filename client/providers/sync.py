@@ -13,9 +13,10 @@ from typing import Any
 
 import httpx
 
+from ..capabilities import default_sync_mode
 from ..errors import JobFailed, LipsyncError, OutcomeUnknown
 from ..events import JobState
-from ..models import JobRequest
+from ..models import ActiveSpeaker, JobRequest, from_plain
 from ..transport import check_url
 from ..uploads import ProgressReader
 from .base import (
@@ -125,8 +126,6 @@ class SyncProvider(Provider):
         return body
 
     def default_mode(self, req: JobRequest) -> str:
-        from ..capabilities import default_sync_mode
-
         return default_sync_mode(self.name, req.model)
 
     def submit(self, request: JobRequest, refs: dict[str, str]) -> RemoteRef:
@@ -223,8 +222,6 @@ def override_json(override: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in override.items():
         if key == "active_speaker":
-            from ..models import ActiveSpeaker, from_plain
-
             speaker = from_plain(ActiveSpeaker, value, "options_override.active_speaker")
             out["active_speaker_detection"] = speaker_json(speaker)
         elif key == "occlusion_detection":

@@ -14,7 +14,7 @@ import time
 import uuid
 
 from .. import media, webhooks
-from ..jobs import CANCELLED, COMPLETED, TERMINAL, AudioSource, JobSpec
+from ..jobs import CANCELLED, COMPLETED, AudioSource, JobSpec
 from ..state import OverLimit
 from ..timeline import output_seconds
 from ..validation import Invalid, check_enum, check_keys, check_range, check_type, require

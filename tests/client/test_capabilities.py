@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from client.capabilities import OPTIONS, capability_table, default_sync_mode, models_for, supports, validate
+from client.capabilities import OPTIONS, default_sync_mode, models_for, supports, validate
+from client.pricing import capability_table
 from client.config import LABELS, PROVIDERS
 from client.errors import InputError
 from client.models import ActiveSpeaker, AudioInput, JobRequest, Options, Segment, TextInput

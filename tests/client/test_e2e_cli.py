@@ -14,7 +14,7 @@ from client import cli
 from client.capabilities import default_sync_mode, models_for
 from client.config import ENV_KEYS, PROVIDERS, base_url_env
 from client.media_info import duration
-from tests.conftest import SANDBOX_KEY
+from tests.fixtures.sandbox import SANDBOX_KEY
 
 from tests.client.jobkit import AUDIO_SECONDS, VIDEO_SECONDS
 
@@ -90,7 +90,7 @@ def test_cli_subprocess_errors_are_one_line_and_keyless(sandbox, media, tmp_path
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0 and not out.exists()
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "fal.ai" in errors[0] and "API key" in errors[0]
+    assert len(errors) == 1 and "error: fal: " in errors[0] and "API key" in errors[0]
     assert "LEAKCHECK" not in proc.stdout + proc.stderr
 
     proc = subprocess.run([sys.executable, "-m", "client", "run", "--provider", "foxapi", "--model", "sync-3",

@@ -174,7 +174,7 @@ def test_job_failed_carries_provider_code_and_message(sandbox, media, tmp_path, 
     assert result.state is JobState.FAILED and isinstance(result.error, JobFailed)
     assert result.error.code and "the face went missing" in result.error.message
     assert result.error.human().startswith(
-        {"sync": "sync.so", "runware": "Runware", "wavespeed": "WaveSpeedAI", "foxapi": "FoxAPI", "fal": "fal.ai"}
+        {"sync": "sync.so", "runware": "Runware", "wavespeed": "WaveSpeedAI", "foxapi": "FoxAPI", "fal": "fal"}
         [provider])
     assert result.remote_id
 

@@ -71,7 +71,7 @@ def test_errors_scrub_registered_keys_and_humanize():
     assert RateLimited("slow down", "fal", retry_after=3).retry_after == 3
     assert humanize(ValueError("boom")) == "Unexpected ValueError: boom."
     failed = Failed(JobState.FAILED, LipsyncError("x", "fal"))
-    assert event_to_dict(failed)["error"]["human"] == "fal.ai: x."
+    assert event_to_dict(failed)["error"]["human"] == "fal: x."
 
 
 def test_url_safety_and_retry_after():
