@@ -11,8 +11,9 @@ _modules = ()
 
 def register():
     global _modules
+    # late: Blender's modules load here, so importing the package (client/, worker/) needs no bpy
     from . import operators, panels, preferences, props
-    from .vse import handlers
+    from .vse import handlers  # late: as above
 
     _modules = (preferences, props, operators, panels, handlers)
     for module in _modules:

@@ -2,9 +2,9 @@
 
 Never holds an API key: keys live in the add-on preferences (userpref.blend) or env vars. The
 idempotency key / Runware taskUUID (`client_key`) is not a secret and is saved on purpose: a job
-re-submitted with the same key after a crash is de-duplicated by the provider (DESIGN.md step 2).
+re-submitted with the same key after a crash is de-duplicated by the provider (docs/architecture.md, step 2).
 
-Visible state lives here (STYLE habit 4): vse/apply.py writes status/progress/message into the job
+Visible state lives here (docs/architecture.md): vse/apply.py writes status/progress/message into the job
 records on the main thread and the panels only draw them. The JSON fields of a job record are
 read and written only through vse/records.py (JobRecord).
 """
@@ -60,7 +60,7 @@ class LipsyncSegment(bpy.types.PropertyGroup):
 
 
 class LipsyncJob(bpy.types.PropertyGroup):
-    """One job, recorded before any network call and kept with the .blend (DESIGN.md step 2)."""
+    """One job, recorded before any network call and kept with the .blend (docs/architecture.md, step 2)."""
 
     # name = source strip name (shown in the list)
     job_id: StringProperty(name="Job ID")
@@ -100,7 +100,7 @@ class LipsyncJob(bpy.types.PropertyGroup):
 
 
 class LipsyncStripInfo(bpy.types.PropertyGroup):
-    """Provenance on a take strip (peers.md §8 #3). Read as `strip.lipsync` (5.0+ hides strip[...])."""
+    """Provenance on a take strip (docs/architecture.md, "Takes"). Read as `strip.lipsync` (5.0+ hides strip[...])."""
 
     is_take: BoolProperty(name="Is Take")
     source: StringProperty(name="Source Strip")

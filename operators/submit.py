@@ -109,7 +109,8 @@ class LIPSYNC_OT_submit(BudgetConfirmMixin, FollowJobsMixin, bpy.types.Operator)
             except LipsyncError as exc:
                 return launch.Launched().refuse(strip.name, humanize(exc))
             if not sounds:
-                return launch.Launched().refuse(strip.name, f'Every dialogue strip under "{strip.name}" is switched off')
+                return launch.Launched().refuse(strip.name,
+                                                f'Every dialogue strip under "{strip.name}" is switched off')
         options = _options_or_report(self, settings, settings.provider, settings.model)
         if options is None or over_budget(self, scene, [strip], settings.provider, settings.model, options,
                                           self.confirm_budget):

@@ -124,7 +124,8 @@ class LIPSYNC_OT_draft_to_final(FollowJobsMixin, bpy.types.Operator):
         if job is None:
             return launch.Launched().refuse("", f'The job of take "{take.name}" is not in this file any more')
         if job.model == self.model:
-            return launch.Launched().refuse("", f'Take "{take.name}" already uses {self.model}; pick another final model')
+            return launch.Launched().refuse(
+                "", f'Take "{take.name}" already uses {self.model}; pick another final model')
         if self.model not in models_for(job.provider):
             return launch.Launched().refuse("", f"{self.model} is not offered by {job.provider}")
         return launch.rerun(scene, job, model=self.model, whole=True)

@@ -295,7 +295,8 @@ def _context_menu(self, context):
     self.layout.menu("LIPSYNC_MT_strip", icon="SPEAKER")
 
 
-classes = (LIPSYNC_PT_main, LIPSYNC_PT_ranges, LIPSYNC_UL_segments, LIPSYNC_PT_segments, LIPSYNC_PT_speaker, LIPSYNC_UL_jobs,
+classes = (LIPSYNC_PT_main, LIPSYNC_PT_ranges, LIPSYNC_UL_segments, LIPSYNC_PT_segments, LIPSYNC_PT_speaker,
+           LIPSYNC_UL_jobs,
            LIPSYNC_PT_jobs, LIPSYNC_PT_takes, LIPSYNC_MT_strip)
 
 
