@@ -1,7 +1,7 @@
 """Shared fixtures for every test folder.
 
 BLENDER_USER_RESOURCES must point at a scratch folder before anything imports bpy: bpy writes
-its user config and extension folders there on import (reference/blender.md §1).
+its user config and extension folders there on import (docs/blender.md §1).
 """
 
 import atexit
@@ -17,28 +17,10 @@ if "BLENDER_USER_RESOURCES" not in os.environ:
     os.environ["BLENDER_USER_RESOURCES"] = _user_resources
     atexit.register(shutil.rmtree, _user_resources, ignore_errors=True)
 
+# Fixtures live in plugins (tests/fixtures/), so every folder sees the same ones.
+pytest_plugins = ("tests.fixtures.sandbox", "tests.fixtures.addon", "tests.fixtures.guard")
+
 import pytest  # noqa: E402
-
-SANDBOX_KEY = "sandbox-key"
-
-
-@pytest.fixture(scope="session")
-def sandbox_server():
-    """One loopback sandbox for the whole session; tests reset it through `sandbox`."""
-    from sandbox import Sandbox
-
-    sb = Sandbox(port=0, queue_seconds=0.0, processing_seconds=0.1, keys=(SANDBOX_KEY,))
-    sb.start()
-    yield sb
-    sb.stop()
-
-
-@pytest.fixture
-def sandbox(sandbox_server):
-    """The session sandbox, reset to a clean state (no jobs, no faults, default timings)."""
-    sandbox_server.reset()
-    yield sandbox_server
-    sandbox_server.reset()
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -52,7 +34,7 @@ def pytest_unconfigure(config):
     bpy 4.5 can hang forever in its own C++ static destructors at exit once Blender's worker
     threads exist (seen after renders and movie decoding: the main thread waits in
     GlobalState::~GlobalState -> pthread_cond_destroy with ~30 idle `thread_worker` threads).
-    reference/blender.md §4 measured os._exit as clean on every version. Our own add-on state
+    docs/blender.md §4: os._exit was measured clean on every version. Our own add-on state
     is already torn down by then (the `addon` fixture disables it; a test checks no timer stays).
     """
     if "bpy" not in sys.modules or not hasattr(config, "lipsync_exitstatus"):

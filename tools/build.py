@@ -11,7 +11,7 @@
     check   the lock, the manifest block and ./wheels agree (exit 1 when not).
 
 Plain Python 3.11+, no bpy import. `blender_ext.py` (the extension CLI that ships inside the bpy
-wheel, reference/blender.md §6) comes from the bpy 4.5 venv (tools/venvs.py builds it if needed)
+wheel, docs/blender.md §6) comes from the bpy 4.5 venv (tools/venvs.py builds it if needed)
 or from $LIPSYNC_BLENDER_EXT. Network: only PyPI, through pip.
 """
 
@@ -418,7 +418,8 @@ def check_problems(check_wheels: bool = True) -> list[str]:
     lock = read_lock()
     problems = []
     if lock.requirements_sha256 != requirements_digest():
-        problems.append("tools/lock/requirements.in changed since the lock was written: run `python3 tools/build.py lock`")
+        problems.append("tools/lock/requirements.in changed since the lock was written: "
+                        "run `python3 tools/build.py lock`")
     if lock.matrix != matrix_text():
         problems.append("the platform/Python matrix in tools/build.py changed: run `python3 tools/build.py lock`")
     if manifest_block(MANIFEST.read_text()) != render_block(lock.wheels):
@@ -431,7 +432,8 @@ def check_problems(check_wheels: bool = True) -> list[str]:
                 problems.append(f"wheels/{w.filename} missing or wrong sha256: run `python3 tools/build.py wheels`")
         wanted = {w.filename for w in lock.wheels}
         if WHEELS.is_dir():
-            problems += [f"wheels/{p.name} is not in the lock" for p in sorted(WHEELS.iterdir()) if p.name not in wanted]
+            problems += [f"wheels/{p.name} is not in the lock"
+                         for p in sorted(WHEELS.iterdir()) if p.name not in wanted]
     return problems
 
 

@@ -128,7 +128,7 @@ def inside(args) -> int:
     sed = scene.sequence_editor_create()
     strips = sed.strips if hasattr(sed, "strips") else sed.sequences
     movie = strips.new_movie(name="talking_head", filepath=str(clip), channel=2, frame_start=7)
-    compat = sys.modules[module + ".compat"]
+    compat = sys.modules[module + ".vse.compat"]
     compat.set_timing(movie, "frame_offset_start", 9)    # visible from frame 16
     compat.set_timing(movie, "frame_offset_end", 6)      # 120 source frames -> visible 16..121
     strips.new_sound(name="line1", filepath=str(lines[0]), channel=1, frame_start=13)   # starts before the cut
@@ -159,7 +159,7 @@ def inside(args) -> int:
     sb.stop()
     bpy.ops.preferences.addon_disable(module=module)
     sys.stdout.flush()
-    os._exit(0 if ok else 1)   # skip bpy's exit path (4.5 can hang there, reference/blender.md §4)
+    os._exit(0 if ok else 1)   # skip bpy's exit path (4.5 can hang there, docs/blender.md §4)
 
 
 def main(argv=None) -> int:

@@ -1,7 +1,7 @@
 """Per-Blender-target virtual environments, built from pinned requirement files.
 
 One venv per target because each bpy wheel is tied to one Python version
-(bpy 4.5/5.0 -> CPython 3.11, bpy 5.2 -> CPython 3.13; reference/blender.md §1).
+(bpy 4.5/5.0 -> CPython 3.11, bpy 5.2 -> CPython 3.13; docs/blender.md §1).
 A venv is rebuilt only when its requirement files change (a stamp holds their hash).
 """
 
@@ -42,9 +42,9 @@ TARGETS = {
     "5.2": Target("5.2", "3.13", "blender-5.2.txt"),
 }
 
-# bpy + numpy + pytest only, no httpx/imageio-ffmpeg: tests/build/test_install.py installs
+# bpy + numpy + pytest only, no httpx/imageio-ffmpeg: tests/packaging/test_install.py installs
 # the linux zip there, so those imports can only come from the zip's bundled wheels (a venv copy
-# would shadow them, reference/blender.md §6). Not test targets: tools/test.py never runs pytest here.
+# would shadow them, docs/blender.md §6). Not test targets: tools/test.py never runs pytest here.
 # Their files live in tools/requirements/bare/ so adding them does not rebuild the test venvs.
 BARE_TARGETS = {
     "4.5": Target("4.5", "3.11", "bare/blender-4.5.txt", kind="bare"),

@@ -1,9 +1,10 @@
 """Result folders: `//lipsync/` beside the saved .blend, a temp folder until the file is saved.
 
 The temp folder is per Blender session. On save (the save_pre handler, vse/handlers.py, which
-receives the target path before the file is written) every result still in it is moved into `<blend dir>/lipsync/` and the take
-strips and job records are pointed at the new place with relative paths, so the .blend that is
-written already refers to `//lipsync/...` (a save_post fix-up would leave the file on disk stale).
+receives the target path before the file is written) every result still in it is moved into
+`<blend dir>/lipsync/` and the take strips and job records are pointed at the new place with
+relative paths, so the .blend that is written already refers to `//lipsync/...` (a save_post
+fix-up would leave the file on disk stale).
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ def results_dir(blend_path: str | None = None) -> str:
     if blend_path:
         return os.path.join(os.path.dirname(os.path.abspath(blend_path)), FOLDER)
     return _SESSION_TEMP
+
+
+def recorded_out_dir() -> str:
+    """The results folder as a new job record stores it: `//lipsync` once the .blend is saved."""
+    out_dir = results_dir()
+    return blend_relative(out_dir, bpy.data.filepath) if bpy.data.filepath else out_dir
 
 
 def check_results_dir(blend_path: str | None = None) -> str:

@@ -13,8 +13,6 @@ from __future__ import annotations
 import dataclasses
 import os
 
-import bpy
-
 from ..client.capabilities import supports
 from ..client.config import MODELS, PROVIDERS
 from ..client.errors import InputError, LipsyncError, humanize
@@ -127,15 +125,13 @@ def launch(scene, spec: LaunchSpec) -> Launched:
     # (parts at their offsets, silence elsewhere, exactly the video's length: worker/media.py)
     use_segments = spec.use_segments and supports(spec.provider, spec.model, "segments")[0]
     group = spec.group if spec.group is not None else (new_client_key()[:12] if len(planned) > 1 else "")
-    out_dir = folders.results_dir()
-    recorded_dir = folders.blend_relative(out_dir, bpy.data.filepath) if bpy.data.filepath else out_dir
     started = Launched()
     for strip_job in planned:
         pre = strip_job.placement.handle_start   # speaker frames count frames of the upload
         options = shift_speaker(spec.options, pre)
         job = records.create(scene, strip_job, provider=spec.provider, model=spec.model, options=options,
                              use_segments=use_segments, segment_overrides=shift_overrides(spec.segment_overrides, pre),
-                             group=group, handle_frames=handles, out_dir=recorded_dir,
+                             group=group, handle_frames=handles, out_dir=folders.recorded_out_dir(),
                              estimate=money.estimate_usd(spec.provider, spec.model, strip_job, options))
         started.job_ids.append(job.job_id)
         start(job, strip_job, config, use_cache=use_cache)

@@ -44,7 +44,8 @@ def estimate_usd(provider, model, strip_job, options) -> float:
     return -1.0 if est.usd is None else float(est.usd)
 
 
-def estimate_strips(scene, strips, provider: str, model: str, options: dict, handles: int | None = None) -> BatchEstimate:
+def estimate_strips(scene, strips, provider: str, model: str, options: dict,
+                    handles: int | None = None) -> BatchEstimate:
     usd = seconds = 0.0
     unknown = count = refused = cached = 0
     excluded = snapshot.excluded_ranges(scene)

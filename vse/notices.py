@@ -1,7 +1,7 @@
 """What the artist is told: batch summaries, the status-bar line while jobs run, the notice when a
 batch ends (status bar text for a few seconds, an optional chime), redraws.
 
-MAIN THREAD. Report once, at the right level, and summarise batches (STYLE habit 5).
+MAIN THREAD. Report once, at the right level, and summarise batches (docs/architecture.md, "What the artist is told").
 """
 
 from __future__ import annotations

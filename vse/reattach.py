@@ -1,4 +1,4 @@
-"""Re-attach jobs that were in flight when the .blend was saved (peers.md §8 #1).
+"""Re-attach jobs that were in flight when the .blend was saved (docs/architecture.md, step 6).
 
 On file load (the load_post handler, vse/handlers.py) every record still "in flight" is looked at once:
 - it has a remote id: poll it with `resume=RemoteRef(remote_id, extra)`, never resubmit;

@@ -3,7 +3,7 @@
 Fingerprints are made in workers (worker/fingerprint.py); here they are only compared. `start`
 (vse/launch.py) hands a new job the fingerprints of the finished jobs whose result files still
 exist, and the worker answers `CacheHit` instead of preparing, uploading or submitting anything
-(peers.md §8 #4: "the same inputs never pay twice").
+(docs/architecture.md, "Money").
 """
 
 from __future__ import annotations

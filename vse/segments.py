@@ -1,6 +1,6 @@
 """Panel segment rows: every sound strip overlapping the active movie strip, and the estimate.
 
-Rows are RNA (scene.lipsync.segments) so the panel only draws them (STYLE habit 4); they are
+Rows are RNA (scene.lipsync.segments) so the panel only draws them (docs/architecture.md); they are
 rebuilt by `lipsync.refresh_segments` and when the active strip changes (vse/handlers.py). A row
 keeps its on/off toggle and its own speaker point across refreshes, matched by strip name.
 """

@@ -5,7 +5,7 @@ frozen dataclasses with no bpy object inside; ffmpeg and every other slow step h
 worker (worker/media.py). Bad input raises the client's `InputError` before anything is
 uploaded or paid for, and nothing in the scene is changed.
 
-How Blender times strips (measured on bpy 4.5, 5.0 and 5.2, reference/blender.md §2):
+How Blender times strips (measured on bpy 4.5, 5.0 and 5.2, docs/blender.md §2):
 
 - A movie strip shows ONE SOURCE FRAME PER TIMELINE FRAME, whatever its own frame rate: a 100-frame
   25 fps clip in a 24 fps scene lasts 100 timeline frames (4.17 s, played 4 % slow). Timeline
@@ -23,7 +23,7 @@ video's left handle. The result, placed at the left handle, then lines up frame 
 
 Rates are exact fractions (29.97 is 30000/1001): see `exact_rate`.
 
-No-lipsync ranges (peers.md §8 #7), two conventions, both read by `excluded_ranges`:
+No-lipsync ranges (docs/architecture.md, "Ranges and handles"), two conventions, both read by `excluded_ranges`:
 - a guide strip: a color or adjustment strip on any channel whose name starts with "No Lipsync"
   (or "nolipsync", case and spaces ignored) excludes the frames it covers;
 - timeline markers: a marker named ``nolipsync`` starts an excluded range, the next marker named
@@ -96,7 +96,8 @@ def _retimed(strip) -> bool:
 
 _TYPE_ADVICE = {
     "SOUND": "is a sound strip; select the movie (video) strip to lip-sync - sound strips are the dialogue",
-    "IMAGE": "is an image strip (a still or an image sequence); lip-sync needs a movie strip: render it to a video file and add that",
+    "IMAGE": ("is an image strip (a still or an image sequence); lip-sync needs a movie strip: render it to a "
+              "video file and add that"),
     "META": "is a meta strip; open it (Tab) and select the movie strip inside",
     "SCENE": "is a scene strip; render the scene to a video file and add it as a movie strip",
     "MOVIECLIP": "is a clip strip (Movie Clip Editor data); add the video file as a movie strip instead",

@@ -11,7 +11,7 @@ import shutil
 from ..client.config import ProviderConfig
 from ..client.errors import humanize
 from ..client.models import JobRequest, Options, new_client_key
-from .media import prepare_media
+from . import media
 
 
 def provider_estimate(planned, provider: str, model: str, options: dict, config: ProviderConfig,
@@ -25,7 +25,7 @@ def provider_estimate(planned, provider: str, model: str, options: dict, config:
         for index, job in enumerate(planned):
             work = f"{work_root}_{index}"
             try:
-                prepared = prepare_media(job, work, use_segments=True)
+                prepared = media.prepare_media(job, work, use_segments=True)
                 request = JobRequest(provider=provider, model=model, video=prepared.video_path,
                                      audio=prepared.audio, segments=prepared.segments,
                                      options=Options(**options), client_key=new_client_key())

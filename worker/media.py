@@ -1,9 +1,10 @@
 """Cut exactly the media a StripJob uses into files a provider accepts.
 
-WORKER THREAD: no bpy here. Everything comes from the plain StripJob (worker/plan.py) that vse/snapshot.py read on the main thread; the ffmpeg command lines are in worker/ffmpeg.py;
-ffmpeg comes from imageio-ffmpeg (a bundled wheel in the extension).
+WORKER THREAD: no bpy here. Everything comes from the plain StripJob (worker/plan.py) that
+vse/snapshot.py read on the main thread; the ffmpeg command lines are in worker/ffmpeg.py; ffmpeg
+comes from imageio-ffmpeg (a bundled wheel in the extension).
 
-Video (frame-exact, reference/blender.md §3: never ``-c copy`` for a range, re-encode instead):
+Video (frame-exact, docs/blender.md §3: never ``-c copy`` for a range, re-encode instead):
 - an untrimmed strip whose file is already what providers take (MP4/MOV, H.264 8-bit 4:2:0,
   constant rate equal to the scene rate, no rotation, no start delay) is uploaded AS IS: the
   check reads the MP4 header in Python, no ffmpeg runs (`passthrough_reason`).
@@ -20,7 +21,7 @@ Video (frame-exact, reference/blender.md §3: never ``-c copy`` for a range, re-
   the output are source frames 30..89 at pts n * 1001/30000.
 
 Audio: MP3 mono 48 kHz at 96 kbit/s (1/8 of the 768 kbit/s of 16-bit 48 kHz WAV), accepted by all
-five providers (providers.md: FoxAPI takes only MP3/WAV). Every file is padded/trimmed to an exact
+five providers (docs/providers.md §4: FoxAPI takes only MP3/WAV). Every file is padded/trimmed to an exact
 sample count (``apad=whole_len, atrim=end_sample``), so a part of 1.5 s is 72000 samples.
 """
 

@@ -13,10 +13,10 @@ Example (25 fps, strip visible 16..64, a "No Lipsync" color strip on 30..40): pi
 40..64, 14 + 24 frames uploaded instead of 48; the estimate drops by 10/48. A piece without
 dialogue is dropped (nothing to sync: the original plays).
 
-Handles (peers.md §8 #11): N frames of pre-roll and tail are added to each piece's upload where
-the source media has them (clamped at the file's first/last frame), the dialogue is shifted by
-the pre-roll and padded with silence, and the take is placed with its handles hidden
-(`Placement.handle_start`): it covers exactly the piece's range, frame for frame.
+Handles (docs/architecture.md, "Ranges and handles"): N frames of pre-roll and tail are added to
+each piece's upload where the source media has them (clamped at the file's first/last frame),
+the dialogue is shifted by the pre-roll and padded with silence, and the take is placed with its
+handles hidden (`Placement.handle_start`): it covers exactly the piece's range, frame for frame.
 """
 
 from __future__ import annotations

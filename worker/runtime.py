@@ -1,6 +1,6 @@
 """Worker pool, event queue and the budgeted drain: the threading contract, with no bpy in it.
 
-Threading contract (STYLE habit 1):
+Threading contract (docs/architecture.md, "Threads"):
 - `Runtime.submit(job_id, work)` queues a job; at most `limit` jobs run at once, each in its own
   daemon thread. `work(cancel, emit)` runs in that thread and must never touch bpy: it gets a
   `threading.Event` to honour and an `emit(event)` that puts a small object on the queue.

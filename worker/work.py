@@ -23,7 +23,7 @@ from ..client.config import ProviderConfig
 from ..client.models import JobRequest, Options
 from .events import CacheHit, Fingerprinted, Phase, Prepared
 from .fingerprint import fingerprint
-from .media import prepare_media
+from . import media
 from .plan import StripJob
 
 
@@ -102,7 +102,7 @@ def _prepare(order: WorkOrder, cancel: threading.Event, emit) -> JobRequest | No
         emit(CacheHit(order.known[key], key))
         return None
     emit(Phase("PREPARING"))
-    prepared = prepare_media(order.strip_job, order.work_dir, use_segments=order.use_segments,
+    prepared = media.prepare_media(order.strip_job, order.work_dir, use_segments=order.use_segments,
                              segment_overrides=order.overrides, cancel=cancel)
     request = JobRequest(provider=order.provider, model=order.model, video=prepared.video_path,
                          audio=prepared.audio, segments=prepared.segments, options=Options(**order.options),

@@ -11,13 +11,12 @@ timeline frame shows.
 - draft to final keeps both takes; A/B flips original/take and take/take, undoable, no timing change.
 """
 
-import sys
 
 import bpy
 import pytest
-from test_media_gen import make_coded_video, read_codes
-
-from workflow_kit import make_wav, strips_of, takes, use_sandbox, visible
+from tests.fixtures.addon import lipsync
+from tests.blender.media_kit import make_coded_video, read_codes
+from tests.fixtures.workflow import make_wav, strips_of, takes, use_sandbox, visible
 
 FIRST, HEAD, TAIL, FRAMES = 11, 5, 7, 60          # 60-frame 25 fps clip at 11, trimmed -> 16..64
 RANGE = (FIRST + HEAD, FIRST + FRAMES - TAIL)
@@ -31,8 +30,8 @@ def shot(addon, scene, tmp_path_factory):
     strips = strips_of(scene)
     movie = strips.new_movie(name="shot", filepath=make_coded_video(media / "coded.mp4", FRAMES, "25"),
                              channel=2, frame_start=FIRST)
-    addon.compat.set_timing(movie, "frame_offset_start", HEAD)
-    addon.compat.set_timing(movie, "frame_offset_end", TAIL)
+    lipsync("vse.compat").set_timing(movie, "frame_offset_start", HEAD)
+    lipsync("vse.compat").set_timing(movie, "frame_offset_end", TAIL)
     strips.new_sound(name="line", filepath=make_wav(media / "line.wav", 1.6), channel=1, frame_start=13)
     movie.select = True
     scene.sequence_editor.active_strip = movie
@@ -43,14 +42,14 @@ def shot(addon, scene, tmp_path_factory):
 def shown_source_frames(addon, take):
     """{timeline frame: source frame code the take shows there}, read from the take's file."""
     codes = read_codes(bpy.path.abspath(take.filepath))
-    content = int(addon.compat.get_timing(take, "frame_start"))
-    trim = int(addon.compat.get_timing(take, "animation_offset_start"))
+    content = int(lipsync("vse.compat").get_timing(take, "frame_start"))
+    trim = int(lipsync("vse.compat").get_timing(take, "animation_offset_start"))
     left, right = visible(take)
     return {f: codes[f - content + trim] for f in range(left, right)}
 
 
 def timing(addon, strip):
-    return tuple(addon.compat.get_timing(strip, n) for n in
+    return tuple(lipsync("vse.compat").get_timing(strip, n) for n in
                  ("frame_start", "frame_final_start", "frame_final_end", "frame_offset_start", "frame_offset_end"))
 
 
@@ -82,11 +81,11 @@ def test_handles_inside_media_and_with_no_media_left(addon, scene, online, clean
 
 def test_no_lipsync_ranges_not_uploaded_and_estimate_drops(addon, scene, online, clean_env, sandbox, shot):
     use_sandbox(clean_env, sandbox, "sync")
-    segments = sys.modules[addon.__name__ + ".operators.segments"]
-    ranges = sys.modules[addon.__name__ + ".operators.ranges"]
+    segments = lipsync("vse.segments")
+    snapshot = lipsync("vse.snapshot")
     segments.refresh_estimate(scene)
     before = scene.lipsync.estimate_text
-    guide = addon.compat.new_effect(strips_of(scene), "No Lipsync", "COLOR", 7, 30, 10)   # cutaway 30..40
+    guide = lipsync("vse.compat").new_effect(strips_of(scene), "No Lipsync", "COLOR", 7, 30, 10)   # cutaway 30..40
     segments.refresh_estimate(scene)
     after = scene.lipsync.estimate_text
     usd = [float(t.split("$")[1].split()[0]) for t in (before, after)]
@@ -109,8 +108,8 @@ def test_no_lipsync_ranges_not_uploaded_and_estimate_drops(addon, scene, online,
     scene.timeline_markers.new("nolipsync", frame=30)
     scene.timeline_markers.new("nolipsync_end", frame=40)
     scene.timeline_markers.new("nolipsync", frame=60)
-    assert ranges.excluded_ranges(scene) == [(30, 40), (60, 1 << 30)]
-    planned = ranges.plan_jobs(scene, shot)
+    assert snapshot.excluded_ranges(scene) == [(30, 40), (60, 1 << 30)]
+    planned = snapshot.plan_jobs(scene, shot)
     assert [(j.placement.frame_start, j.placement.frame_end) for j in planned] == [(16, 30), (40, 60)]
 
 
@@ -130,10 +129,10 @@ def test_draft_to_final_and_ab_switch(addon, scene, online, clean_env, sandbox, 
     with pytest.raises(RuntimeError, match="already uses lipsync-2-pro"):
         bpy.ops.lipsync.draft_to_final(model="lipsync-2-pro")
 
-    abswitch = sys.modules[addon.__name__ + ".operators.abswitch"]
-    assert "UNDO" in abswitch.LIPSYNC_OT_toggle_ab.bl_options
+    take_ops = lipsync("operators.takes")
+    assert "UNDO" in take_ops.LIPSYNC_OT_toggle_ab.bl_options
     if bpy.context.window_manager.keyconfigs.addon is not None:   # one key in the Sequencer keymap
-        [(keymap, item)] = abswitch._keymaps
+        [(keymap, item)] = take_ops._keymaps
         assert (keymap.name, item.idname, item.type) == ("Sequencer", "lipsync.toggle_ab", "F8")
     state = timing(addon, shot)
     scene.sequence_editor.active_strip = shot
@@ -150,7 +149,7 @@ def test_draft_to_final_and_ab_switch(addon, scene, online, clean_env, sandbox, 
 
 
 def test_completion_notice_status_bar_and_optional_sound(addon, addon_prefs, monkeypatch):
-    abswitch = sys.modules[addon.__name__ + ".operators.abswitch"]
+    notices = lipsync("vse.notices")
     shown, chimes = [], []
 
     class Workspace:
@@ -158,23 +157,23 @@ def test_completion_notice_status_bar_and_optional_sound(addon, addon_prefs, mon
             shown.append(text)
 
     context = type("Ctx", (), {"workspace": Workspace(), "preferences": bpy.context.preferences})()
-    monkeypatch.setattr(abswitch, "play_chime", lambda: chimes.append(1) or True)
-    monkeypatch.setattr(abswitch, "_schedule_clear", lambda workspace: shown.append("(cleared later)"))
-    assert not abswitch.notify(context, "Lip Sync finished: 2 done")       # background: nothing to show
-    assert abswitch.notify(context, "Lip Sync finished: 2 done", background=False)
-    assert shown == ["Lip Sync finished: 2 done", "(cleared later)"] and chimes == []         # the sound is off by default
+    monkeypatch.setattr(notices, "play_chime", lambda: chimes.append(1) or True)
+    monkeypatch.setattr(notices, "_schedule_clear", lambda workspace: shown.append("(cleared later)"))
+    assert not notices.notify(context, "Lip Sync finished: 2 done")       # background: nothing to show
+    assert notices.notify(context, "Lip Sync finished: 2 done", background=False)
+    assert shown == ["Lip Sync finished: 2 done", "(cleared later)"] and chimes == []   # the sound is off by default
     addon_prefs.notify_sound = True
-    assert abswitch.notify(context, "Lip Sync finished: 1 done", background=False) and chimes == [1]
+    assert notices.notify(context, "Lip Sync finished: 1 done", background=False) and chimes == [1]
 
 
 def test_panel_offers_every_beyond_feature(addon, scene, online, clean_env, sandbox, shot):
     import types
 
-    from test_workflow_panel import _Layout
+    from tests.blender.test_workflow_panel import _Layout
     use_sandbox(clean_env, sandbox, "sync")
     assert bpy.ops.lipsync.submit() == {"FINISHED"}
     scene.sequence_editor.active_strip = takes(scene)[0]
-    panels = sys.modules[addon.__name__ + ".panels"]
+    panels = lipsync("panels")
     log = []
     for cls in (panels.LIPSYNC_PT_main, panels.LIPSYNC_PT_ranges, panels.LIPSYNC_PT_jobs, panels.LIPSYNC_PT_takes,
                 panels.LIPSYNC_MT_strip):

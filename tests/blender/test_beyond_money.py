@@ -11,13 +11,14 @@
 
 import os
 import shutil
-import sys
 import time
 
 import bpy
 import pytest
 
-from workflow_kit import CLIP, HEAD, SOUND_LAYOUTS, TAIL, VISIBLE, add_shot, strips_of, takes, use_sandbox, visible
+from tests.fixtures.addon import lipsync
+from tests.fixtures.workflow import (CLIP, HEAD, SOUND_LAYOUTS, TAIL, VISIBLE, add_shot, strips_of, takes, use_sandbox,
+                                     visible)
 
 
 def _gens(sandbox, provider="sync"):
@@ -32,8 +33,7 @@ def test_estimate_budget_cap_confirm_and_running_total(addon, scene, online, cle
     media = str(tmp_path_factory.mktemp("media"))
     add_shot(addon, scene, media, name="shotA")
     add_shot(addon, scene, media, name="shotB", at=111)
-    segments = sys.modules[addon.__name__ + ".operators.segments"]
-    segments.refresh_estimate(scene)
+    lipsync("vse.segments").refresh_estimate(scene)
     assert scene.lipsync.estimate_text.startswith("2 strip(s), 3.8 s: about $"), scene.lipsync.estimate_text
     addon_prefs.budget_cap_usd = 0.10          # two strips of lipsync-2 on Runware: ~$0.13
     with pytest.raises(RuntimeError, match=r"exceeds the budget cap \$0.10.*confirm"):
@@ -88,8 +88,7 @@ def test_cache_hit_reuses_take_without_upload_or_generation(addon, scene, online
     requests = sandbox.stats()["requests"]
     assert gens == 1
     # before submitting again, the estimate already knows it is free (digests cached, stat only)
-    segments = sys.modules[addon.__name__ + ".operators.segments"]
-    segments.refresh_estimate(scene)
+    lipsync("vse.segments").refresh_estimate(scene)
     assert scene.lipsync.estimate_text == "1 strip(s), 0.0 s: about $0.00, 1 reused free", scene.lipsync.estimate_text
 
     started = time.perf_counter()
@@ -111,8 +110,8 @@ def test_cache_hit_reuses_take_without_upload_or_generation(addon, scene, online
     shutil.copyfile(bpy.path.abspath(sound_src), wav_copy)
     strips = strips_of(scene)
     copy = strips.new_movie(name="copy", filepath=clip_copy, channel=2, frame_start=211)
-    addon.compat.set_timing(copy, "frame_offset_start", HEAD)
-    addon.compat.set_timing(copy, "frame_offset_end", TAIL)
+    lipsync("vse.compat").set_timing(copy, "frame_offset_start", HEAD)
+    lipsync("vse.compat").set_timing(copy, "frame_offset_end", TAIL)
     start, _seconds = SOUND_LAYOUTS[1][0]
     strips.new_sound(name="copy_line", filepath=wav_copy, channel=1, frame_start=start + 200)
     scene.sequence_editor.active_strip = copy
@@ -148,5 +147,4 @@ def test_provider_estimate_uploads_but_never_generates(addon, scene, online, cle
     assert gens == 0 and uploads >= 2 and len(scene.lipsync.jobs) == 0      # priced, nothing generated
     scene.lipsync.provider = "fal"                                          # no cost endpoint: says so
     assert not bpy.ops.lipsync.provider_estimate.poll()
-    abswitch = sys.modules[addon.__name__ + ".operators.abswitch"]
-    assert abswitch.play_chime() in (True, False)                           # never raises without a device
+    assert lipsync("vse.notices").play_chime() in (True, False)     # never raises without a device

@@ -1,6 +1,5 @@
 """The add-on as an extension: enable/disable, preferences, keys, online access, compat."""
 
-import importlib
 import json
 import os
 import subprocess
@@ -10,7 +9,7 @@ import warnings
 import bpy
 import pytest
 
-from addon_env import ADDON, ROOT
+from tests.fixtures.addon import ADDON, ROOT, lipsync
 
 KNOWN_KEY = "sk-FOUNDATION-LEAKCHECK-7f3a91"
 
@@ -75,7 +74,7 @@ def test_api_key_is_never_saved_into_the_blend(addon_prefs, scene, tmp_path, cle
 
 
 def test_env_vars_win_over_preferences(addon, addon_prefs, clean_env):
-    prefs_module = importlib.import_module(ADDON + ".preferences")
+    prefs_module = lipsync("preferences")
     addon_prefs.sync_api_key = "from-preferences"
     addon_prefs.sync_base_url = "https://prefs.example"
     assert prefs_module.key_source("sync", addon_prefs) == "preferences"
@@ -93,7 +92,7 @@ def test_env_vars_win_over_preferences(addon, addon_prefs, clean_env):
 
 
 def test_missing_key_is_reported_as_missing(addon, addon_prefs, clean_env):
-    prefs_module = importlib.import_module(ADDON + ".preferences")
+    prefs_module = lipsync("preferences")
     addon_prefs.fal_api_key = ""
     assert prefs_module.key_source("fal", addon_prefs) == "missing"
     assert "FAL_KEY" in prefs_module._describe_key_source("fal", "missing")
@@ -134,12 +133,11 @@ def test_online_access_off_blocks_network_operators_with_a_message(addon, scene)
 
 
 def test_online_access_switch_is_honoured(addon, online):
-    online_module = importlib.import_module(ADDON + ".operators.online")
-    assert online_module.online_access()
+    assert lipsync("vse.gate").online_access()
 
 
 def test_compat_timing_reads_new_names_without_deprecation_warnings(addon, scene, tmp_path):
-    compat = importlib.import_module(ADDON + ".compat")
+    compat = lipsync("vse.compat")
     sed = scene.sequence_editor_create()
     strip = compat.new_effect(compat.strips(sed), "c", "COLOR", 1, 10, 50)
     with warnings.catch_warnings():
@@ -152,15 +150,15 @@ def test_compat_timing_reads_new_names_without_deprecation_warnings(addon, scene
 
 
 def test_disable_leaves_no_timer_behind(addon, scene):
-    # A timer still registered at exit hangs bpy 4.5 forever (reference/blender.md §4), and in
+    # A timer still registered at exit hangs bpy 4.5 forever (docs/blender.md §4), and in
     # the UI it would call into an unloaded module. The completion notice schedules one.
-    abswitch = importlib.import_module(ADDON + ".operators.abswitch")
-    reattach = importlib.import_module(ADDON + ".operators.reattach")
-    abswitch._schedule_clear(bpy.context.workspace or bpy.data.workspaces[0])
-    assert bpy.app.timers.is_registered(abswitch._clear_status)
+    notices = lipsync("vse.notices")
+    reattach = lipsync("vse.reattach")
+    notices._schedule_clear(bpy.context.workspace or bpy.data.workspaces[0])
+    assert bpy.app.timers.is_registered(notices.clear_status)
     assert bpy.ops.preferences.addon_disable(module=ADDON) == {"FINISHED"}
     try:
-        assert not bpy.app.timers.is_registered(abswitch._clear_status)
-        assert not bpy.app.timers.is_registered(reattach._follow_in_ui)
+        assert not bpy.app.timers.is_registered(notices.clear_status)
+        assert not bpy.app.timers.is_registered(reattach.follow_in_ui)
     finally:
         assert bpy.ops.preferences.addon_enable(module=ADDON) == {"FINISHED"}

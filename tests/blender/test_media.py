@@ -1,4 +1,4 @@
-"""media.prepare_media on real strips: decoded frame codes and click times prove exactness."""
+"""worker/media.py prepare_media on real strips: decoded frame codes and click times prove exactness."""
 
 import os
 import shutil
@@ -8,15 +8,16 @@ import time
 from fractions import Fraction
 
 import pytest
-from test_media_gen import (FF, RATE, addon_module, click_times, decode_audio, make_coded_video,  # noqa: F401
-                            media, movie, read_codes, set_rate, sound)
+from tests.blender.media_kit import (FF, RATE, click_times, decode_audio, make_coded_video, movie, read_codes,
+                                    set_rate, sound)
+from tests.fixtures.addon import lipsync
 
 pytestmark = pytest.mark.filterwarnings("error::DeprecationWarning")
 
 
 @pytest.fixture
 def mods(addon):
-    return addon_module("operators.strips"), addon_module("operators.media")
+    return lipsync("vse.snapshot"), lipsync("worker.media")
 
 
 def prepare(mods, scene, strip, tmp_path, sounds=None, **kw):
@@ -27,7 +28,7 @@ def prepare(mods, scene, strip, tmp_path, sounds=None, **kw):
 
 
 def video_info(mods, path):
-    return mods[1].mp4_video_info(path)
+    return lipsync("client.media_info").mp4_video_info(path)
 
 
 def has_audio_stream(path):
@@ -84,7 +85,7 @@ def test_cut_matches_blender_when_streams_start_apart(scene, mods, media, tmp_pa
     sound(scene, media["clicks"], channel=1)
     _job, prepared = prepare(mods, scene, m, tmp_path)
     codes = read_codes(prepared.video_path)
-    first, after = addon_module("compat").visible_range(m)
+    first, after = lipsync("vse.compat").visible_range(m)
     last = after - 1
     assert [codes[0], codes[1], codes[-1]] == blender_shows(scene, (first, first + 1, last), tmp_path)
     assert codes == list(range(codes[0], codes[0] + len(codes)))  # nothing dropped or doubled
@@ -131,7 +132,7 @@ def test_untrimmed_accepted_strip_uploaded_as_is(scene, mods, media, tmp_path, m
     def no_video_ffmpeg(*args, **kw):
         raise AssertionError("ffmpeg must not run for an accepted untrimmed video")
 
-    monkeypatch.setattr(me, "video_command", no_video_ffmpeg)
+    monkeypatch.setattr(lipsync("worker.ffmpeg"), "video_command", no_video_ffmpeg)
     job = st.snapshot_job(scene, m)
     t0 = time.perf_counter()
     assert me.passthrough_reason(job.video, job.scene_rate) is None
@@ -181,7 +182,7 @@ def test_cancel_before_start(scene, mods, media, tmp_path):
     set_rate(scene, 25)
     m = movie(scene, media["v25"], offsets=(3, 0))
     sound(scene, media["clicks"], channel=1)
-    errors = addon_module("client.errors")
+    errors = lipsync("client.errors")
     cancel = threading.Event()
     cancel.set()
     with pytest.raises(errors.Cancelled):
@@ -193,7 +194,7 @@ def test_cancel_kills_running_ffmpeg(scene, mods, media, tmp_path, monkeypatch):
     set_rate(scene, 25)
     m = movie(scene, media["v25"], offsets=(3, 0))
     sound(scene, media["clicks"], channel=1)
-    errors = addon_module("client.errors")
+    errors = lipsync("client.errors")
     started = []
 
     def slow(ff, video, rate, out, start_offset=None):  # a 30 s real-time encode standing in for a long clip
@@ -201,7 +202,7 @@ def test_cancel_kills_running_ffmpeg(scene, mods, media, tmp_path, monkeypatch):
         return [ff, "-nostdin", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc=d=30",
                 "-f", "null", "-"]
 
-    monkeypatch.setattr(me, "video_command", slow)
+    monkeypatch.setattr(lipsync("worker.ffmpeg"), "video_command", slow)
     cancel = threading.Event()
     threading.Timer(0.3, cancel.set).start()
     t0 = time.perf_counter()
@@ -243,7 +244,7 @@ def test_disabled_segment_dropped(scene, mods, media, tmp_path):
     seg, = prepared.segments
     assert seg.audio_id == "a1" and seg.start == pytest.approx(31 / 24)
     assert [a.id for a in prepared.audio] == ["a1"] and b.name
-    errors = addon_module("client.errors")
+    errors = lipsync("client.errors")
     with pytest.raises(errors.InputError, match="disabled"):
         prepare(mods, scene, m, tmp_path, segment_overrides={0: {"enabled": False}, 1: {"enabled": False}})
 
@@ -337,7 +338,7 @@ def test_rate_read_from_file_when_blender_had_none(mods, tmp_path, ext):
     thread); if elements[0].orig_fps is 0 the worker reads the rate from the file."""
     st, me = mods
     path = make_coded_video(tmp_path / f"n{ext}", 40, "30000/1001")
-    video = st.VideoSource(path=path, fps=0.0, file_start=float("nan"), duration=0.0, frames=20,
+    video = lipsync("worker.plan").VideoSource(path=path, fps=0.0, file_start=float("nan"), duration=0.0, frames=20,
                            width=160, height=120, first_frame=10, rate=None, total_frames=40)
     resolved = me.resolve_rate(video)
     assert resolved.rate == Fraction(30000, 1001) and resolved.file_start == pytest.approx(10 * 1.001 / 30)
@@ -374,6 +375,6 @@ def test_ffmpeg_failure_is_a_clear_input_error(scene, mods, media, tmp_path):
     garbage = tmp_path / "not audio.wav"
     garbage.write_bytes(b"this is not a wav file" * 100)
     job = dataclasses.replace(job, audio=(dataclasses.replace(job.audio[0], path=str(garbage)),))
-    errors = addon_module("client.errors")
+    errors = lipsync("client.errors")
     with pytest.raises(errors.InputError, match="ffmpeg could not prepare the mixed audio"):
         me.prepare_media(job, str(tmp_path / "w"), use_segments=False)

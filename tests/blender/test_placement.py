@@ -9,16 +9,16 @@ import os
 
 import bpy
 import pytest
-from test_media_gen import (addon_module, make_coded_video, media, movie, read_codes,  # noqa: F401
-                            set_rate, sound, strip_state)
+from tests.blender.media_kit import make_coded_video, movie, read_codes, set_rate, sound, strip_state
+from tests.fixtures.addon import lipsync
 
 pytestmark = pytest.mark.filterwarnings("error::DeprecationWarning")
 
 
 @pytest.fixture
 def mods(addon):
-    return (addon_module("operators.strips"), addon_module("operators.media"),
-            addon_module("operators.placement"), addon_module("compat"))
+    return (lipsync("vse.snapshot"), lipsync("worker.media"),
+            lipsync("vse.placement"), lipsync("vse.compat"))
 
 
 def shown_code(scene, frame, tmp_path, size=(160, 120)):
@@ -162,6 +162,6 @@ def test_missing_result_file_is_an_input_error(scene, mods, media, tmp_path):
     sound(scene, media["clicks"], channel=1)
     plan = pl.plan_take(scene, st.snapshot_job(scene, src).placement, tmp_path / "never written.mp4")
     before = len(compat.strips_all(scene.sequence_editor))
-    with pytest.raises(addon_module("client.errors").InputError, match="result file is missing"):
+    with pytest.raises(lipsync("client.errors").InputError, match="result file is missing"):
         pl.apply_take(scene, plan)
     assert len(compat.strips_all(scene.sequence_editor)) == before

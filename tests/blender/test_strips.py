@@ -9,15 +9,15 @@ from fractions import Fraction
 
 import bpy
 import pytest
-from test_media_gen import (addon_module, make_coded_video, media, movie, scene_state,  # noqa: F401
-                            set_rate, sound)
+from tests.blender.media_kit import movie, scene_state, set_rate, sound
+from tests.fixtures.addon import lipsync
 
 pytestmark = pytest.mark.filterwarnings("error::DeprecationWarning")
 
 
 @pytest.fixture
 def st(addon):
-    return addon_module("operators.strips")
+    return lipsync("vse.snapshot")
 
 
 def exact(value):
@@ -55,7 +55,7 @@ def test_clip_25fps_in_24fps_scene_is_frame_for_frame(scene, st, media):
     set_rate(scene, 24)
     m = movie(scene, media["v25"], frame_start=11, offsets=(5, 7))
     sound(scene, media["clicks"], frame_start=11)
-    assert addon_module("compat").visible_range(m) == (16, 104)
+    assert lipsync("vse.compat").visible_range(m) == (16, 104)
     job = st.snapshot_job(scene, m)
     v = job.video
     assert (v.first_frame, v.frames, v.rate, job.scene_rate) == (5, 88, 25, 24)
@@ -81,7 +81,7 @@ def test_content_trim_start_counts_in_source_frame(scene, st, media):
     """animation_offset_start (5.2: content_trim_start) hides source frames at the start: 4.x
     keeps frame_start, 5.2 moves content_start, the shown frame is the same (measured)."""
     set_rate(scene, 25)
-    compat = addon_module("compat")
+    compat = lipsync("vse.compat")
     m = movie(scene, media["v25"], frame_start=101)
     compat.set_timing(m, "animation_offset_start", 10)
     compat.set_timing(m, "animation_offset_end", 4)
@@ -122,7 +122,7 @@ def test_explicit_sound_strips_only(scene, st, media):
 
 def test_sound_offset_and_content_trim(scene, st, media):
     set_rate(scene, 24)
-    compat = addon_module("compat")
+    compat = lipsync("vse.compat")
     m = movie(scene, media["v24"], channel=3, frame_start=1)  # 1..73
     s = sound(scene, media["clicks"], channel=1, frame_start=1)
     s.sound_offset = 0.25  # the sound is heard 0.25 s later (measured: clicks move later)
@@ -151,7 +151,7 @@ def test_scene_sound_strip_partly_before_video(scene, st, media):
 # --- validation: clear InputError, nothing changed ------------------------------------------
 
 def _error(st, scene, strip, sounds=None):
-    from_errors = addon_module("client.errors")
+    from_errors = lipsync("client.errors")
     before = scene_state(scene)
     with pytest.raises(from_errors.InputError) as info:
         st.snapshot_job(scene, strip, sounds)
@@ -161,7 +161,7 @@ def _error(st, scene, strip, sounds=None):
 
 @pytest.fixture
 def still(tmp_path):
-    from test_media_gen import FF
+    from tests.blender.media_kit import FF
     import subprocess
     path = str(tmp_path / "still.png")
     subprocess.run([FF, "-loglevel", "error", "-f", "lavfi", "-i", "color=c=red:s=32x32",
@@ -170,7 +170,7 @@ def still(tmp_path):
 
 
 def test_not_a_movie_strip_messages(scene, st, media, still):
-    compat = addon_module("compat")
+    compat = lipsync("vse.compat")
     strips = compat.strips(scene.sequence_editor_create())
     sound(scene, media["clicks"], channel=1)
     cases = {
@@ -238,7 +238,7 @@ def test_retimed_strips_refused(scene, st, media):
 
 
 def test_zero_length_refused(st):
-    errors = addon_module("client.errors")
+    errors = lipsync("client.errors")
     fake = types.SimpleNamespace(type="MOVIE", name="empty", frame_final_start=10, frame_final_end=10,
                                  bl_rna=types.SimpleNamespace(properties={}))
     with pytest.raises(errors.InputError, match='"empty" has zero length'):
@@ -247,7 +247,7 @@ def test_zero_length_refused(st):
 
 def test_strips_inside_metas_clipped_and_muted_metas_silent(scene, st, media):
     set_rate(scene, 25)
-    compat = addon_module("compat")
+    compat = lipsync("vse.compat")
     strips = compat.strips(scene.sequence_editor_create())
     meta = strips.new_meta("Shot", 3, 1)
     inner = compat.strips(meta).new_movie("inner", media["v25"], 2, 11)  # 11..111

@@ -1,29 +1,20 @@
-"""modal() driven by hand (background bpy never calls it, reference/blender.md §4), Esc, the batch
+"""modal() driven by hand (background bpy never calls it, docs/blender.md §4), Esc, the batch
 concurrency limit, and the polls that explain themselves (online access off, missing key)."""
 
-import sys
 import time
 import types
 
 import bpy
 import pytest
 
-from workflow_kit import VISIBLE, add_shot, takes, use_sandbox, visible
+from tests.fixtures.addon import lipsync
+from tests.fixtures.workflow import VISIBLE, add_shot, fake_operator, start_modal, takes, use_sandbox, visible
 
 
 def _mods(addon):
-    return types.SimpleNamespace(**{n: sys.modules[f"{addon.__name__}.operators.{n}"]
-                                    for n in ("submit", "follow", "runtime", "jobs", "manage")})
-
-
-def _fake_op(op_cls, **props):
-    """An unbound stand-in for the operator instance (bpy operators cannot be instantiated)."""
-    fake = types.SimpleNamespace(reports=[], budget=op_cls.budget, _timer=None, _cancelling=False, _refused=[],
-                                 **props)
-    fake.report = lambda level, text: fake.reports.append((set(level), text))
-    for name in ("start_jobs", "step", "_finish"):
-        setattr(fake, name, types.MethodType(getattr(op_cls, name), fake))
-    return fake
+    return types.SimpleNamespace(submit=lipsync("operators.submit"), runtime=lipsync("worker.runtime"),
+                                 apply=lipsync("vse.apply"), notices=lipsync("vse.notices"),
+                                 follower=lipsync("vse.follower"))
 
 
 def _event(kind, value="PRESS"):
@@ -46,12 +37,6 @@ def _drive(op_cls, fake, context, timeout=20.0, on_tick=None):
     raise AssertionError("modal never finished")
 
 
-def _start_modal(op_cls, fake, context):
-    fake._job_ids = fake.start_jobs(context)
-    assert fake._job_ids
-    fake._timer = context.window_manager.event_timer_add(0.25, window=context.window)
-
-
 def test_modal_timer_drains_and_finishes(addon, scene, online, clean_env, sandbox, addon_prefs, tmp_path_factory,
                                          capsys):
     use_sandbox(clean_env, sandbox, "sync")
@@ -62,8 +47,8 @@ def test_modal_timer_drains_and_finishes(addon, scene, online, clean_env, sandbo
         add_shot(addon, scene, media, name=f"shot{i}", at=11 + 100 * i)
     m = _mods(addon)
     Op = m.submit.LIPSYNC_OT_submit_selected
-    fake = _fake_op(Op, provider="sync", model="lipsync-2", sync_mode="")
-    _start_modal(Op, fake, bpy.context)
+    fake = fake_operator(Op, provider="sync", model="lipsync-2", sync_mode="")
+    start_modal(fake, bpy.context)
     assert Op.modal(fake, bpy.context, _event("MOUSEMOVE")) == {"PASS_THROUGH"}
     result, ticks = _drive(Op, fake, bpy.context)
     assert result == {"FINISHED"}
@@ -87,8 +72,8 @@ def test_esc_stops_waiting_then_reattach_collects(addon, scene, online, clean_en
     add_shot(addon, scene, str(tmp_path_factory.mktemp("media")))
     m = _mods(addon)
     Op = m.submit.LIPSYNC_OT_submit
-    fake = _fake_op(Op)
-    _start_modal(Op, fake, bpy.context)
+    fake = fake_operator(Op)
+    start_modal(fake, bpy.context)
     rec = scene.lipsync.jobs[0]
     deadline = time.monotonic() + 15
     while not rec.remote_id and time.monotonic() < deadline:   # wait until the provider has it
@@ -177,12 +162,12 @@ def test_cancel_in_background(addon, scene, online, clean_env, sandbox, tmp_path
     sandbox.configure(provider="sync", processing_seconds=5.0)
     add_shot(addon, scene, str(tmp_path_factory.mktemp("media")))
     m = _mods(addon)
-    fake = _fake_op(m.submit.LIPSYNC_OT_submit)
-    [job_id] = fake.start_jobs(bpy.context)                  # started, not waited for
+    fake = fake_operator(m.submit.LIPSYNC_OT_submit)
+    [job_id] = fake.start_jobs(bpy.context).job_ids         # started, not waited for
     rec = scene.lipsync.jobs[0]
     end = time.monotonic() + 15
     while not rec.remote_id and time.monotonic() < end:
-        m.jobs.drain(0.05)
+        m.apply.drain(0.05)
         time.sleep(0.02)
     t0 = time.monotonic()
     assert bpy.ops.lipsync.cancel(job_id=job_id) == {"FINISHED"}
@@ -214,7 +199,7 @@ def test_missing_key_names_env_var(addon, scene, online, clean_env, tmp_path_fac
 def test_wrong_key_fails_with_readable_message(addon, scene, online, clean_env, sandbox, tmp_path_factory):
     use_sandbox(clean_env, sandbox, "fal", key="not-the-sandbox-key")
     add_shot(addon, scene, str(tmp_path_factory.mktemp("media")))
-    with pytest.raises(RuntimeError, match="0 done, 1 failed: shot: fal.ai"):
+    with pytest.raises(RuntimeError, match="0 done, 1 failed: shot: fal"):
         bpy.ops.lipsync.submit_selected(provider="fal")
     rec = scene.lipsync.jobs[0]
     assert rec.status == "FAILED" and "API key" in rec.message and "not-the-sandbox-key" not in rec.message
@@ -240,15 +225,15 @@ def test_idle_ticks_leave_status_bar_and_panels_alone(addon, scene, online, clea
         def __getattr__(self, name):
             return getattr(bpy.context, name)
 
-    real_redraw = m.follow.redraw_sequencers
-    monkeypatch.setattr(m.follow, "redraw_sequencers", lambda ctx: redraws.append(1) or real_redraw(ctx))
+    real_redraw = m.notices.redraw_sequencers
+    monkeypatch.setattr(m.notices, "redraw_sequencers", lambda ctx: redraws.append(1) or real_redraw(ctx))
     applied = []
     real_drain = m.runtime.RUNTIME.drain
     monkeypatch.setattr(m.runtime.RUNTIME, "drain", lambda *a, **k: applied.append(real_drain(*a, **k)) or applied[-1])
     Op = m.submit.LIPSYNC_OT_submit
-    fake = _fake_op(Op)
+    fake = fake_operator(Op)
     context = Context()
-    _start_modal(Op, fake, context)
+    start_modal(fake, context)
     result, ticks = _drive(Op, fake, context)
     assert result == {"FINISHED"} and takes(scene)
     idle = sum(1 for n in applied if n == 0)

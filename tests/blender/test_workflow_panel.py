@@ -1,17 +1,13 @@
 """Segments, speaker point, panels and menus: what the sidebar shows and what reaches the provider."""
 
-import importlib
 import math
 import types
 
 import bpy
 import pytest
 
-from workflow_kit import PROVIDERS, VISIBLE, add_shot, expected_segments, use_sandbox
-
-
-def _mod(addon, name):
-    return importlib.import_module(f"{addon.__name__}.{name}")
+from tests.fixtures.addon import lipsync
+from tests.fixtures.workflow import PROVIDERS, VISIBLE, add_shot, expected_segments, use_sandbox
 
 
 def test_segments_rows_follow_sound_strips(addon, scene, tmp_path_factory):
@@ -47,7 +43,7 @@ def test_panel_segments_reach_the_provider(addon, scene, online, clean_env, sand
 
 def test_active_strip_change_refreshes_rows(addon, scene, tmp_path_factory):
     """The msgbus callback (UI only) rebuilds rows and the estimate when another strip is made active."""
-    segments = _mod(addon, "operators.segments")
+    segments = lipsync("vse.handlers")   # the msgbus callbacks
     media = str(tmp_path_factory.mktemp("media"))
     add_shot(addon, scene, media, name="one", at=11)
     two = add_shot(addon, scene, media, name="two", at=211, n_sounds=2)
@@ -72,7 +68,7 @@ def test_all_segments_off_refuses(addon, scene, online, clean_env, tmp_path_fact
 
 
 def test_preview_to_source_math(addon):
-    speaker = _mod(addon, "operators.speaker")
+    speaker = lipsync("vse.speaker")
     f = speaker.preview_to_source
     # docstring example: 160x120 at scale 2 in a 320x240 scene, click (40, 20) -> (100, 50)
     assert f(40, 20, width=160, height=120, scale=(2, 2)) == (100, 50)
@@ -124,7 +120,7 @@ class _Layout:
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_panels_draw_for_every_provider(addon, scene, online, clean_env, sandbox, tmp_path_factory, provider):
-    panels = _mod(addon, "panels")
+    panels = lipsync("panels")
     use_sandbox(clean_env, sandbox, "sync")
     add_shot(addon, scene, str(tmp_path_factory.mktemp("media")), n_sounds=2)
     bpy.ops.lipsync.refresh_segments()

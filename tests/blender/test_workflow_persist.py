@@ -2,38 +2,36 @@
 re-attach after reload without a second submission; never-submitted jobs are not resubmitted
 silently; results move from the temp folder into //lipsync/ on save."""
 
-import importlib
 import json
 import os
-import sys
 
 import bpy
 import pytest
 
-from workflow_kit import (MODEL_FOR, PROVIDERS, VISIBLE, add_shot, run_blender, sandbox_env, takes, use_sandbox,
-                          visible)
+from tests.fixtures.addon import lipsync
+from tests.fixtures.workflow import (MODEL_FOR, PROVIDERS, VISIBLE, add_shot, record_job, run_blender, sandbox_env,
+                                     takes, use_sandbox, visible)
 
 # Child 1: job A runs to completion (take placed), job B is submitted and the file is saved while
 # B is still being processed; then the process dies (os._exit: like closing Blender mid-job).
 CHILD_SUBMIT = """
 import sys, time, types
-sys.path.insert(0, {kit!r})
-from workflow_kit import add_shot
+from tests.fixtures.workflow import add_shot
 bpy.ops.wm.read_homefile(use_empty=True)
 scene = bpy.context.scene
 add_shot(addon, scene, {media!r}, name="shotA", at=11)
 add_shot(addon, scene, {media!r}, name="shotB", at=111, select=False)
 scene.sequence_editor.active_strip = scene.sequence_editor.strips_all["shotA"]
 assert bpy.ops.lipsync.submit_selected(provider={provider!r}, model={model!r}) == {{"FINISHED"}}
-submit = sys.modules[addon.__name__ + ".operators.submit"]
-jobs = sys.modules[addon.__name__ + ".operators.jobs"]
-op = types.SimpleNamespace(report=lambda level, text: print(level, text), bl_idname="")
-job_b = submit.launch(op, scene, scene.sequence_editor.strips_all["shotB"], provider={provider!r},
-                      model={model!r}, options={{}})
-rec_b = jobs.find_record(job_b)[1]
+launch = sys.modules[addon.__name__ + ".vse.launch"]
+records = sys.modules[addon.__name__ + ".vse.records"]
+apply = sys.modules[addon.__name__ + ".vse.apply"]
+[job_b] = launch.launch(scene, launch.LaunchSpec(strip="shotB", provider={provider!r}, model={model!r},
+                                                 options={{}})).job_ids
+rec_b = records.find(job_b)[1]
 end = time.monotonic() + 30
 while not rec_b.remote_id and time.monotonic() < end:
-    jobs.drain(0.05); time.sleep(0.02)
+    apply.drain(0.05); time.sleep(0.02)
 assert rec_b.remote_id and rec_b.status in ("QUEUED", "PROCESSING"), (rec_b.status, rec_b.message)
 bpy.ops.wm.save_as_mainfile(filepath={blend!r})
 result["job_b"] = job_b
@@ -67,9 +65,8 @@ def test_reload_in_fresh_process_reattaches_without_resubmitting(addon, sandbox,
     sandbox.configure(provider=provider, processing_seconds=1.2)
     media = str(tmp_path_factory.mktemp("media"))
     blend = str(tmp_path / "shot.blend")
-    kit = os.path.dirname(__file__)
     env = sandbox_env(sandbox, [provider])
-    first = run_blender(CHILD_SUBMIT.format(kit=kit, media=media, provider=provider, model=MODEL_FOR[provider],
+    first = run_blender(CHILD_SUBMIT.format(media=media, provider=provider, model=MODEL_FOR[provider],
                                             blend=blend), env)
     # the finished take was moved from the temp folder beside the .blend on save
     assert first["take_a"] == [] or all(p.startswith("/") or p.startswith("//") for p in first["take_a"])
@@ -98,12 +95,8 @@ def test_reload_in_fresh_process_reattaches_without_resubmitting(addon, sandbox,
 
 def _record_unsubmitted(addon, scene, provider, media):
     """A record as a crash would leave it: written, never confirmed by the provider."""
-    jobs = sys.modules[addon.__name__ + ".operators.jobs"]
-    strips = importlib.import_module(addon.__name__ + ".operators.strips")
     movie = add_shot(addon, scene, media)
-    job = strips.snapshot_job(scene, movie)
-    rec = jobs.create_record(scene, job, provider=provider, model=MODEL_FOR[provider], options={},
-                             sound_strips=None, use_segments=provider in ("sync", "runware"))
+    rec, _plan = record_job(scene, movie, provider, MODEL_FOR[provider], use_segments=provider in ("sync", "runware"))
     rec.status = "SUBMITTING"
     return rec
 
@@ -114,8 +107,7 @@ def test_never_submitted_job_is_not_resubmitted_silently(addon, scene, online, c
     use_sandbox(clean_env, sandbox, provider)
     rec = _record_unsubmitted(addon, scene, provider, str(tmp_path_factory.mktemp("media")))
     key = rec.client_key
-    reattach = sys.modules[addon.__name__ + ".operators.reattach"]
-    started = reattach.reattach_all()
+    started = lipsync("vse.reattach").reattach_all()
     if provider == "sync":   # idempotency key persisted: re-submitting with it is safe
         assert started == [rec.job_id]
         assert bpy.ops.lipsync.reattach(follow_only=True) == {"FINISHED"}
@@ -132,8 +124,7 @@ def test_offline_load_does_not_reattach(addon, scene, clean_env, sandbox, tmp_pa
     bpy.context.preferences.system.use_online_access = False
     rec = _record_unsubmitted(addon, scene, "sync", str(tmp_path_factory.mktemp("media")))
     rec.remote_id = "remote-123"
-    reattach = sys.modules[addon.__name__ + ".operators.reattach"]
-    assert reattach.reattach_all() == []
+    assert lipsync("vse.reattach").reattach_all() == []
     assert rec.status == "SUBMITTING" and "Online access is off" in rec.message
     assert sandbox.stats()["requests"] == 0
 
@@ -199,22 +190,22 @@ def test_takes_stack_and_switch(addon, scene, online, clean_env, sandbox, tmp_pa
 
 def test_load_post_schedules_ui_follower(addon, scene, online, monkeypatch):
     """In the UI a load_post handler cannot wait: it registers an app timer that invokes the modal
-    follower (app timers fire in the UI only, reference/blender.md §4/§7)."""
-    reattach = sys.modules[addon.__name__ + ".operators.reattach"]
-    runtime = sys.modules[addon.__name__ + ".operators.runtime"]
+    follower (app timers fire in the UI only, docs/blender.md §4/§7)."""
+    reattach = lipsync("vse.reattach")
+    runtime = lipsync("worker.runtime")
     assert reattach.schedule_follow(background=True) is False
     monkeypatch.setattr(runtime.RUNTIME, "active_ids", lambda: {"job"})
     try:
         assert reattach.schedule_follow(background=False) is True
-        assert bpy.app.timers.is_registered(reattach._follow_in_ui)
+        assert bpy.app.timers.is_registered(reattach.follow_in_ui)
         assert reattach.schedule_follow(background=False) is False       # once
         waited = []   # background turns INVOKE_DEFAULT into execute(), which waits on the runtime
         monkeypatch.setattr(runtime.RUNTIME, "wait", lambda ids, *a, **kw: waited.append(sorted(ids)) or True)
-        assert reattach._follow_in_ui() is None                              # one-shot
+        assert reattach.follow_in_ui() is None                              # one-shot
         assert waited == [["job"]]
     finally:
-        if bpy.app.timers.is_registered(reattach._follow_in_ui):
-            bpy.app.timers.unregister(reattach._follow_in_ui)
+        if bpy.app.timers.is_registered(reattach.follow_in_ui):
+            bpy.app.timers.unregister(reattach.follow_in_ui)
 
 
 def test_budget_cap_refuses_batch(addon, scene, online, clean_env, sandbox, addon_prefs, tmp_path_factory):

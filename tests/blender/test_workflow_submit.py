@@ -11,7 +11,8 @@ import os
 import bpy
 import pytest
 
-from workflow_kit import (MODEL_FOR, PROVIDERS, SCENE_FPS, VISIBLE, add_shot, expected_segments, takes,
+from tests.fixtures.addon import lipsync
+from tests.fixtures.workflow import (MODEL_FOR, PROVIDERS, SCENE_FPS, VISIBLE, add_shot, expected_segments, takes,
                           use_sandbox, visible)
 
 FRAME = 1.0 / SCENE_FPS
@@ -25,7 +26,7 @@ def test_submit_selected_places_frame_exact_take(addon, scene, online, clean_env
     media = tmp_path_factory.mktemp("media")
     movie = add_shot(addon, scene, str(media), n_sounds=n_sounds)
     # a strip already on channel 3 over the range: the take must go to 4
-    blocker = addon.compat.new_effect(scene.sequence_editor.strips if hasattr(scene.sequence_editor, "strips")
+    blocker = lipsync("vse.compat").new_effect(scene.sequence_editor.strips if hasattr(scene.sequence_editor, "strips")
                                       else scene.sequence_editor.sequences, "blocker", "COLOR", 3, 30, 5)
     assert visible(movie) == VISIBLE and movie.fps == 30
 

@@ -9,7 +9,7 @@ from client.events import Completed, Failed
 from client.jobs import iter_job_events
 from client.models import AudioInput, JobRequest, Options
 from client.uploads import UploadCache
-from tests.conftest import SANDBOX_KEY
+from tests.fixtures.sandbox import SANDBOX_KEY
 
 VIDEO_SECONDS = 1.0
 AUDIO_SECONDS = 0.8

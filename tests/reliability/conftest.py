@@ -1,22 +1,12 @@
-"""Fixtures of the reliability suite (issue #6): the add-on in real bpy, sandbox faults, helpers.
+"""The reliability suite's closing figures (issue #6), from what actually passed in this run.
 
-The Blender fixtures come from tests/blender/addon_fixtures.py, shared with tests/blender (a
-conftest of one folder is not visible to a sibling folder).
+Its fixtures are the shared ones (tests/fixtures/); the wire-level fault matrix without Blender
+lives in tests/client/test_wire_faults.py.
 """
 
 from __future__ import annotations
 
-import pathlib
 import sys
-
-import pytest
-
-_BLENDER_TESTS = str(pathlib.Path(__file__).resolve().parents[1] / "blender")
-if _BLENDER_TESTS not in sys.path:
-    sys.path.insert(0, _BLENDER_TESTS)
-
-from addon_fixtures import addon, addon_module, addon_prefs, clean_env, online, scene  # noqa: E402,F401
-
 
 # -- the closing figures of issue #6, from what actually passed in this run ---------------------------
 _PASSED: list[str] = []
@@ -41,11 +31,10 @@ def pytest_terminal_summary(terminalreporter):
                     found.add((m.group(1), m.group(2)))
         return found
 
-    wire, blender = pairs("test_fault_matrix_wire["), pairs("test_fault_matrix_in_blender[")
+    blender = pairs("test_fault_matrix_in_blender[")
     crash = [n for n in _PASSED if "test_crash_and_resume" in n]
     bad = [n for n in _PASSED if "test_rel_bad_input" in n]
-    lines = [f"faults x providers: {len(wire)} (kind, provider) pairs through the client "
-             f"({sum('test_fault_matrix_wire' in n for n in _PASSED)} cases), {len(blender)} through Blender "
+    lines = [f"faults x providers through Blender: {len(blender)} (kind, provider) pairs "
              f"({sum('test_fault_matrix_in_blender' in n for n in _PASSED)} cases)",
              f"crash points survived: {len(crash)} of 5 (x 5 providers each)",
              f"bad inputs tried: {len(bad)}",

@@ -15,9 +15,10 @@ import subprocess
 import bpy
 import pytest
 
-from conftest import addon_module
+from tests.fixtures.addon import lipsync
 from test_rel_bl_faults import scene_strips
-from workflow_kit import FF, VISIBLE, add_shot, make_wav, strips_of, takes, timing, use_sandbox, visible
+from tests.fixtures.workflow import (FF, VISIBLE, add_shot, make_wav, record_job, strips_of, takes, timing, use_sandbox,
+                                     visible)
 
 def settings_state(scene) -> dict:
     s = scene.lipsync
@@ -45,7 +46,7 @@ class Ctx:
             addon, scene, media, tmp, monkeypatch, sandbox)
         self.movie = add_shot(addon, scene, media)
         self.sound = strips_of(scene)["shot_line0"]
-        self.compat = addon_module(addon, "compat")
+        self.compat = lipsync("vse.compat")
 
     def strips(self):
         return strips_of(self.scene)
@@ -268,7 +269,7 @@ def c_output_folder_not_writable(ctx):
 
 
 def c_all_dialogue_switched_off(ctx):
-    seg = addon_module(ctx.addon, "operators.segments")
+    seg = lipsync("vse.segments")
     seg.refresh_segments(ctx.scene, ctx.movie)
     for row in ctx.scene.lipsync.segments:
         row.enabled = False
@@ -384,7 +385,7 @@ def test_disk_full_during_download_fails_clearly_then_reattach_collects(addon, s
     import errno
     use_sandbox(clean_env, sandbox, "sync")
     add_shot(addon, scene, media)
-    download = addon_module(addon, "client.download")
+    download = lipsync("client.download")
     real_fdopen = os.fdopen
 
     class FullDisk:
@@ -423,18 +424,15 @@ def test_result_with_other_resolution_and_fps_is_placed_frame_exact(addon, scene
                                                                      media, tmp_path):
     """A provider answers with 320x240 at 24 fps for a 160x120 30 fps source in a 25 fps scene: the
     take covers exactly the source's frames and the same screen area; the source is untouched."""
-    jobs = addon_module(addon, "operators.jobs")
-    strips = addon_module(addon, "operators.strips")
-    events = addon_module(addon, "client.events")
+    events = lipsync("client.events")
     movie = add_shot(addon, scene, media)
     before = scene_strips(scene)
-    rec = jobs.create_record(scene, strips.snapshot_job(scene, movie), provider="sync", model="lipsync-2",
-                             options={}, sound_strips=None, use_segments=True)
+    rec, _plan = record_job(scene, movie)
     result = str(tmp_path / "result.mp4")
     subprocess.run([FF, "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=24",
                     "-frames:v", "60", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", result],
                    check=True)
-    jobs.apply_event(rec.job_id, events.Completed("gen-1", [result], 0.5, 2.5))
+    lipsync("vse.apply").apply_event(rec.job_id, events.Completed("gen-1", [result], 0.5, 2.5))
     assert rec.status == "COMPLETED", rec.message
     [take] = takes(scene)
     assert visible(take) == VISIBLE

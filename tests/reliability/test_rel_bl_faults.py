@@ -17,10 +17,10 @@ import bpy
 import httpx
 import pytest
 
-from conftest import addon_module
-from faultkit import (ALL_KINDS, IDEMPOTENT, LABELS, PROVIDERS, READ_TIMEOUT, REQUEST_KINDS, SLOW_SECONDS,
+from tests.fixtures.addon import lipsync
+from tests.fixtures.faults import (ALL_KINDS, IDEMPOTENT, LABELS, PROVIDERS, READ_TIMEOUT, REQUEST_KINDS, SLOW_SECONDS,
                       expected_states, fault_params, reason_words)
-from workflow_kit import MODEL_FOR, VISIBLE, add_shot, takes, timing, use_sandbox, visible
+from tests.fixtures.workflow import MODEL_FOR, VISIBLE, add_shot, takes, timing, use_sandbox, visible
 
 
 def strip_state(strip) -> dict:
@@ -45,7 +45,7 @@ def scene_strips(scene) -> dict:
 @pytest.fixture
 def fast_retries(addon, monkeypatch):
     """Backoff pauses of a few ms (the real ones are 0.5-10 s): the retry logic is unchanged."""
-    transport = addon_module(addon, "client.transport")
+    transport = lipsync("client.transport")
     monkeypatch.setattr(transport.Http, "backoff", staticmethod(lambda attempt: 0.01))
     return transport
 

@@ -21,17 +21,15 @@ import textwrap
 
 import pytest
 
-from addon_env import LOAD_ADDON, ROOT
-from faultkit import IDEMPOTENT, PROVIDERS
-from workflow_kit import MODEL_FOR, VISIBLE, sandbox_env
+from tests.fixtures.addon import LOAD_ADDON, ROOT
+from tests.fixtures.faults import IDEMPOTENT, PROVIDERS
+from tests.fixtures.workflow import MODEL_FOR, VISIBLE, sandbox_env
 
 POINTS = ("started", "submitted", "polling", "downloading", "downloaded")
-KIT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "blender")
 
 CRASH = """
 import sys, time, types
-sys.path.insert(0, {kit!r})
-from workflow_kit import add_shot
+from tests.fixtures.workflow import add_shot
 bpy.ops.wm.read_homefile(use_empty=True)
 scene = bpy.context.scene
 providers = {providers!r}
@@ -39,20 +37,19 @@ for i, p in enumerate(providers):
     add_shot(addon, scene, {media!r}, name="shot_" + p, at=11 + 100 * i, select=False)
 bpy.ops.wm.save_as_mainfile(filepath={blend!r})
 bpy.context.preferences.addons[addon.__name__].preferences.max_concurrent_jobs = len(providers)
-submit = sys.modules[addon.__name__ + ".operators.submit"]
-jobs = sys.modules[addon.__name__ + ".operators.jobs"]
+launch = sys.modules[addon.__name__ + ".vse.launch"]
+apply = sys.modules[addon.__name__ + ".vse.apply"]
 import importlib
 hooks = importlib.import_module(addon.__name__ + ".client.testhooks")
-op = types.SimpleNamespace(report=lambda level, text: print(level, text), bl_idname="", _refused=[])
-sed = scene.sequence_editor
 for p in providers:
-    assert submit.launch(op, scene, sed.strips_all["shot_" + p], provider=p, model={models!r}[p], options={{}})
+    started = launch.launch(scene, launch.LaunchSpec(strip="shot_" + p, provider=p, model={models!r}[p], options={{}}))
+    assert started.job_ids, started.reasons()
 end = time.monotonic() + 60
 while len(hooks.parked) < len(providers) and time.monotonic() < end:
-    jobs.drain(0.05); time.sleep(0.02)
+    apply.drain(0.05); time.sleep(0.02)
 assert len(hooks.parked) == len(providers), (hooks.parked, [(r.name, r.status, r.message) for r in scene.lipsync.jobs])
 time.sleep(0.1)
-jobs.drain(1.0)
+apply.drain(1.0)
 bpy.ops.wm.save_mainfile()
 result["saved"] = {{r.name: [r.status, r.remote_id] for r in scene.lipsync.jobs}}
 lipsync_dir = os.path.join(os.path.dirname({blend!r}), "lipsync")
@@ -127,7 +124,7 @@ def test_crash_and_resume(sandbox, tmp_path, tmp_path_factory, user_resources, p
     blend = str(tmp_path / "crash shot.blend")
     env = dict(sandbox_env(sandbox, PROVIDERS), BLENDER_USER_RESOURCES=user_resources)
     crash_env = dict(env, LIPSYNC_TEST_CRASH_AT=point, LIPSYNC_TEST_CRASH_MODE="park")
-    rc, crashed, _err = _run(CRASH.format(kit=KIT, media=media, blend=blend, providers=PROVIDERS, models=MODEL_FOR),
+    rc, crashed, _err = _run(CRASH.format(media=media, blend=blend, providers=PROVIDERS, models=MODEL_FOR),
                              crash_env)
     assert rc == 137, "the child did not die hard"
     sandbox.wait_idle(10)

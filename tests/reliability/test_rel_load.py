@@ -25,7 +25,9 @@ import urllib.request
 import bpy
 import pytest
 
-from workflow_kit import VISIBLE, add_shot, strips_of, takes, timing, use_sandbox, visible
+from tests.fixtures.addon import lipsync
+from tests.fixtures.workflow import (VISIBLE, add_shot, fake_operator, start_modal, strips_of, takes, timing,
+                                     use_sandbox, visible)
 
 N_JOBS = 50
 PLAN_CAP = 3
@@ -90,14 +92,6 @@ def provider_process():
     sb.stop()
 
 
-def _fake_op(op_cls, **props):
-    fake = types.SimpleNamespace(reports=[], budget=op_cls.budget, _timer=None, _cancelling=False, **props)
-    fake.report = lambda level, text: fake.reports.append((set(level), text))
-    for name in ("start_jobs", "step", "_finish"):
-        setattr(fake, name, types.MethodType(getattr(op_cls, name), fake))
-    return fake
-
-
 def _shots(addon, scene, media):
     """50 movie strips, each with its own dialogue strip, 100 frames apart."""
     first = add_shot(addon, scene, media, name="shot00", at=11)
@@ -121,23 +115,20 @@ def test_fifty_jobs_under_a_plan_cap_of_three(addon, scene, online, clean_env, p
     use_sandbox(clean_env, sandbox, "sync")
     _shots(addon, scene, str(tmp_path))
     addon_prefs.max_concurrent_jobs = 6
-    submit = sys.modules[f"{addon.__name__}.operators.submit"]
-    runtime = sys.modules[f"{addon.__name__}.operators.runtime"]
+    runtime = lipsync("worker.runtime")
     runtime.RUNTIME.max_running = 0
-    Op = submit.LIPSYNC_OT_submit_selected
-    fake = _fake_op(Op, provider="sync", model="lipsync-2", sync_mode="")
+    Op = lipsync("operators.submit").LIPSYNC_OT_submit_selected
+    fake = fake_operator(Op, provider="sync", model="lipsync-2", sync_mode="")
     t0 = time.monotonic()
-    fake._job_ids = fake.start_jobs(bpy.context)
-    assert len(fake._job_ids) == N_JOBS
-    fake._timer = bpy.context.window_manager.event_timer_add(0.25, window=bpy.context.window)
-    jobs = sys.modules[f"{addon.__name__}.operators.jobs"]
-    apply_event, placed = jobs.apply_event, [0]
+    assert len(start_modal(fake, bpy.context)) == N_JOBS
+    apply = lipsync("vse.apply")
+    apply_event, placed = apply.apply_event, [0]
 
     def counting(job_id, event):
         apply_event(job_id, event)
         placed[0] += type(event).__name__ == "Completed"
 
-    clean_env.setattr(jobs, "apply_event", counting)
+    clean_env.setattr(apply, "apply_event", counting)
     ticks, placing = [], []
     timer = types.SimpleNamespace(type="TIMER", value="NOTHING")
     deadline = time.monotonic() + 240

@@ -7,12 +7,12 @@ import tempfile
 
 import bpy
 
-from conftest import addon_module
-from workflow_kit import add_shot
+from tests.fixtures.addon import lipsync
+from tests.fixtures.workflow import add_shot, record_job
 
 
 def test_recorded_output_folder_is_honoured_only_when_it_is_ours(addon, scene, tmp_path):
-    results = addon_module(addon, "operators.results")
+    results = lipsync("vse.folders")
     blend = tmp_path / "shot.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(blend))
     ours = os.path.join(str(tmp_path), "lipsync")
@@ -29,19 +29,16 @@ def test_recorded_output_folder_is_honoured_only_when_it_is_ours(addon, scene, t
 
 
 def test_the_worker_is_given_the_trusted_folder(addon, scene, tmp_path, tmp_path_factory, monkeypatch):
-    # a record whose out_dir was tampered with: jobs.start must hand its worker our folder
-    jobs = addon_module(addon, "operators.jobs")
-    strips = addon_module(addon, "operators.strips")
-    runtime = addon_module(addon, "operators.runtime")
+    # a record whose out_dir was tampered with: launch.start must hand its worker our folder
+    launch = lipsync("vse.launch")
+    runtime = lipsync("worker.runtime")
     movie = add_shot(addon, scene, str(tmp_path_factory.mktemp("media")))
     bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "shot.blend"))
-    job = strips.snapshot_job(scene, movie)
-    rec = jobs.create_record(scene, job, provider="sync", model="lipsync-2", options={}, sound_strips=None,
-                             use_segments=True)
+    rec, plan = record_job(scene, movie)
     elsewhere = tmp_path / "someone_elses_choice"
     rec.out_dir = str(elsewhere)
-    given = {}
-    monkeypatch.setattr(jobs, "_work", lambda cancel, emit, **spec: given.update(spec))   # no network
-    jobs.start(rec, job, None)
-    assert runtime.RUNTIME.wait([rec.job_id], jobs.apply_event, deadline=10)
-    assert given["out_dir"] == os.path.join(str(tmp_path), "lipsync") and not elsewhere.exists()
+    given = []
+    monkeypatch.setattr(launch, "run", lambda order, cancel, emit: given.append(order))   # no network
+    launch.start(rec, plan, None)
+    assert runtime.RUNTIME.wait([rec.job_id], lipsync("vse.apply").apply_event, deadline=10)
+    assert given[0].out_dir == os.path.join(str(tmp_path), "lipsync") and not elsewhere.exists()

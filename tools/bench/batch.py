@@ -1,6 +1,6 @@
 """A batch of 20 strips through the real operator in background mode, concurrency 6.
 
-`bpy.ops.lipsync.submit_selected()` blocks in background mode (reference/blender.md §4) until
+`bpy.ops.lipsync.submit_selected()` blocks in background mode (docs/blender.md §4) until
 every job ended and its take is placed. The sandbox (own process) keeps each job processing 2 s.
 The reference is ideal scheduling, ceil(20/6) x the wall time of ONE job through the same
 operator, measured in the same run (median of 3 single-strip runs, before and after the batch).
@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib
 import math
 import os
-import sys
 import time
 
 import common
@@ -32,7 +31,7 @@ def main() -> None:
         os.environ.pop("LIPSYNC_POLL_INTERVAL", None)          # the providers' own poll pacing
         exec(common.load_addon_source(), globals())            # defines `bpy` and `addon`
         pkg = addon.__name__                                    # noqa: F821 - from LOAD_ADDON
-        runtime = importlib.import_module(pkg + ".operators.runtime").RUNTIME
+        runtime = importlib.import_module(pkg + ".worker.runtime").RUNTIME
         bpy.context.preferences.system.use_online_access = True                   # noqa: F821
         bpy.context.preferences.addons[pkg].preferences.max_concurrent_jobs = concurrency  # noqa: F821
         bpy.ops.wm.read_homefile(use_empty=True)                                  # noqa: F821

@@ -32,14 +32,13 @@ SANDBOX_KEY = "sandbox-key"
 
 if str(ROOT) not in sys.path:          # `import client`, `import sandbox` from the repo root
     sys.path.insert(0, str(ROOT))
-_ADDON_ENV = ROOT / "tests" / "blender"
 
 
 _own_user_dir: str | None = None
 
 
 def load_addon_source() -> str:
-    """tests/blender/addon_env.LOAD_ADDON: loads the add-on as an extension from the source tree.
+    """tests/fixtures/addon.py LOAD_ADDON: loads the add-on as an extension from the source tree.
 
     bpy unpacks the add-on's wheels (~175 MB) into BLENDER_USER_RESOURCES: point it at a folder
     of ours that `run()` removes, or every run would leave one behind in /tmp.
@@ -48,12 +47,12 @@ def load_addon_source() -> str:
     if "BLENDER_USER_RESOURCES" not in os.environ:
         _own_user_dir = tempfile.mkdtemp(prefix="lipsync_bench_user_")
         os.environ["BLENDER_USER_RESOURCES"] = _own_user_dir
-    sys.path.insert(0, str(_ADDON_ENV))
+    sys.path.insert(0, str(ROOT))
     try:
-        import addon_env
+        from tests.fixtures import addon  # late: the test kit is on sys.path only for this import
     finally:
-        sys.path.remove(str(_ADDON_ENV))
-    return addon_env.LOAD_ADDON
+        sys.path.remove(str(ROOT))
+    return addon.LOAD_ADDON
 
 
 def ffmpeg_exe() -> str:
@@ -192,7 +191,7 @@ def log(*parts) -> None:
 def run(main) -> None:
     """Run a figure script's `main()`, remove our Blender user folder, then leave with os._exit:
     worker threads may still poll and bpy 4.5 can hang at a normal exit with add-on handlers
-    alive (reference/blender.md §4)."""
+    alive (docs/blender.md §4)."""
     code = 0
     try:
         main()

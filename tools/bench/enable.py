@@ -1,7 +1,7 @@
 """Add-on enable time: `import bpy` + enable vse_lipsync vs `import bpy` + enable an empty extension.
 
 Each run is a fresh interpreter (what a Blender start costs). Both extensions load from a local
-extension repo (reference/blender.md §6); runs alternate between the two and each variant keeps its
+extension repo (docs/blender.md §6); runs alternate between the two and each variant keeps its
 own BLENDER_USER_RESOURCES, warmed by one unmeasured run, so the one-off unpacking of the bundled
 wheels at install time is not counted (a user pays it once, at install). Target: median difference
 <= +30 ms. The in-process clock starts before `import bpy` and stops after `addon_enable`.
@@ -82,7 +82,7 @@ def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="lipsync_bench_enable_"))
     try:
         specs = make_repos(base)
-        for name, spec in specs.items():          # warm-up: wheels unpacked, .pyc written
+        for spec in specs.values():               # warm-up: wheels unpacked, .pyc written
             run_once(spec)
         samples = {"empty": [], "ours": []}
         for i in range(runs):

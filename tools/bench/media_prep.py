@@ -18,7 +18,6 @@ import importlib
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 
@@ -46,9 +45,9 @@ def main() -> None:
 
     exec(common.load_addon_source(), globals())      # defines `bpy` and `addon`
     pkg = addon.__name__                                         # noqa: F821 - from LOAD_ADDON
-    strips = importlib.import_module(pkg + ".operators.strips")
-    media = importlib.import_module(pkg + ".operators.media")
-    compat = importlib.import_module(pkg + ".compat")
+    strips = importlib.import_module(pkg + ".vse.snapshot")
+    media = importlib.import_module(pkg + ".worker.media")
+    compat = importlib.import_module(pkg + ".vse.compat")
     bpy.ops.wm.read_homefile(use_empty=True)                     # noqa: F821
     scene = bpy.context.scene                                    # noqa: F821
     scene.render.fps, scene.render.fps_base = FPS, 1.0

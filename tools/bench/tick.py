@@ -1,13 +1,15 @@
 """Main-thread time per modal timer tick with 100 jobs in flight, and main-thread I/O during ticks.
 
-The add-on is loaded as an extension (tests/blender/addon_env.LOAD_ADDON). 100 movie strips are
-submitted through the operators' own `submit.launch` (snapshot, record, worker) to the sandbox,
+The add-on is loaded as an extension (tests/fixtures/addon.py LOAD_ADDON). 100 movie strips are
+submitted through the add-on's own `vse.launch.launch` (snapshot, record, worker) to the sandbox,
 which runs in its own process with a processing time longer than the run (300 s), so every job
 stays in flight; FoxAPI's task API reports progress in whole percent, so a job yields a Status
-event every few seconds and ticks drain real events (mean and max per tick are reported); the runtime limit is raised to 100 so each job has a live worker polling its provider
-(the preference caps it at 16: this is the worst case for the main thread, e.g. after re-attaching
-a big batch). Then `LIPSYNC_OT_submit_selected.modal()` is called with TIMER events every
-`follow.TIMER_SECONDS` (0.25 s), exactly what the window manager would do, and each call is timed.
+event every few seconds and ticks drain real events (mean and max per tick are reported); the
+runtime limit is raised to 100 so each job has a live worker polling its provider (the preference
+caps it at 16: this is the worst case for the main thread, e.g. after re-attaching a big batch).
+Then `LIPSYNC_OT_submit_selected.modal()` is called with TIMER events every
+`operators/follow.TIMER_SECONDS` (0.25 s), exactly what the window manager would do, and each call
+is timed.
 
 Reference: Blender's 60 fps frame budget, 16.7 ms. Targets: p99 <= 2 ms, max <= 10 ms.
 
@@ -68,6 +70,21 @@ def _calibrate() -> float:
     return time.perf_counter() - started
 
 
+def _wait_in_flight(mods, records) -> None:
+    """Not measured: drain until every job is submitted and being polled."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        mods.apply.drain(budget=0.2)
+        recs = records()
+        if all(r.remote_id and r.status in ("QUEUED", "PROCESSING") for r in recs):
+            return
+        bad = [r for r in recs if r.status in ("FAILED", "REJECTED", "UNKNOWN", "CANCELLED", "COMPLETED")]
+        if bad:
+            raise SystemExit(f"job ended during setup: {bad[0].status} {bad[0].message}")
+        time.sleep(0.05)
+    raise SystemExit("jobs did not all reach the provider within 300 s")
+
+
 def main() -> None:
     global _recording
     args = common.parse_args(jobs=100, ticks=240, provider="foxapi", model="lipsync-2", processing=300.0)
@@ -79,9 +96,10 @@ def main() -> None:
         os.environ.update(sb.env(args.provider))
         exec(common.load_addon_source(), globals())      # defines `bpy` and `addon`
         pkg = addon.__name__                                          # noqa: F821 - from LOAD_ADDON
-        mods = types.SimpleNamespace(**{n: importlib.import_module(f"{pkg}.operators.{n}")
-                                        for n in ("submit", "follow", "runtime", "jobs")})
-        compat = importlib.import_module(pkg + ".compat")
+        mods = types.SimpleNamespace(**{n.split(".")[-1]: importlib.import_module(f"{pkg}.{n}")
+                                        for n in ("operators.submit", "operators.follow", "worker.runtime",
+                                                  "vse.apply", "vse.launch", "vse.records", "vse.notices",
+                                                  "vse.follower", "vse.options")})
         bpy.context.preferences.system.use_online_access = True      # noqa: F821
         bpy.context.preferences.addons[pkg].preferences.max_concurrent_jobs = 16  # noqa: F821
         bpy.ops.wm.read_homefile(use_empty=True)                     # noqa: F821
@@ -97,34 +115,24 @@ def main() -> None:
         scene.frame_end = 60 * n_jobs + 10
 
         Op = mods.submit.LIPSYNC_OT_submit_selected
-        fake = types.SimpleNamespace(reports=[], budget=Op.budget, _timer=None, _cancelling=False,
+        fake = types.SimpleNamespace(reports=[], _timer=None, _timer_used=False,
                                      bl_idname="LIPSYNC_OT_submit_selected")
         fake.report = lambda level, text: fake.reports.append((set(level), text))
-        for name in ("step", "_finish"):
-            setattr(fake, name, types.MethodType(getattr(Op, name), fake))
-        options = mods.jobs.options_from_settings(scene.lipsync, args.provider, args.model)
+        fake._finish = types.MethodType(Op._finish, fake)
+        options = mods.options.from_settings(scene.lipsync)
         t0 = time.monotonic()
-        fake._job_ids = [mods.submit.launch(fake, scene, m, provider=args.provider, model=args.model,
-                                            options=options, use_segments=True) for m in movies]
-        assert all(fake._job_ids), fake.reports
+        launched = mods.launch.Launched()
+        for m in movies:
+            launched.add(mods.launch.launch(scene, mods.launch.LaunchSpec(
+                strip=m.name, provider=args.provider, model=args.model, options=options)))
+        assert len(launched.job_ids) == n_jobs, launched.reasons()
+        fake._follower = mods.follower.Follower(launched.job_ids)
         mods.runtime.RUNTIME.set_limit(n_jobs)       # every job gets its worker (see the docstring)
 
         def records():
-            return [mods.jobs.find_record(j)[1] for j in fake._job_ids]
+            return [mods.records.find(j)[1] for j in launched.job_ids]
 
-        # not measured: drain until every job is submitted and being polled
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            mods.jobs.drain(budget=0.2)
-            recs = records()
-            if all(r.remote_id and r.status in ("QUEUED", "PROCESSING") for r in recs):
-                break
-            bad = [r for r in recs if r.status in ("FAILED", "REJECTED", "UNKNOWN", "CANCELLED", "COMPLETED")]
-            if bad:
-                raise SystemExit(f"job ended during setup: {bad[0].status} {bad[0].message}")
-            time.sleep(0.05)
-        else:
-            raise SystemExit("jobs did not all reach the provider within 300 s")
+        _wait_in_flight(mods, records)
         setup = time.monotonic() - t0
         common.log(f"tick: {n_jobs} jobs in flight after {setup:.1f} s; {n_ticks} ticks")
 
@@ -151,7 +159,7 @@ def main() -> None:
         ticks, cpu, drained, calibration = [], [], [], []
         runtime = mods.runtime.RUNTIME
         # what each tick applied, so the slowest ticks say where their time went
-        applied, tick_events = mods.jobs.apply_event, []
+        applied, tick_events = mods.apply.apply_event, []
 
         def timed_apply(job_id, event):
             t0 = time.perf_counter()
@@ -160,8 +168,8 @@ def main() -> None:
             finally:
                 tick_events[-1].append((type(event).__name__, round((time.perf_counter() - t0) * 1000, 3)))
 
-        mods.jobs.apply_event = timed_apply
-        # and the time of each part of follow.step(), by the name of the function
+        mods.apply.apply_event = timed_apply
+        # and the time of each part of Follower.step(), by the name of the function
         tick_parts: list[dict] = []
         originals = {}
 
@@ -179,8 +187,8 @@ def main() -> None:
             setattr(owner, name, wrapper)
 
         # (not RUNTIME.is_active: called once per job per tick, its wrapper would cost more than it)
-        for owner, name in ((runtime, "drain"), (mods.jobs, "status_line"),
-                            (mods.follow, "_set_status"), (mods.follow, "redraw_sequencers")):
+        for owner, name in ((runtime, "drain"), (mods.notices, "status_line"),
+                            (mods.notices, "set_status"), (mods.notices, "redraw_sequencers")):
             timed_part(owner, name)
         for _ in range(n_ticks):
             tick_events.append([])
@@ -197,7 +205,7 @@ def main() -> None:
             if result != {"RUNNING_MODAL"}:
                 raise SystemExit(f"modal ended early: {result} {fake.reports}")
             time.sleep(max(0.0, interval - took))
-        mods.jobs.apply_event = applied
+        mods.apply.apply_event = applied
         for (owner, name), original in originals.items():
             if owner is runtime:
                 delattr(owner, name)      # back to the class's method

@@ -10,7 +10,7 @@ import pathlib
 
 import pytest
 
-from packaging_env import ROOT, SKIP_REASON, build, build_skipped
+from tests.packaging.packaging_env import ROOT, SKIP_REASON, build, build_skipped
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 import re
 import tomllib
 
-from packaging_env import ROOT, build
+from tests.packaging.packaging_env import ROOT, build
 
 MANIFEST = tomllib.loads((ROOT / "blender_manifest.toml").read_text())
 

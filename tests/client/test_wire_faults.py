@@ -20,9 +20,9 @@ from client.jobs import iter_job_events
 from client.models import AudioInput, JobRequest, Options, new_client_key
 from client.uploads import UploadCache
 from client.config import ProviderConfig
-from faultkit import (ALL_KINDS, IDEMPOTENT, JOB_KINDS, LABELS, PROVIDERS, READ_TIMEOUT, REQUEST_KINDS,
+from tests.fixtures.faults import (ALL_KINDS, IDEMPOTENT, JOB_KINDS, LABELS, PROVIDERS, READ_TIMEOUT, REQUEST_KINDS,
                       SLOW_SECONDS, expected_states, fault_params, reason_words)
-from tests.conftest import SANDBOX_KEY
+from tests.fixtures.sandbox import SANDBOX_KEY
 from tests.media_fixtures import make_test_video, make_tone_wav
 
 MODEL = "lipsync-2"

@@ -1,6 +1,6 @@
 """Install a built extension zip into a bare bpy and prove it runs from its bundled wheels.
 
-Run by tests/build/test_install.py with a bare venv's python (bpy + numpy + pytest only):
+Run by tests/packaging/test_install.py with a bare venv's python (bpy + numpy + pytest only):
     BLENDER_USER_RESOURCES=<fresh dir> python install_probe.py dist/vse_lipsync-<ver>-linux_x64.zip
 Prints one line `RESULT {json}`; any failed step raises (non-zero exit).
 """
@@ -48,7 +48,7 @@ def main(zip_path: str) -> dict:
     binaries = os.path.join(os.path.dirname(imageio_ffmpeg.__file__), "binaries")
     result["unpacked_modes"] = {n: oct(os.stat(os.path.join(binaries, n)).st_mode & 0o777)
                                 for n in os.listdir(binaries) if n.startswith("ffmpeg")}
-    media = importlib.import_module(MODULE + ".operators.media")
+    media = importlib.import_module(MODULE + ".worker.ffmpeg")
     exe = media.ffmpeg_exe()
     assert exe == imageio_ffmpeg.get_ffmpeg_exe(), (exe, imageio_ffmpeg.get_ffmpeg_exe())
     proc = subprocess.run([exe, "-hide_banner", "-version"], capture_output=True, text=True, timeout=60)

@@ -2,7 +2,7 @@
 (Retry-After) for as long as the running jobs take, for every provider, and are never paid twice.
 
 Real jobs run for minutes; a Hobbyist plan takes one at a time. A client that gives up after a few
-429s drops the artist's second job (providers.md §1.12, §6 #8).
+429s drops the artist's second job (docs/providers.md §1.12, §6 #8).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from client.events import Completed
 from client.jobs import iter_job_events
 from client.models import AudioInput, JobRequest
 from client.uploads import UploadCache
-from faultkit import PROVIDERS
-from tests.conftest import SANDBOX_KEY
+from tests.fixtures.faults import PROVIDERS
+from tests.fixtures.sandbox import SANDBOX_KEY
 from tests.media_fixtures import make_test_video, make_tone_wav
 
 

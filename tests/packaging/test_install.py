@@ -17,9 +17,9 @@ import time
 
 import pytest
 
-from packaging_env import ROOT, venvs
+from tests.packaging.packaging_env import ROOT, venvs
 
-PROBE = ROOT / "tests" / "build" / "install_probe.py"
+PROBE = ROOT / "tests" / "packaging" / "install_probe.py"
 
 
 def _target_name() -> str:
