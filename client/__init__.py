@@ -32,7 +32,7 @@ def __getattr__(name):
 
         return getattr(models, name)
     if name in ("iter_job_events", "RemoteRef"):
-        from . import jobs  # late: the job code imports httpx and the providers (~100 ms)
+        from . import jobs  # late: the job code imports httpx and the providers (53 ms)
 
         return getattr(jobs, name)
     raise AttributeError(name)
