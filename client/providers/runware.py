@@ -1,9 +1,10 @@
-"""Runware REST (providers.md §2): one POST endpoint taking a JSON array of tasks.
+"""Runware REST (docs/providers.md §2): one POST endpoint taking a JSON array of tasks.
 
 The job id is the caller's `taskUUID` (request.client_key). Re-sending it is safe: Runware
 answers `conflictTaskUUID`, which means "already accepted", and we poll it (§2.6). Local files
-are sent through `mediaStorage` as base64 data URIs — the only way Runware takes bytes (§2.8),
-hence the one place a whole file is read into memory.
+are sent through `mediaStorage` as bare base64, as both Runware SDKs do (the service sniffs the
+format from the bytes, §2.8) — the only way Runware takes bytes, hence the one place a whole file
+is read into memory. Model ids and the path come from client/endpoints.py (RUNWARE).
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from typing import Any
 
 import httpx
 
+from .. import endpoints
 from ..errors import AuthError, InputError, JobFailed, LipsyncError, ProviderUnavailable, QuotaExceeded
 from ..events import JobState
 from ..models import JobRequest
 from .base import (
-    PollResult, Progress, Provider, RemoteRef, as_float, as_fraction, body_json, content_type, crop_segments,
-    error_for_status, flatten,
+    PollResult, Progress, Provider, RemoteRef, as_float, as_fraction, body_json, crop_segments, error_for_status,
+    flatten,
 )
 
 MAX_INLINE_BYTES = 512 * 1024 * 1024
@@ -44,7 +46,8 @@ class RunwareProvider(Provider):
 
     def post(self, tasks: list[dict[str, Any]], *, safe: bool = True, body=None) -> Any:
         kwargs: dict[str, Any] = {"body": body} if body else {"json": tasks}
-        response = self.call("POST", "/v1", safe=safe, headers={"Content-Type": "application/json"}, **kwargs)
+        response = self.call("POST", endpoints.path("runware", "tasks"), safe=safe,
+                             headers={"Content-Type": "application/json"}, **kwargs)
         return self.json_of(response)
 
     # -- upload --------------------------------------------------------------------------------
@@ -55,9 +58,8 @@ class RunwareProvider(Provider):
             raise InputError(f"{os.path.basename(path)} is {size} bytes; Runware takes uploads as base64 "
                              f"and this client caps them at {MAX_INLINE_BYTES} bytes", self.name)
         with open(path, "rb") as f:
-            encoded = base64.b64encode(f.read()).decode("ascii")
-        media = f"data:{content_type(path, kind)};base64,{encoded}"
-        del encoded
+            # bare base64, no `data:` prefix: a guessed MIME type (audio/x-wav) can only be wrong
+            media = base64.b64encode(f.read()).decode("ascii")
 
         def body() -> dict[str, Any]:
             # a fresh taskUUID per attempt: a retried upload must not collide with a half-done one
@@ -124,9 +126,10 @@ class RunwareProvider(Provider):
         elif req.audio:
             inputs["audio"] = refs[req.audio[0].id]
         if req.text:
-            # sync-3 TTS: top-level `speech` (§2.3; exact shape [U])
-            t = req.text[0]
-            task["speech"] = {"provider": "elevenlabs", "voiceId": t.voice, "text": t.text}
+            # sync-3 TTS: `inputs.speech`, a list of {id, provider, voiceId, text} (§2.3: the SDK's
+            # Sync3Params has no top-level `speech`; the item shape is the SDK's ISpeechInput)
+            inputs["speech"] = [{"id": t.id, "provider": "elevenlabs", "voiceId": t.voice, "text": t.text}
+                                for t in req.text[:1]]
         task["inputs"] = inputs
         if sync3:
             task["settings"] = settings

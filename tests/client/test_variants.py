@@ -105,7 +105,7 @@ def test_tts_inputs(sandbox, media, tmp_path):
     req = request("sync", "lipsync-2", media, text=[TextInput(id="t1", text="hello there", voice="v-1")],
                   segments=[Segment(start=0, end=0.5, audio_id="a1"), Segment(start=0.5, end=1.0, audio_id="t1")])
     assert isinstance(run(sandbox, req, tmp_path / "s")[-1], Completed)
-    # Runware sync-3: text only, through `speech`
+    # Runware sync-3: text only, through `inputs.speech`
     req = request("runware", "sync-3", media, audio=[], text=[TextInput(id="t1", text="hi", voice="v-2")])
     assert isinstance(run(sandbox, req, tmp_path / "r")[-1], Completed)
     jobs = sandbox.stats()["jobs"]
