@@ -16,6 +16,7 @@ import uuid
 import pydantic
 import pytest
 
+import client.config
 from client.endpoints import WIRES
 from client.models import ActiveSpeaker, AudioInput, JobRequest, Options, Segment, TextInput
 from sandbox.providers.runware_schema import SCHEMA_SOURCE, UTILITY_TASKS, VIDEO_TASKS
@@ -76,6 +77,7 @@ def test_client_wire_tables_name_the_sdk_hosts_and_model_ids():
     from sync.common.types.model import Model
     from sync.environment import SyncEnvironment
 
+    assert client.config.HOSTS == {p: w.hosts for p, w in WIRES.items()}  # what the client really uses
     assert WIRES["sync"].hosts["api"] == SyncEnvironment.DEFAULT.value
     assert set(WIRES["sync"].models.values()) <= set(typing.get_args(typing.get_args(Model)[0]))
     assert WIRES["runware"].hosts["api"] + WIRES["runware"].paths["tasks"] == SDKConfig.http_base_url
