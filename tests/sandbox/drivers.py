@@ -1,7 +1,7 @@
 """Plain-httpx scripts for each provider's protocol (deliberately NOT our client).
 
 Each driver uploads through the provider's own facility, submits, polls to a terminal state and
-finds the output URL, exactly as providers.md describes the wire protocol.
+finds the output URL, exactly as docs/providers.md describes the wire protocol.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ PROVIDERS = ("sync", "runware", "wavespeed", "foxapi", "fal")
 
 
 def error_shape_ok(provider: str, status: int, body: dict) -> bool:
-    """The provider's own HTTP error body (providers.md §1.10, §2.5, §3.3, §4.4, §5.1)."""
+    """The provider's own HTTP error body (docs/providers.md §1.10, §2.5, §3.3, §4.4, §5.1)."""
     if provider == "sync":
         return body["statusCode"] == status and {"errorCode", "message", "error"} <= set(body)
     if provider == "runware":
