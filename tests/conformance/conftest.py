@@ -9,11 +9,18 @@ and the test that made it fails at teardown.
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 
 import pytest
 
 from tests.media_fixtures import make_test_video, make_tone_wav
+
+# The SDKs are installed in the 4.5 (Python 3.11) and 5.2 (Python 3.13) venvs only
+# (tools/requirements/sdk.txt); the 5.0 venv runs the Blender folders. Anywhere else a missing SDK
+# is an import error, not a skip.
+if os.environ.get("LIPSYNC_TEST_TARGET") == "5.0":
+    collect_ignore_glob = ["test_*.py"]
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 ATTEMPTS: list[str] = []

@@ -224,3 +224,20 @@ def test_client_sync_bodies_parse_into_the_sdk_request_model(media):
         parsed = sync_parse(CreateGenerationDto, provider.body(req, refs))
         # optionsOverride is newer than syncsdk 0.3.0's GenerationSegment (docs only, §1.5)
         assert [e for e in _extras(parsed) if not e.endswith(".optionsOverride")] == [], req.model
+
+
+def test_client_and_sandbox_never_import_an_sdk():
+    """The SDKs are test oracles only: the extension ships without them and the sandbox runs in the demo."""
+    import ast
+    import pathlib
+
+    sdk_modules = {"sync", "fal_client", "wavespeed", "runware", "pydantic", "aiohttp", "requests"}
+    root = pathlib.Path(__file__).resolve().parents[2]
+    found = []
+    for folder in ("client", "sandbox"):
+        for path in (root / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                    [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else []
+                found += [f"{path.relative_to(root)}: {n}" for n in names if n.split(".")[0] in sdk_modules]
+    assert found == []
