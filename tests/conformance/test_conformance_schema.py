@@ -98,10 +98,9 @@ _PROVIDER_OF = {"syncsdk": "sync", "runware-sdk": "runware", "wavespeed": "waves
 # -- the sandbox refuses what the SDK's tables forbid --------------------------------------------------
 
 
-def _task(sandbox, http, air):
-    task = {"taskType": "videoInference", "taskUUID": str(uuid.uuid4()), "model": air, "deliveryMethod": "async",
+def _task(air):
+    return {"taskType": "videoInference", "taskUUID": str(uuid.uuid4()), "model": air, "deliveryMethod": "async",
             "inputs": {"video": "https://x.invalid/v.mp4", "audio": "https://x.invalid/a.wav"}}
-    return task
 
 
 def _post(sandbox, http, task):
@@ -118,17 +117,17 @@ def test_sandbox_refuses_what_the_sdk_schema_forbids(sandbox, air):
     table = _as_table(td)
     refused = []
     with httpx.Client(timeout=20) as http:
-        assert _post(sandbox, http, _task(sandbox, http, air)).status_code == 200  # the baseline is fine
+        assert _post(sandbox, http, _task(air)).status_code == 200  # the baseline is fine
         for key, (kind, allowed, required) in table.items():
-            task = _task(sandbox, http, air)
+            task = _task(air)
             task[key] = WRONG[kind] if allowed is None else "NOT-" + str(allowed[0])
             refused.append((key, _post(sandbox, http, task).status_code))
             if required:
-                task = _task(sandbox, http, air)
+                task = _task(air)
                 task.pop(key, None)
                 refused.append((f"-{key}", _post(sandbox, http, task).status_code))
         for key in ("speech", "positivePrompt", "settings" if "providerSettings" in table else "providerSettings"):
-            task = _task(sandbox, http, air)
+            task = _task(air)
             task[key] = {"text": "hi"}
             refused.append((key, _post(sandbox, http, task).status_code))
     assert all(status == 400 for _, status in refused), refused
@@ -141,13 +140,13 @@ def test_sandbox_refuses_the_old_sync3_id_and_speech_shape(sandbox):
 
     speech = {"id": "t1", "provider": "elevenlabs", "voiceId": "v", "text": "hi"}
     with httpx.Client(timeout=20) as http:
-        old = dict(_task(sandbox, http, "sync:3@0"), model="sync:lipsync@3")
+        old = dict(_task("sync:3@0"), model="sync:lipsync@3")
         assert _post(sandbox, http, old).json()["errors"][0]["code"] == "invalidModel"
-        top = _task(sandbox, http, "sync:3@0")
+        top = _task("sync:3@0")
         top["inputs"].pop("audio")
         top["speech"] = speech
         assert _post(sandbox, http, top).json()["errors"][0]["code"] == "unsupportedParameter"
-        obj = _task(sandbox, http, "sync:3@0")
+        obj = _task("sync:3@0")
         obj["inputs"] = {"video": obj["inputs"]["video"], "speech": speech}
         assert _post(sandbox, http, obj).status_code == 400
         obj["inputs"]["speech"] = [speech]
