@@ -76,6 +76,12 @@ def no_connection_left_loopback(loopback_only):
     assert not ATTEMPTS, f"a connection tried to leave loopback: {ATTEMPTS}"
 
 
+@pytest.fixture
+def loopback_attempts():
+    """The guard's record, for the test that checks the guard itself."""
+    return ATTEMPTS
+
+
 @pytest.fixture(scope="session")
 def media(tmp_path_factory):
     root = tmp_path_factory.mktemp("conformance_media")

@@ -240,3 +240,20 @@ def test_client_and_sandbox_never_import_an_sdk():
                     [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else []
                 found += [f"{path.relative_to(root)}: {n}" for n in names if n.split(".")[0] in sdk_modules]
     assert found == []
+
+
+def test_the_loopback_guard_refuses_before_anything_is_sent(loopback_attempts):
+    """The folder's guard (conftest.py) stops a non-loopback connect or lookup before any packet
+    leaves; the attempt is recorded, and would fail the test that made it."""
+    import socket
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        with pytest.raises(ConnectionRefusedError):
+            sock.connect(("192.0.2.1", 443))  # TEST-NET-1, refused by the guard itself
+    finally:
+        sock.close()
+    with pytest.raises(socket.gaierror):
+        socket.getaddrinfo("api.runware.ai", 443)
+    assert loopback_attempts == ["connect 192.0.2.1:443", "resolve api.runware.ai"]
+    loopback_attempts.clear()  # this test made them on purpose
