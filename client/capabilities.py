@@ -1,6 +1,8 @@
 """Which options exist for each provider x model, their defaults, and request validation.
 
-Everything here comes from providers.md; the section is cited next to each entry. `validate()`
+Everything here comes from docs/providers.md; the section is cited next to each entry. The
+providers' own model ids come from client/endpoints.py (one table per provider, checked against
+the official SDKs). `validate()`
 runs before any upload, so a request that a provider would reject (or silently ignore) fails at
 once with a sentence naming the option, the model and the provider.
 """
@@ -14,6 +16,7 @@ import re
 import uuid
 
 from .config import LABELS, MODELS, PROVIDERS
+from .endpoints import WIRES
 from .errors import InputError
 from .media_info import duration
 from .models import EMOTIONS, FACE_MODES, OUTPUT_FORMATS, SYNC_MODES, JobRequest
@@ -37,18 +40,18 @@ class ModelCaps:
     default_sync_mode: str
     #: why an option is missing, when the reference says something more useful than "not supported"
     reasons: dict[str, str] = dataclasses.field(default_factory=dict)
-    #: option keys a segment may override (sync.so optionsOverride, providers.md §1.5 [U])
+    #: option keys a segment may override (sync.so optionsOverride, docs/providers.md §1.5 [U])
     override_keys: frozenset[str] = frozenset()
 
 
-def _caps(provider, model, remote, options, default, modes=SYNC_MODES, reasons=None, overrides=()):
-    return ModelCaps(provider, model, remote, frozenset(options), tuple(modes), default,
+def _caps(provider, model, options, default, modes=SYNC_MODES, reasons=None, overrides=()):
+    return ModelCaps(provider, model, WIRES[provider].models[model], frozenset(options), tuple(modes), default,
                      dict(reasons or {}), frozenset(overrides))
 
 
 _ASD = ("active_speaker", "active_speaker.point", "active_speaker.boxes")
 _RUNWARE_OUT = ("output_format", "output_quality", "number_results", "safety_check", "ttl", "include_cost")
-_SYNC3_TEMP = "sync-3 ignores temperature (providers.md §1.4)"
+_SYNC3_TEMP = "sync-3 ignores temperature (docs/providers.md §1.4)"
 _SYNC3_OCC = "sync-3 handles occlusion automatically"
 
 _TABLE: dict[tuple[str, str], ModelCaps] = {}
@@ -61,58 +64,58 @@ def _add(c: ModelCaps) -> None:
 
 # sync.so direct (§1.3–1.5): server default sync_mode not stated [U] -> cut_off like the hosts.
 _SYNC_COMMON = ("sync_mode", "text", "segments", "audio_crop")
-_add(_caps("sync", "lipsync-1.9.0-beta", "lipsync-1.9.0-beta", _SYNC_COMMON, "cut_off",
-           reasons={"temperature": "only lipsync-2 and lipsync-2-pro take temperature (providers.md §1.4)"}))
+_add(_caps("sync", "lipsync-1.9.0-beta", _SYNC_COMMON, "cut_off",
+           reasons={"temperature": "only lipsync-2 and lipsync-2-pro take temperature (docs/providers.md §1.4)"}))
 for _m in ("lipsync-2", "lipsync-2-pro"):
-    _add(_caps("sync", _m, _m, _SYNC_COMMON + ("temperature", "occlusion_detection", "segments.options_override") + _ASD,
+    _add(_caps("sync", _m, _SYNC_COMMON + ("temperature", "occlusion_detection", "segments.options_override") + _ASD,
                "cut_off", overrides=("temperature", "active_speaker", "occlusion_detection")))
-_add(_caps("sync", "sync-3", "sync-3", _SYNC_COMMON + _ASD + ("segments.options_override",), "cut_off",
+_add(_caps("sync", "sync-3", _SYNC_COMMON + _ASD + ("segments.options_override",), "cut_off",
            reasons={"temperature": _SYNC3_TEMP, "occlusion_detection": _SYNC3_OCC,
                     "emotion": "sync.so documents emotion only for react-1; use Runware for sync-3 emotion"},
            overrides=("active_speaker",)))
 
 # Runware (§2.2–2.3): lipsync-2 defaults to bounce; sync-3 uses `settings`, has no loop, adds
-# emotion/mode and TTS (`speech`). No lipsync-1.9.0-beta on Runware.
-for _m, _air in (("lipsync-2", "sync:lipsync-2@1"), ("lipsync-2-pro", "sync:lipsync-2-pro@1")):
-    _add(_caps("runware", _m, _air,
+# emotion/mode and TTS (`inputs.speech`). No lipsync-1.9.0-beta on Runware.
+for _m in ("lipsync-2", "lipsync-2-pro"):
+    _add(_caps("runware", _m,
                ("sync_mode", "temperature", "occlusion_detection", "segments", "audio_crop") + _ASD + _RUNWARE_OUT,
                "bounce", reasons={"text": "Runware takes TTS input only for sync-3"}))
-# sync-3 AIR: docs `sync:3@0` vs SDK registry `sync:lipsync@3` [U]; newest evidence first, overridable.
-_add(_caps("runware", "sync-3", os.environ.get("LIPSYNC_RUNWARE_SYNC3_AIR", "sync:lipsync@3"),
+# sync-3 AIR `sync:3@0` (SDK registry and docs, §2.2), overridable by LIPSYNC_RUNWARE_SYNC3_AIR.
+_add(_caps("runware", "sync-3",
            ("sync_mode", "temperature", "occlusion_detection", "emotion", "mode", "text", "segments", "audio_crop")
            + _ASD + _RUNWARE_OUT,
            "cut_off", modes=("bounce", "cut_off", "silence", "remap"),
-           reasons={"sync_mode=loop": "sync-3 on Runware has no loop mode (providers.md §2.3)"}))
+           reasons={"sync_mode=loop": "sync-3 on Runware has no loop mode (docs/providers.md §2.3)"}))
 
 # WaveSpeed (§3.2): only video, audio, sync_mode (default cut_off) are documented.
-_WS_REASON = "WaveSpeedAI documents only video, audio and sync_mode (providers.md §3.2)"
-for _m, _path in (("lipsync-1.9.0-beta", "lipsync-1.9.0-beta"), ("lipsync-2", "lipsync-2"),
-                  ("lipsync-2-pro", "lipsync-2-pro"), ("sync-3", "lipsync-3")):
-    _add(_caps("wavespeed", _m, "sync/" + _path, ("sync_mode",), "cut_off",
+_WS_REASON = "WaveSpeedAI documents only video, audio and sync_mode (docs/providers.md §3.2)"
+for _m in ("lipsync-1.9.0-beta", "lipsync-2", "lipsync-2-pro", "sync-3"):
+    _add(_caps("wavespeed", _m, ("sync_mode",), "cut_off",
                reasons={o: _WS_REASON for o in ("temperature", "active_speaker", "occlusion_detection")}))
 
 # FoxAPI (§4.2): default loop; temperature and active_speaker (bool) only for lipsync-2/2-pro.
 for _m in ("lipsync-2", "lipsync-2-pro"):
-    _add(_caps("foxapi", _m, _m, ("sync_mode", "temperature", "active_speaker"), "loop",
+    _add(_caps("foxapi", _m, ("sync_mode", "temperature", "active_speaker"), "loop",
                reasons={"active_speaker.point": "FoxAPI's active_speaker is a plain on/off switch",
                         "active_speaker.boxes": "FoxAPI's active_speaker is a plain on/off switch"}))
-_add(_caps("foxapi", "sync-3", "sync-3", ("sync_mode",), "loop",
-           reasons={"temperature": "FoxAPI takes temperature only for lipsync-2 and lipsync-2-pro (providers.md §4.2)",
-                    "active_speaker": "FoxAPI takes active_speaker only for lipsync-2 and lipsync-2-pro (providers.md §4.2)"}))
+_add(_caps("foxapi", "sync-3", ("sync_mode",), "loop",
+           reasons={"temperature": "FoxAPI takes temperature only for lipsync-2 and lipsync-2-pro "
+                                   "(docs/providers.md §4.2)",
+                    "active_speaker": "FoxAPI takes active_speaker only for lipsync-2 and lipsync-2-pro "
+                                      "(docs/providers.md §4.2)"}))
 
 # fal (§5.1): one endpoint per model family; only sync_mode (default cut_off) is documented.
-for _m, _ep in (("lipsync-1.9.0-beta", "fal-ai/sync-lipsync"), ("lipsync-2", "fal-ai/sync-lipsync/v2"),
-                ("lipsync-2-pro", "fal-ai/sync-lipsync/v2/pro"), ("sync-3", "fal-ai/sync-lipsync/v3")):
-    _add(_caps("fal", _m, _ep, ("sync_mode",), "cut_off"))
+for _m in ("lipsync-1.9.0-beta", "lipsync-2", "lipsync-2-pro", "sync-3"):
+    _add(_caps("fal", _m, ("sync_mode",), "cut_off"))
 
 
-# Providers with their own price endpoint (sync.so `POST /v2/analyze/cost`, providers.md §1.2):
+# Providers with their own price endpoint (sync.so `POST /v2/analyze/cost`, docs/providers.md §1.2):
 # their Provider class has `estimate_cost`. Kept here, not looked up on the class, so the
 # panel's poll can ask without importing a provider module (httpx) on Blender's main thread.
 COST_ENDPOINT = frozenset({"sync"})
 
 # Longest input a provider takes, seconds. sync.so: audio > 300 s fails with
-# generation_audio_length_exceeded (providers.md §1.13, 2025 docs; plans allow 20 s .. 30 min).
+# generation_audio_length_exceeded (docs/providers.md §1.13, 2025 docs; plans allow 20 s .. 30 min).
 # The hosts resell the same models and document no limit of their own [U]: the same 300 s.
 # Configurable per provider: LIPSYNC_<PROVIDER>_MAX_SECONDS (e.g. on a Scale plan).
 MAX_SECONDS = {p: 300.0 for p in PROVIDERS}

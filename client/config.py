@@ -10,6 +10,7 @@ import dataclasses
 import os
 from collections.abc import Mapping
 
+from .endpoints import WIRES
 from .errors import register_secret
 from .names import LABELS, MODELS, PROVIDERS  # noqa: F401 - the names, re-exported
 
@@ -22,20 +23,11 @@ ENV_KEYS: dict[str, str] = {
     "fal": "FAL_KEY",
 }
 
-# The API host of each provider (providers.md §0). fal also uses a storage-token host and a CDN
-# host; both live in `HOSTS`. A base-URL override replaces every one of them (paths unchanged).
-DEFAULT_BASE_URLS: dict[str, str] = {
-    "sync": "https://api.sync.so",
-    "runware": "https://api.runware.ai",
-    "wavespeed": "https://api.wavespeed.ai",
-    "foxapi": "https://api.foxapi.cc",
-    "fal": "https://queue.fal.run",
-}
-
-HOSTS: dict[str, dict[str, str]] = {
-    name: {"api": url} for name, url in DEFAULT_BASE_URLS.items()
-}
-HOSTS["fal"].update({"storage": "https://rest.alpha.fal.ai", "cdn": "https://v3.fal.media"})
+# The hosts of each provider, by role (client/endpoints.py, docs/providers.md §0): "api" for all,
+# plus fal's storage-token and CDN hosts. A base-URL override replaces every one of them (paths
+# unchanged).
+HOSTS: dict[str, dict[str, str]] = {name: dict(wire.hosts) for name, wire in WIRES.items()}
+DEFAULT_BASE_URLS: dict[str, str] = {name: hosts["api"] for name, hosts in HOSTS.items()}
 
 
 

@@ -25,7 +25,7 @@ from .errors import InputError
 
 SYNC_MODES = ("bounce", "loop", "cut_off", "silence", "remap")
 EMOTIONS = ("happy", "sad", "angry", "disgusted", "surprised", "neutral")
-# sync-3 "region of facial animation" (providers.md §2.3: 3 values, names [U]; react-1's model_mode).
+# sync-3 "region of facial animation" (docs/providers.md §2.3: 3 values, names [U]; react-1's model_mode).
 FACE_MODES = ("lips", "face", "head")
 OUTPUT_FORMATS = ("MP4", "WEBM", "MOV")
 

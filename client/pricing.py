@@ -44,7 +44,7 @@ class Estimate:
 
 
 def output_seconds(sync_mode: str | None, video_seconds: float, audio_seconds: float) -> float:
-    """Length of the result for a sync mode (providers.md §4.2 table, §1.16)."""
+    """Length of the result for a sync mode (docs/providers.md §4.2 table, §1.16)."""
     mode = sync_mode or "cut_off"
     if mode == "cut_off":
         return min(video_seconds, audio_seconds)

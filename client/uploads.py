@@ -3,7 +3,7 @@
 The cache maps (provider, host, key fingerprint, sha256) to the provider's ref for that content
 (URL, asset id, media UUID), so retrying a job or lip-syncing the same take twice never
 uploads the same bytes again. Entries expire well before the providers drop their files
-(WaveSpeed keeps uploads 7 days, EvoLink 72 h: providers.md §3.5, §4.5).
+(WaveSpeed keeps uploads 7 days, EvoLink 72 h: docs/providers.md §3.5, §4.5).
 """
 
 from __future__ import annotations

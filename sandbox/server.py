@@ -208,7 +208,7 @@ def _files(sb: Sandbox, provider, req: Request) -> Response:
 
 
 def _expired_body(status: int, code: str, message: str) -> Response:
-    # Output URLs are signed object-store URLs upstream (providers.md §6.12): S3-style XML errors.
+    # Output URLs are signed object-store URLs upstream (docs/providers.md §6.12): S3-style XML errors.
     xml = f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}</Message></Error>'
     return Response.text(status, xml, "application/xml")
 

@@ -32,14 +32,14 @@ DEFAULT_SETTINGS = {
     "processing_seconds": 0.2,
     "concurrency": None,  # max PENDING/PROCESSING jobs per API key; None = unlimited
     "retry_after": 1,  # Retry-After seconds on concurrency 429s
-    # [U] providers.md §4.3: FoxAPI results as URL strings (EvoLink) or {"url"} objects (newest FoxAPI doc).
+    # [U] docs/providers.md §4.3: FoxAPI results as URL strings (EvoLink) or {"url"} objects (newest FoxAPI doc).
     "results_as_objects": False,
-    # [U] providers.md §2.4: Runware async failures as top-level errors[] ("errors") or an item with
+    # [U] docs/providers.md §2.4: Runware async failures as top-level errors[] ("errors") or an item with
     # status "error" ("item"); both appear in official SDKs.
     "runware_error_shape": "errors",
-    # providers.md §2.4: new Runware SDK tests mock the submit ack as {"data": []}.
+    # docs/providers.md §2.4: new Runware SDK tests mock the submit ack as {"data": []}.
     "runware_empty_ack": False,
-    # providers.md §3.2: WaveSpeed enable_sync_mode blocks at most this long, then answers code 5004.
+    # docs/providers.md §3.2: WaveSpeed enable_sync_mode blocks at most this long, then answers code 5004.
     "wavespeed_sync_timeout": 90.0,
 }
 
@@ -196,7 +196,7 @@ class State:
             return f.path
         if asset:
             return self.resolve(asset["url"], kind)
-        if len(ref) > 64:  # Runware accepts raw base64 (providers.md §2.8)
+        if len(ref) > 64:  # Runware accepts raw base64 (docs/providers.md §2.8)
             try:
                 return self._inline(base64.b64decode(ref, validate=True))
             except (binascii.Error, ValueError):

@@ -1,7 +1,7 @@
 """Where every output frame and audio sample comes from: sync_mode and segments as data.
 
 Pure functions (no ffmpeg) so the frame arithmetic can be read and tested on its own.
-Durations per sync_mode follow providers.md §1.16 / §4.2:
+Durations per sync_mode follow docs/providers.md §1.16 / §4.2:
 cut_off = min(video, audio); loop / bounce / remap = audio; silence = video.
 With segments the output keeps the video's length and every segment's (cropped) audio is placed
 at its [start, end) on the video timeline, silence elsewhere.
@@ -29,7 +29,7 @@ class Segment:
 
 @dataclass
 class Speaker:
-    """Active-speaker hint, in pixels of the input video (providers.md §1.4)."""
+    """Active-speaker hint, in pixels of the input video (docs/providers.md §1.4)."""
 
     auto: bool = False
     frame: int | None = None

@@ -29,7 +29,8 @@ class Target:
 
     @property
     def venv(self) -> Path:
-        return VENVS / f"{self.kind}-{self.name}"
+        # bare venvs one level down (.venv/bare/4.5), so `.venv/*/bin/python` are the test venvs
+        return VENVS / "bare" / self.name if self.kind == "bare" else VENVS / f"{self.kind}-{self.name}"
 
     @property
     def python_exe(self) -> Path:

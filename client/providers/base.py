@@ -198,7 +198,7 @@ def as_fraction(value: Any) -> float | None:
 def crop_segments(req: JobRequest) -> list:
     """The request's segments; a cropped single audio without segments becomes one segment.
 
-    The APIs crop audio only inside segments (providers.md §1.5, §2.3), so a whole-video segment
+    The APIs crop audio only inside segments (docs/providers.md §1.5, §2.3), so a whole-video segment
     [0, video duration] carries the crop. The duration is read from the local video header.
     """
     if req.segments:

@@ -1,8 +1,9 @@
-"""fal.ai queue protocol (providers.md §5.1).
+"""fal.ai queue protocol (docs/providers.md §5.1).
 
-Three hosts (queue, storage-token, CDN) — a base-URL override maps all of them to one base.
-Status/result/cancel URLs drop the model sub-path (`fal-ai/sync-lipsync/v2` -> `fal-ai/sync-lipsync`).
-No idempotency: a submit is never re-sent once it may have reached the server.
+Three hosts (queue, storage-token, CDN; client/endpoints.py FAL) — a base-URL override maps all
+of them to one base. Status/result/cancel URLs drop the model sub-path (`fal-ai/sync-lipsync/v2`
+-> `fal-ai/sync-lipsync`). No idempotency: a submit is never re-sent once it may have reached the
+server (unlike fal-client, which retries it, §8).
 """
 
 from __future__ import annotations
@@ -12,19 +13,19 @@ from typing import Any
 
 import httpx
 
+from .. import endpoints
 from ..capabilities import default_sync_mode
 from ..errors import JobFailed, LipsyncError, OutcomeUnknown
 from ..events import JobState
 from ..models import JobRequest
-from ..transport import check_url
 from ..uploads import ProgressReader
 from .base import PollResult, Progress, Provider, RemoteRef, body_json, content_type, error_for_status, flatten
 
 STATES = {"IN_QUEUE": JobState.QUEUED, "IN_PROGRESS": JobState.PROCESSING, "COMPLETED": JobState.COMPLETED}
-# the `model` field each endpoint takes (§5.1 table); v2/pro and v3 take none
 JOB_ERROR_TYPES = {"request_timeout", "startup_timeout", "file_download_error", "invalid_media",
                    "content_policy_violation", "request_cancelled", "generation_failed"}
-MODEL_FIELD = {"lipsync-1.9.0-beta": "lipsync-1.9.0-beta", "lipsync-2": "lipsync-2"}
+# the `model` field each endpoint takes (§5.1 table); v2/pro and v3 take none
+MODEL_FIELD = endpoints.FAL.model_field
 KNOWN_APPS = ("fal-ai/sync-lipsync",)
 
 
@@ -40,14 +41,13 @@ class FalProvider(Provider):
         return {"Authorization": f"Key {self.config.api_key}"}
 
     def upload(self, path: str, kind: str, progress: Progress) -> str:
-        token = self.json_of(self.call("POST", "/storage/auth/token", safe=True, role="storage",
+        token = self.json_of(self.call("POST", endpoints.path("fal", "token"), safe=True, role="storage",
                                        params={"storage_type": "fal-cdn-v3"}, json={}))
         if not isinstance(token, dict) or not token.get("token"):
             raise LipsyncError("the storage token answer carried no token", self.name)
-        if self.config.base_url:
-            cdn = self.config.base_url
-        else:
-            cdn = check_url(str(token.get("base_url") or self.config.host("cdn")), "CDN URL", self.name).rstrip("/")
+        # one-part uploads go to the CDN host itself, as fal-client's `_upload_v3` does; the token's
+        # `base_url` is only for multipart uploads (>100 MB, which this client does not make)
+        cdn = self.config.host("cdn")
         ctype = content_type(path, kind)
         size = os.path.getsize(path)
         headers = {"Authorization": f"{token.get('token_type') or 'Bearer'} {token['token']}",
@@ -57,8 +57,8 @@ class FalProvider(Provider):
             return {"content": ProgressReader(path, progress)}
 
         # the CDN takes the short-lived storage token, never the API key
-        response = self.http.request("POST", cdn + "/files/upload", safe=True, parse_error=self.parse_error,
-                                     headers=headers, body=body)
+        response = self.http.request("POST", cdn + endpoints.path("fal", "cdn_upload"), safe=True,
+                                     parse_error=self.parse_error, headers=headers, body=body)
         data = self.json_of(response)
         url = isinstance(data, dict) and data.get("access_url")
         if not url:
@@ -73,7 +73,8 @@ class FalProvider(Provider):
         }
         if request.model in MODEL_FIELD:
             body["model"] = MODEL_FIELD[request.model]
-        data = self.json_of(self.call("POST", "/" + endpoint, safe=False, json=body))
+        data = self.json_of(self.call("POST", endpoints.path("fal", "submit", model=endpoint), safe=False,
+                                      json=body))
         request_id = isinstance(data, dict) and data.get("request_id")
         if not request_id:
             raise OutcomeUnknown("the queue answer carried no request_id; the request may exist — check "
@@ -86,8 +87,10 @@ class FalProvider(Provider):
         return app if app in KNOWN_APPS else "fal-ai/sync-lipsync"
 
     def poll(self, ref: RemoteRef) -> PollResult:
-        base = f"/{self._app(ref)}/requests/{ref.remote_id}"
-        data = self.json_of(self.call("GET", base + "/status", safe=True, params={"logs": "1"}))
+        app = self._app(ref)
+        # logs=false, as fal-client's status() sends by default: this client shows no fal logs
+        data = self.json_of(self.call("GET", endpoints.path("fal", "status", app=app, id=ref.remote_id), safe=True,
+                                      params={"logs": "false"}))
         status = str(data.get("status", "")).upper() if isinstance(data, dict) else ""
         state = STATES.get(status, JobState.UNKNOWN)
         message = status.lower()
@@ -102,7 +105,8 @@ class FalProvider(Provider):
                 JobState.CANCELLED if kind == "request_cancelled" else JobState.FAILED)
             return PollResult(state, error=JobFailed(kind, flatten(data["error"]), self.name, rejected=rejected))
         try:
-            result = self.json_of(self.call("GET", base, safe=True))
+            result = self.json_of(self.call("GET", endpoints.path("fal", "result", app=app, id=ref.remote_id),
+                                            safe=True))
         except JobFailed as exc:
             return PollResult(JobState.FAILED, error=exc)
         video = result.get("video") if isinstance(result, dict) else None
@@ -110,7 +114,7 @@ class FalProvider(Provider):
         return PollResult(JobState.COMPLETED, progress=1.0, outputs=[str(url)] if url else [])
 
     def cancel(self, ref: RemoteRef) -> bool:
-        self.call("PUT", f"/{self._app(ref)}/requests/{ref.remote_id}/cancel", safe=True)
+        self.call("PUT", endpoints.path("fal", "cancel", app=self._app(ref), id=ref.remote_id), safe=True)
         return True
 
     def parse_error(self, response: httpx.Response) -> LipsyncError:

@@ -1,4 +1,4 @@
-"""FoxAPI "task-unified" API (providers.md §4): no idempotency, per-task `GET /v1/tasks/{id}`.
+"""FoxAPI "task-unified" API (docs/providers.md §4): no idempotency, per-task `GET /v1/tasks/{id}`.
 
 Results come as strings, `{url}` items or an `output` object depending on the doc revision
 (§4.3 [U]); all three are accepted.
@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from .. import endpoints
 from ..capabilities import default_sync_mode
 from ..errors import JobFailed, LipsyncError, OutcomeUnknown
 from ..events import JobState
@@ -37,7 +38,7 @@ class FoxApiProvider(Provider):
             return {"files": {"file": (reader.name, reader, content_type(path, kind))},
                     "data": {"file_name": reader.name}}
 
-        data = self.json_of(self.call("POST", "/v1/files/upload/stream", safe=True, body=body))
+        data = self.json_of(self.call("POST", endpoints.path("foxapi", "upload"), safe=True, body=body))
         if isinstance(data, dict) and isinstance(data.get("data"), dict):
             data = data["data"]  # EvoLink-style envelope (§4.5)
         url = isinstance(data, dict) and (data.get("url") or data.get("file_url") or data.get("download_url"))
@@ -56,7 +57,7 @@ class FoxApiProvider(Provider):
             body["temperature"] = o.temperature
         if o.active_speaker is not None:
             body["active_speaker"] = bool(o.active_speaker.auto)
-        data = self.json_of(self.call("POST", "/v1/videos/generations", safe=False, json=body))
+        data = self.json_of(self.call("POST", endpoints.path("foxapi", "submit"), safe=False, json=body))
         task_id = isinstance(data, dict) and (data.get("id") or (data.get("data") or {}).get("id"))
         if not task_id:
             raise OutcomeUnknown("the submit answer carried no task id; the task may exist — check the "
@@ -64,7 +65,7 @@ class FoxApiProvider(Provider):
         return RemoteRef(str(task_id))
 
     def poll(self, ref: RemoteRef) -> PollResult:
-        data = self.json_of(self.call("GET", f"/v1/tasks/{ref.remote_id}", safe=True))
+        data = self.json_of(self.call("GET", endpoints.path("foxapi", "poll", id=ref.remote_id), safe=True))
         if isinstance(data, dict) and isinstance(data.get("data"), dict) and "status" not in data:
             data = data["data"]
         status = str(data.get("status", "")).lower()

@@ -1,9 +1,10 @@
-"""Runware REST (providers.md §2): one POST endpoint taking a JSON array of tasks.
+"""Runware REST (docs/providers.md §2): one POST endpoint taking a JSON array of tasks.
 
 The job id is the caller's `taskUUID` (request.client_key). Re-sending it is safe: Runware
 answers `conflictTaskUUID`, which means "already accepted", and we poll it (§2.6). Local files
-are sent through `mediaStorage` as base64 data URIs — the only way Runware takes bytes (§2.8),
-hence the one place a whole file is read into memory.
+are sent through `mediaStorage` as bare base64, as both Runware SDKs do (the service sniffs the
+format from the bytes, §2.8) — the only way Runware takes bytes, hence the one place a whole file
+is read into memory. Model ids and the path come from client/endpoints.py (RUNWARE).
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from typing import Any
 
 import httpx
 
+from .. import endpoints
 from ..capabilities import default_sync_mode
 from ..errors import AuthError, InputError, JobFailed, LipsyncError, ProviderUnavailable, QuotaExceeded
 from ..events import JobState
 from ..models import JobRequest
 from .base import (
-    PollResult, Progress, Provider, RemoteRef, as_float, as_fraction, body_json, content_type, crop_segments,
-    error_for_status, flatten,
+    PollResult, Progress, Provider, RemoteRef, as_float, as_fraction, body_json, crop_segments, error_for_status,
+    flatten,
 )
 
 MAX_INLINE_BYTES = 512 * 1024 * 1024
@@ -45,7 +47,8 @@ class RunwareProvider(Provider):
 
     def post(self, tasks: list[dict[str, Any]], *, safe: bool = True, body=None) -> Any:
         kwargs: dict[str, Any] = {"body": body} if body else {"json": tasks}
-        response = self.call("POST", "/v1", safe=safe, headers={"Content-Type": "application/json"}, **kwargs)
+        response = self.call("POST", endpoints.path("runware", "tasks"), safe=safe,
+                             headers={"Content-Type": "application/json"}, **kwargs)
         return self.json_of(response)
 
     # -- upload --------------------------------------------------------------------------------
@@ -56,9 +59,8 @@ class RunwareProvider(Provider):
             raise InputError(f"{os.path.basename(path)} is {size} bytes; Runware takes uploads as base64 "
                              f"and this client caps them at {MAX_INLINE_BYTES} bytes", self.name)
         with open(path, "rb") as f:
-            encoded = base64.b64encode(f.read()).decode("ascii")
-        media = f"data:{content_type(path, kind)};base64,{encoded}"
-        del encoded
+            # bare base64, no `data:` prefix: a guessed MIME type (audio/x-wav) can only be wrong
+            media = base64.b64encode(f.read()).decode("ascii")
 
         def body() -> dict[str, Any]:
             # a fresh taskUUID per attempt: a retried upload must not collide with a half-done one
@@ -79,7 +81,6 @@ class RunwareProvider(Provider):
 
     def task(self, req: JobRequest, refs: dict[str, str]) -> dict[str, Any]:
         o = req.options
-        sync3 = req.model == "sync-3"
         task: dict[str, Any] = {
             "taskType": "videoInference", "taskUUID": req.client_key, "model": self.remote_model(req.model),
             "deliveryMethod": "async", "outputType": "URL", "includeCost": bool(o.include_cost),
@@ -93,45 +94,48 @@ class RunwareProvider(Provider):
             task["ttl"] = o.ttl
         if o.safety_check is not None:
             task["safety"] = {"checkContent": bool(o.safety_check)}
-        settings: dict[str, Any] = {}
-        settings["syncMode"] = o.sync_mode or default_sync_mode(self.name, req.model)
+        settings = self.settings(req)
+        task["inputs"] = self.inputs(req, refs, settings)
+        if req.model == "sync-3":
+            task["settings"] = settings
+        else:
+            task["providerSettings"] = {"sync": settings}
+        return task
+
+    def settings(self, req: JobRequest) -> dict[str, Any]:
+        """The model settings (sync-3: top-level `settings`; lipsync-2: `providerSettings.sync`)."""
+        o = req.options
+        settings: dict[str, Any] = {"syncMode": o.sync_mode or default_sync_mode(self.name, req.model)}
         if o.temperature is not None:
             settings["temperature"] = o.temperature
         if o.active_speaker is not None:
             settings["activeSpeakerDetection"] = speaker_json(o.active_speaker)
         if o.occlusion_detection is not None:
-            settings["occlusionDetection" if sync3 else "occlusionDetectionEnabled"] = o.occlusion_detection
+            key = "occlusionDetection" if req.model == "sync-3" else "occlusionDetectionEnabled"
+            settings[key] = o.occlusion_detection
         if o.emotion is not None:
             settings["emotion"] = o.emotion
         if o.mode is not None:
             settings["mode"] = o.mode
+        return settings
+
+    def inputs(self, req: JobRequest, refs: dict[str, str], settings: dict[str, Any]) -> dict[str, Any]:
+        """`inputs` (video, one audio or TTS speech); segments go into `settings.segments`."""
         inputs: dict[str, Any] = {"video": refs["video"]}
         segments = crop_segments(req)
         if segments:
             # the documented segment form (§2.3, seed 000): each carries its audio URL/UUID itself,
             # so neither inputs.audio nor the SDK's `ref` ids are needed (sync-3 wants exactly one source)
-            out = []
             crops = {a.id: (a.start, a.end) for a in req.audio}
-            for s in segments:
-                seg: dict[str, Any] = {"startTime": s.start, "endTime": s.end, "audio": refs[s.audio_id]}
-                start, end = (s.audio_start, s.audio_end) if s.audio_start is not None else crops.get(
-                    s.audio_id, (None, None))
-                if start is not None:
-                    seg.update(audioStartTime=start, audioEndTime=end)
-                out.append(seg)
-            settings["segments"] = out
+            settings["segments"] = [segment_json(s, refs, crops) for s in segments]
         elif req.audio:
             inputs["audio"] = refs[req.audio[0].id]
         if req.text:
-            # sync-3 TTS: top-level `speech` (§2.3; exact shape [U])
-            t = req.text[0]
-            task["speech"] = {"provider": "elevenlabs", "voiceId": t.voice, "text": t.text}
-        task["inputs"] = inputs
-        if sync3:
-            task["settings"] = settings
-        else:
-            task["providerSettings"] = {"sync": settings}
-        return task
+            # sync-3 TTS: `inputs.speech`, a list of {id, provider, voiceId, text} (§2.3: the SDK's
+            # Sync3Params has no top-level `speech`; the item shape is the SDK's ISpeechInput)
+            inputs["speech"] = [{"id": t.id, "provider": "elevenlabs", "voiceId": t.voice, "text": t.text}
+                                for t in req.text[:1]]
+        return inputs
 
     def submit(self, request: JobRequest, refs: dict[str, str]) -> RemoteRef:
         ref = RemoteRef(request.client_key, {"number_results": request.options.number_results})
@@ -225,3 +229,11 @@ def speaker_json(a) -> Any:
     if a.point is not None:
         return {"frameNumber": a.frame, "coordinates": list(a.point)}
     return {"autoDetect": bool(a.auto)}
+
+
+def segment_json(s, refs: dict[str, str], crops: dict) -> dict[str, Any]:
+    seg: dict[str, Any] = {"startTime": s.start, "endTime": s.end, "audio": refs[s.audio_id]}
+    start, end = (s.audio_start, s.audio_end) if s.audio_start is not None else crops.get(s.audio_id, (None, None))
+    if start is not None:
+        seg.update(audioStartTime=start, audioEndTime=end)
+    return seg

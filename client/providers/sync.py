@@ -1,9 +1,9 @@
-"""sync.so direct API (providers.md §1).
+"""sync.so direct API (docs/providers.md §1).
 
 Uploads use the asset flow (§1.14: presign -> PUT -> register); inputs are then passed by URL.
 Submits carry the caller's `Idempotency-Key` (§1.11), so they are retried like GETs; a 503
 `IDEMPOTENCY_OUTCOME_UNKNOWN` with a `generationId` is polled, never re-keyed. Polls use the
-long-poll `wait=true` (§1.8) and its `Retry-After` hint.
+long-poll `wait=true` (§1.8) and its `Retry-After` hint. Paths: client/endpoints.py (SYNC).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from .. import endpoints
 from ..capabilities import default_sync_mode
 from ..errors import JobFailed, LipsyncError, OutcomeUnknown
 from ..events import JobState
@@ -52,7 +53,7 @@ class SyncProvider(Provider):
     def upload(self, path: str, kind: str, progress: Progress) -> str:
         ctype = content_type(path, kind)
         size = os.path.getsize(path)
-        presign = self.json_of(self.call("POST", "/v2/assets/upload", safe=True, json={
+        presign = self.json_of(self.call("POST", endpoints.path("sync", "presign"), safe=True, json={
             "fileName": os.path.basename(path), "contentType": ctype, "size": size}))
         upload_url = presign.get("uploadUrl")
         public_url = presign.get("url")
@@ -66,7 +67,7 @@ class SyncProvider(Provider):
 
         self.http.request("PUT", upload_url, safe=True, parse_error=self.parse_error, body=body,
                           headers={"Content-Type": ctype, "Content-Length": str(size)})
-        asset = body_json(self.call("POST", "/v2/assets", safe=True, json={
+        asset = body_json(self.call("POST", endpoints.path("sync", "register"), safe=True, json={
             "url": public_url, "type": kind.upper(), "name": os.path.basename(path)}))
         # the registered asset's URL when given, else the presign answer's (§1.14 practitioner note)
         if isinstance(asset, dict) and asset.get("url"):
@@ -77,7 +78,7 @@ class SyncProvider(Provider):
         """sync.so remembers uploads by content hash per key (§1.14 dedup); a miss or an old
         server without the route just means "upload it"."""
         try:
-            data = body_json(self.call("GET", "/v2/assets/uploaded", safe=True,
+            data = body_json(self.call("GET", endpoints.path("sync", "find_uploaded"), safe=True,
                                        params={"contentSha256": sha256, "type": kind.upper()}))
         except LipsyncError:
             return None
@@ -114,7 +115,8 @@ class SyncProvider(Provider):
         crops = {a.id: (a.start, a.end) for a in req.audio}
         for s in seg_list:
             audio: dict[str, Any] = {"refId": s.audio_id}
-            start, end = (s.audio_start, s.audio_end) if s.audio_start is not None else crops.get(s.audio_id, (None, None))
+            start, end = ((s.audio_start, s.audio_end) if s.audio_start is not None
+                          else crops.get(s.audio_id, (None, None)))
             if start is not None:
                 audio.update(startTime=start, endTime=end)
             seg: dict[str, Any] = {"startTime": s.start, "endTime": s.end, "audioInput": audio}
@@ -131,7 +133,7 @@ class SyncProvider(Provider):
     def submit(self, request: JobRequest, refs: dict[str, str]) -> RemoteRef:
         body = self.body(request, refs)
         try:
-            response = self.call("POST", "/v2/generate", safe=True, json=body,
+            response = self.call("POST", endpoints.path("sync", "submit"), safe=True, json=body,
                                  headers={"Idempotency-Key": request.client_key})
         except OutcomeUnknown as exc:
             generation = getattr(exc, "generation_id", None)
@@ -147,7 +149,8 @@ class SyncProvider(Provider):
 
     def estimate_cost(self, request: JobRequest, refs: dict[str, str]) -> float | None:
         """sync.so's own estimate (POST /v2/analyze/cost, §1.2): an array of one estimate."""
-        data = self.json_of(self.call("POST", "/v2/analyze/cost", safe=True, json=self.body(request, refs)))
+        data = self.json_of(self.call("POST", endpoints.path("sync", "estimate"), safe=True,
+                                      json=self.body(request, refs)))
         if isinstance(data, list) and data:
             data = data[0]
         if isinstance(data, dict) and data.get("estimatedGenerationCost") is not None:
@@ -159,7 +162,7 @@ class SyncProvider(Provider):
     def poll(self, ref: RemoteRef) -> PollResult:
         # never hold the line longer than our own longest pause, so cancels stay responsive
         hold = int(max(1, min(self.long_poll, self.poll_interval[1])))
-        response = self.call("GET", f"/v2/generate/{ref.remote_id}", safe=True,
+        response = self.call("GET", endpoints.path("sync", "poll", id=ref.remote_id), safe=True,
                              params={"wait": "true", "timeout": str(hold)})
         data = self.json_of(response)
         if not isinstance(data, dict):

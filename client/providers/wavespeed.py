@@ -1,26 +1,35 @@
-"""WaveSpeedAI (providers.md §3): `{code, message, data}` envelopes, no idempotency.
+"""WaveSpeedAI (docs/providers.md §3): `{code, message, data}` envelopes, no idempotency.
 
 A submit is never re-sent after it may have reached the server (the official SDK's rule,
-§3.4); uploads go through `media/upload/binary` (multipart, streamed).
+§3.4). Uploads take the SDK's ticket flow (§3.5): `POST /api/v3/media/uploads` names the file,
+the answer holds a presigned PUT (sent without our key) and the `download_url` the model reads.
+Paths and model paths come from client/endpoints.py (WAVESPEED).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import httpx
 
+from .. import endpoints
 from ..capabilities import default_sync_mode
 from ..errors import JobFailed, LipsyncError, OutcomeUnknown
 from ..events import JobState
 from ..models import JobRequest
+from ..transport import check_url
 from ..uploads import ProgressReader
-from .base import PollResult, Progress, Provider, RemoteRef, body_json, content_type, error_for_status, flatten
+from .base import (
+    PollResult, Progress, Provider, RemoteRef, body_json, content_type, error_for_status, file_size, flatten,
+)
 
 STATES = {
     "created": JobState.QUEUED, "pending": JobState.QUEUED, "queued": JobState.QUEUED,
     "processing": JobState.PROCESSING, "completed": JobState.COMPLETED, "failed": JobState.FAILED,
     "cancelled": JobState.CANCELLED, "canceled": JobState.CANCELLED, "timeout": JobState.FAILED,
+    # the SDK ends its wait on deleted, cancelled and timeout too (wavespeed 2.0.5 `_wait`, §3.3)
+    "deleted": JobState.FAILED,
 }
 # prediction error codes (§3.3): 1xxx = fix the input, 1200 = moderation
 REJECT_CODES = {"1200"}
@@ -41,21 +50,33 @@ class WaveSpeedProvider(Provider):
         return inner if isinstance(inner, dict) else {}
 
     def upload(self, path: str, kind: str, progress: Progress) -> str:
-        def body() -> dict[str, Any]:
-            reader = ProgressReader(path, progress)
-            return {"files": {"file": (reader.name, reader, content_type(path, kind))}}
+        ctype = content_type(path, kind)
+        size = file_size(path)
+        ticket = self.envelope(self.call("POST", endpoints.path("wavespeed", "upload"), safe=True, json={
+            "filename": os.path.basename(path), "size": size, "content_type": ctype}))
+        put = ticket.get("upload") if isinstance(ticket.get("upload"), dict) else {}
+        url = ticket.get("download_url")
+        if str(put.get("method", "")).upper() != "PUT" or not put.get("url") or not url:
+            raise LipsyncError("the upload ticket carried no PUT instruction or download_url", self.name)
+        # a presigned storage URL carries its own signature: the key is never sent there
+        check_url(str(put["url"]), "upload URL", self.name)
+        raw = put.get("headers")
+        headers = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+        headers["Content-Length"] = str(size)
 
-        data = self.envelope(self.call("POST", "/api/v3/media/upload/binary", safe=True, body=body))
-        url = data.get("download_url") or data.get("url")
-        if not url:
-            raise LipsyncError("the upload answer carried no download_url", self.name)
+        def body() -> dict[str, Any]:
+            return {"content": ProgressReader(path, progress)}
+
+        self.http.request("PUT", str(put["url"]), safe=True, parse_error=self.parse_error, headers=headers,
+                          body=body)
         return str(url)
 
     def submit(self, request: JobRequest, refs: dict[str, str]) -> RemoteRef:
         body = {"video": refs["video"], "audio": refs[request.audio[0].id],
                 "sync_mode": request.options.sync_mode or default_sync_mode(self.name, request.model)}
         model = self.remote_model(request.model)
-        data = self.envelope(self.call("POST", f"/api/v3/{model}", safe=False, json=body))
+        data = self.envelope(self.call("POST", endpoints.path("wavespeed", "submit", model=model), safe=False,
+                                       json=body))
         pred_id = data.get("id")
         if not pred_id:
             raise OutcomeUnknown("the submit answer carried no prediction id; the job may exist — "
@@ -64,7 +85,7 @@ class WaveSpeedProvider(Provider):
 
     def poll(self, ref: RemoteRef) -> PollResult:
         # rebuilt from the configured base, not from `urls.get` (requests that carry the key)
-        data = self.envelope(self.call("GET", f"/api/v3/predictions/{ref.remote_id}/result", safe=True))
+        data = self.envelope(self.call("GET", endpoints.path("wavespeed", "poll", id=ref.remote_id), safe=True))
         status = str(data.get("status", "")).lower()
         state = STATES.get(status, JobState.PROCESSING if status else JobState.UNKNOWN)
         result = PollResult(state=state, message=status)

@@ -1,4 +1,4 @@
-"""One module per provider; each speaks its real protocol under `/<provider>` (providers.md §1-§5)."""
+"""One module per provider; each speaks its real protocol under `/<provider>` (docs/providers.md §1-§5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""fal.ai queue protocol (providers.md §5.1): `Authorization: Key <FAL_KEY>`, queue + CDN storage.
+"""fal.ai queue protocol (docs/providers.md §5.1): `Authorization: Key <FAL_KEY>`, queue + CDN storage.
 
 Submit `POST /fal-ai/sync-lipsync[/v2[/pro]|/v3]`; status, result and cancel URLs DROP the model
 sub-path: `/fal-ai/sync-lipsync/requests/{id}[/status|/cancel]`. Storage: token from
@@ -138,7 +138,7 @@ class FalProvider(Provider):
         status = job.status()
         urls = self._urls(job.id)
         logs = [{"timestamp": time.strftime("%Y-%m-%dT%H:%M:%S"), "level": "INFO", "source": "user",
-                 "message": "sandbox: rendering"}] if req.arg("logs") == "1" else None
+                 "message": "sandbox: rendering"}] if _truthy(req.arg("logs")) else None
         if status == PENDING:
             return Response.json(STATUS_HTTP, {"status": "IN_QUEUE", "queue_position": 0,
                                                "response_url": urls["response_url"]})
@@ -195,3 +195,7 @@ class FalProvider(Provider):
             return Response.json(202, {"status": "CANCELLATION_REQUESTED"})
         return Response.json(400, {"status": "ALREADY_COMPLETED"})
 
+
+def _truthy(value: str | None) -> bool:
+    # fal-client sends `logs=true`/`logs=false` (httpx's spelling of a bool), the docs show `logs=1`
+    return (value or "").lower() in ("1", "true")

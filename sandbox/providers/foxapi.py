@@ -1,4 +1,4 @@
-"""FoxAPI / EvoLink "task-unified" API (providers.md §4): Bearer auth, unified async tasks.
+"""FoxAPI / EvoLink "task-unified" API (docs/providers.md §4): Bearer auth, unified async tasks.
 
 Submit `POST /v1/videos/generations` -> task `task-unified-<unix>-<8 chars>`; poll `GET /v1/tasks/{id}`
 (pending 0-10 % -> processing 10-80 % -> completed 100 % | failed); uploads `POST /v1/files/upload/stream`

@@ -1,8 +1,9 @@
-"""Runware (providers.md §2): one POST /v1 taking a JSON array of tasks, dispatched on taskType.
+"""Runware (docs/providers.md §2): one POST /v1 taking a JSON array of tasks, dispatched on taskType.
 
 Auth by `Authorization: Bearer` or a leading `authentication` task; `ping`; `mediaStorage` uploads
-(URL / data URI / raw base64); `videoInference` acks; cumulative `getResponse`; client-chosen
-`taskUUID` as the idempotency key (reuse -> `conflictTaskUUID`, §2.6).
+(URL / data URI / raw base64) and the image-only `imageUpload`; `videoInference` acks; cumulative
+`getResponse`; client-chosen `taskUUID` as the idempotency key (reuse -> `conflictTaskUUID`, §2.6).
+Top-level fields are checked against the official SDK's field tables (runware_schema.py).
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ from ..validation import Invalid, check_enum, check_keys, check_range, check_typ
 from ..wire import Request, Response
 from .base import Provider
 from .runware_inputs import parse_audios, parse_segments, parse_speaker, parse_speech
+from .runware_schema import UTILITY_TASKS, VIDEO_TASKS, check_fields
 
-AIRS = {"sync:lipsync-2@1": "lipsync-2", "sync:lipsync-2-pro@1": "lipsync-2-pro",
-        # §2.2 [U]: docs say sync:3@0, the newest SDK registry sync:lipsync@3; accept both.
-        "sync:lipsync@3": "sync-3", "sync:3@0": "sync-3"}
+# §2.2: the SDK registry's AIRs (runware_schema.VIDEO_TASKS); the older `sync:lipsync@3` is refused.
+AIRS = {"sync:lipsync-2@1": "lipsync-2", "sync:lipsync-2-pro@1": "lipsync-2-pro", "sync:3@0": "sync-3"}
 PRICE_PER_AUDIO_SECOND = {"lipsync-2": 0.044, "lipsync-2-pro": 0.0733, "sync-3": 0.1173}  # 2-pro/3: [U]
-REQUIRE_ASYNC_DELIVERY = True  # [U] §2.3: "async" is the only allowed value; the platform default is sync
 CONCURRENCY_CODE = "rateLimitExceeded"  # [U] §2.6: "no hard rate limits"; used when a cap is configured
 DOCS_URL = "https://runware.ai/docs/en/video-inference/api-reference"
 FAILURE_CODES = {  # neutral failure kind -> Runware error code [U mapping; codes from §2.5]
@@ -36,9 +36,6 @@ FAILURE_CODES = {  # neutral failure kind -> Runware error code [U mapping; code
     "pipeline": ("inferenceError", "Inference failed."),
 }
 FAULT_CODES = {429: "rateLimitExceeded", 500: "internalServerError", 502: "badGateway", 503: "serviceUnavailable"}
-VI_KEYS = ("taskType", "taskUUID", "model", "deliveryMethod", "outputType", "outputFormat", "outputQuality",
-           "webhookURL", "uploadEndpoint", "includeCost", "ttl", "numberResults", "safety", "inputs",
-           "providerSettings", "settings", "speech")
 SYNC2_KEYS = ("syncMode", "temperature", "activeSpeakerDetection", "occlusionDetectionEnabled", "occlusionDetection",
               "segments")
 SYNC3_KEYS = ("syncMode", "temperature", "activeSpeakerDetection", "emotion", "mode", "occlusionDetection",
@@ -89,7 +86,7 @@ class RunwareProvider(Provider):
             return "submit"
         if "getResponse" in types:
             return "poll"
-        if "mediaStorage" in types:
+        if types & {"mediaStorage", "imageUpload"}:
             return "upload"
         return "other"
 
@@ -139,6 +136,8 @@ class RunwareProvider(Provider):
                     data.append({"taskType": "ping", "pong": True})
                 elif kind == "mediaStorage":
                     data.append(self.media_storage(req, task))
+                elif kind == "imageUpload":
+                    data.append(self.image_upload(task))
                 elif kind == "videoInference":
                     ack = self.video_inference(task, key)
                     if not self.state.setting("runware", "runware_empty_ack"):
@@ -177,46 +176,65 @@ class RunwareProvider(Provider):
             self.state.idempotency[("runware", raw)] = kind
         return raw
 
-    # -- mediaStorage (§2.8) --------------------------------------------------------------------
+    # -- mediaStorage, imageUpload (§2.8) -------------------------------------------------------
     def media_storage(self, req: Request, task: dict) -> dict:
-        op = task.get("operation", "upload")
-        if op == "delete":
-            media_uuid = task.get("mediaUUID")
-            with self.state.lock:
-                f = self.state.files.pop(str(media_uuid), None)
-            if f is None:
-                raise TaskError("invalidMediaUUID", "No media with this mediaUUID", "mediaUUID")
-            return {"taskType": "mediaStorage", "taskUUID": task.get("taskUUID"), "operation": "delete",
-                    "mediaUUID": media_uuid}
-        if op != "upload":
-            raise TaskError("invalidOperation", "operation must be upload or delete", "operation")
         try:
-            check_keys(task, ("taskType", "taskUUID", "operation", "media"))
-            media = check_type(require(task, "media"), "media", "string")
+            check_fields(task, UTILITY_TASKS["mediaStorage"])
         except Invalid as exc:
             raise _task_error(exc) from None
+        op, media = task["operation"], task["media"]
+        if op == "delete":
+            # the SDK's MediaStorageParams names the media in `media` for both operations
+            with self.state.lock:
+                f = self.state.files.pop(media, None)
+            if f is None:
+                raise TaskError("invalidMedia", "No media with this mediaUUID", "media")
+            return {"taskType": "mediaStorage", "taskUUID": task["taskUUID"], "operation": "delete",
+                    "mediaUUID": media}
+        if op != "upload":
+            raise TaskError("invalidOperation", "operation must be upload or delete", "operation")
         task_uuid = self._new_uuid(task, "mediaStorage")
+        f = self._store(media, "media")
+        return {"taskType": "mediaStorage", "taskUUID": task_uuid, "operation": "upload", "mediaUUID": f.id,
+                "mediaURL": self.state.file_url(f)}
+
+    def image_upload(self, task: dict) -> dict:
+        """The older image-only upload (§2.8): `image` as URL, data URI or base64 -> imageUUID."""
+        try:
+            check_fields(task, UTILITY_TASKS["imageUpload"])
+        except Invalid as exc:
+            raise _task_error(exc) from None
+        task_uuid = self._new_uuid(task, "imageUpload")
+        f = self._store(task["image"], "image")
+        if not f.content_type.startswith("image/"):
+            with self.state.lock:
+                self.state.files.pop(f.id, None)
+            raise TaskError("invalidImage", "imageUpload takes images only; use mediaStorage", "image")
+        return {"taskType": "imageUpload", "taskUUID": task_uuid, "imageUUID": f.id,
+                "imageURL": self.state.file_url(f)}
+
+    def _store(self, media: str, field: str):
+        """Store a URL / data URI / bare base64 payload; the type is sniffed when not declared."""
         ctype = "application/octet-stream"
         if media.startswith("data:"):
             head, _, payload = media.partition(",")
             ctype = head[5:].split(";")[0] or ctype
-            data = _b64(payload)
+            data = _b64(payload, field)
         elif media.startswith(("http://", "https://")):
             try:
-                with open(self.state.resolve(media, "media"), "rb") as fh:
+                with open(self.state.resolve(media, field), "rb") as fh:
                     data = fh.read()
             except Failure:
-                raise TaskError("invalidMedia", "The media URL could not be downloaded", "media") from None
+                raise TaskError(f"invalid{_cap(field)}", f"The {field} URL could not be downloaded",
+                                field) from None
         else:
-            data = _b64(media)
+            data = _b64(media, field)
         if ctype == "application/octet-stream":
             ctype = _sniff(data)
         media_uuid = str(uuid.uuid4())
         ext = {"audio/wav": "wav", "audio/x-wav": "wav", "audio/mpeg": "mp3", "video/mp4": "mp4",
                "image/png": "png", "image/jpeg": "jpg"}.get(ctype, "bin")
-        f = self.state.store_file("runware", data, f"{media_uuid}.{ext}", ctype, file_id=media_uuid)
-        return {"taskType": "mediaStorage", "taskUUID": task_uuid, "mediaUUID": f.id,
-                "mediaURL": self.state.file_url(f)}
+        return self.state.store_file("runware", data, f"{media_uuid}.{ext}", ctype, file_id=media_uuid)
 
     # -- videoInference (§2.3) ------------------------------------------------------------------
     def video_inference(self, task: dict, key: str) -> dict:
@@ -243,103 +261,96 @@ class RunwareProvider(Provider):
         return {"errors": errors} if errors else {"data": items}
 
     def _spec(self, task: dict) -> tuple[JobSpec, dict]:
-        check_keys(task, VI_KEYS)
-        if not isinstance(task.get("taskUUID"), str):
-            raise Invalid("taskUUID", "missing", "taskUUID is required")
         air = check_type(require(task, "model"), "model", "string")
         if air not in AIRS:
             raise Invalid("model", "enum", f"Unknown model {air!r}; lip-sync AIRs: {', '.join(AIRS)}")
         model = AIRS[air]
-        delivery = task.get("deliveryMethod")
-        if delivery is None and REQUIRE_ASYNC_DELIVERY:
-            raise Invalid("deliveryMethod", "missing", "deliveryMethod \"async\" is required for video models")
-        if delivery is not None:
-            check_enum(delivery, "deliveryMethod", ("async",))
-        out_types = task.get("outputType", "URL")
-        out_types = [out_types] if isinstance(out_types, str) else out_types
-        if not isinstance(out_types, list):
-            raise Invalid("outputType", "type", "outputType must be a string or array")
-        for t in out_types:
-            check_enum(t, "outputType", ("URL", "base64Data", "dataURI"))
-        fmt = check_enum(task.get("outputFormat", "MP4"), "outputFormat", ("MP4", "WEBM", "MOV")).lower()
+        # the SDK's own field table for this AIR: unknown fields, types and Literal values (§2.3, §8)
+        check_fields(task, VIDEO_TASKS[air])
+        # docs (models/sync-3, sync-lipsync-2): default and only value "async" [D]
+        check_enum(task.get("deliveryMethod", "async"), "deliveryMethod", ("async",))
+        fmt = task.get("outputFormat", "MP4").lower()
         if "outputQuality" in task:
             check_range(task["outputQuality"], "outputQuality", 20, 99, integer=True)
-        include_cost = check_type(task.get("includeCost", False), "includeCost", "bool")
         if "ttl" in task:
             check_range(task["ttl"], "ttl", 60, None, integer=True)
         n = check_range(task.get("numberResults", 1), "numberResults", 1, 4, integer=True)
-        for name in ("webhookURL", "uploadEndpoint"):
-            if name in task:
-                check_type(task[name], name, "string")
         if "safety" in task:
-            safety = check_type(task["safety"], "safety", "object")
+            safety = task["safety"]
             check_keys(safety, ("checkContent", "mode"), "safety")
             if "checkContent" in safety:
                 check_type(safety["checkContent"], "safety.checkContent", "bool")
             if "mode" in safety:
                 check_enum(safety["mode"], "safety.mode", ("none", "fast", "full"))
-        inputs = check_type(require(task, "inputs"), "inputs", "object")
-        check_keys(inputs, ("video", "audio", "audios", "speech"), "inputs")
+        inputs = task["inputs"]
+        allowed = ("video", "audio", "audios", "speech") if model == "sync-3" else ("video", "audio", "audios")
+        check_keys(inputs, allowed, "inputs")
         video = check_type(require(inputs, "video", "inputs"), "inputs.video", "string")
         audios = parse_audios(inputs)
-        speech = task.get("speech", inputs.get("speech"))
         if model == "sync-3":
-            if "providerSettings" in task:
-                raise Invalid("providerSettings", "unknown", "sync-3 takes its parameters in settings, "
-                                                             "not providerSettings")
-            settings = check_type(task.get("settings") or {}, "settings", "object")
-            check_keys(settings, SYNC3_KEYS, "settings")
-            # §2.3: syncMode for sync-3 has no "loop"; default cut_off.
-            sync_mode = check_enum(settings.get("syncMode", "cut_off"), "settings.syncMode",
-                                   ("bounce", "cut_off", "silence", "remap"))
-            if "emotion" in settings:
-                check_enum(settings["emotion"], "settings.emotion", EMOTIONS)
-            if "mode" in settings:
-                check_enum(settings["mode"], "settings.mode", ("lips", "face", "head"))
-            if "occlusionDetection" in settings:
-                check_type(settings["occlusionDetection"], "settings.occlusionDetection", "bool")
-            if "tts" in settings:
-                if speech is None:
-                    raise Invalid("settings.tts", "conflict", "settings.tts requires speech")
-                tts = check_type(settings["tts"], "settings.tts", "object")
-                check_keys(tts, ("provider", "stability", "similarityBoost"), "settings.tts")
-            sources = sum(x is not None for x in (inputs.get("audio") or inputs.get("audios"), speech,
-                                                  settings.get("segments")))
-            if sources != 1:
-                raise Invalid("inputs.audio", "conflict", "Use exactly one of inputs.audio, speech, settings.segments")
-            where = "settings"
+            settings, sync_mode, where = self._sync3_settings(task, inputs)
         else:
-            if "settings" in task:
-                raise Invalid("settings", "unknown", f"{model} takes its parameters in providerSettings.sync")
-            ps = check_type(task.get("providerSettings") or {}, "providerSettings", "object")
-            check_keys(ps, ("sync",), "providerSettings")
-            settings = check_type(ps.get("sync") or {}, "providerSettings.sync", "object")
-            check_keys(settings, SYNC2_KEYS, "providerSettings.sync")
-            # §2.3: lipsync-2 / 2-pro default to bounce.
-            sync_mode = check_enum(settings.get("syncMode", "bounce"), "providerSettings.sync.syncMode",
-                                   ("bounce", "loop", "cut_off", "silence", "remap"))
-            for flag in ("occlusionDetectionEnabled", "occlusionDetection"):
-                if flag in settings:
-                    check_type(settings[flag], f"providerSettings.sync.{flag}", "bool")
-            where = "providerSettings.sync"
+            settings, sync_mode, where = self._sync2_settings(task)
         if "temperature" in settings:
             check_range(settings["temperature"], f"{where}.temperature", 0, 1)
         speaker = parse_speaker(settings.get("activeSpeakerDetection"), f"{where}.activeSpeakerDetection")
-        if speech is not None:
-            audios += parse_speech(speech)
+        if inputs.get("speech") is not None:
+            audios += parse_speech(inputs["speech"])
         segments = parse_segments(settings.get("segments"), audios, f"{where}.segments")
         if not audios:
             raise Invalid("inputs.audio", "missing", "inputs.audio is required")
         spec = JobSpec(model, video, audios, sync_mode, segments, speaker,
                        {"providerSettings": task.get("providerSettings"), "settings": task.get("settings")},
                        number_results=n, output_format=fmt)
-        return spec, {"include_cost": include_cost, "output_types": out_types}
+        return spec, {"include_cost": task.get("includeCost", False)}
+
+    @staticmethod
+    def _sync3_settings(task: dict, inputs: dict) -> tuple[dict, str, str]:
+        settings = task.get("settings") or {}
+        check_keys(settings, SYNC3_KEYS, "settings")
+        # §2.3: syncMode for sync-3 has no "loop"; default cut_off.
+        sync_mode = check_enum(settings.get("syncMode", "cut_off"), "settings.syncMode",
+                               ("bounce", "cut_off", "silence", "remap"))
+        if "emotion" in settings:
+            check_enum(settings["emotion"], "settings.emotion", EMOTIONS)
+        if "mode" in settings:
+            check_enum(settings["mode"], "settings.mode", ("lips", "face", "head"))
+        if "occlusionDetection" in settings:
+            check_type(settings["occlusionDetection"], "settings.occlusionDetection", "bool")
+        speech = inputs.get("speech")
+        if "tts" in settings:
+            if speech is None:
+                raise Invalid("settings.tts", "conflict", "settings.tts requires inputs.speech")
+            tts = check_type(settings["tts"], "settings.tts", "object")
+            check_keys(tts, ("provider", "stability", "similarityBoost"), "settings.tts")
+        sources = sum(x is not None for x in (inputs.get("audio") or inputs.get("audios"), speech,
+                                              settings.get("segments")))
+        if sources != 1:
+            raise Invalid("inputs.audio", "conflict",
+                          "Use exactly one of inputs.audio, inputs.speech, settings.segments")
+        return settings, sync_mode, "settings"
+
+    @staticmethod
+    def _sync2_settings(task: dict) -> tuple[dict, str, str]:
+        ps = task.get("providerSettings") or {}
+        check_keys(ps, ("sync",), "providerSettings")
+        settings = check_type(ps.get("sync") or {}, "providerSettings.sync", "object")
+        check_keys(settings, SYNC2_KEYS, "providerSettings.sync")
+        # §2.3: lipsync-2 / 2-pro default to bounce.
+        sync_mode = check_enum(settings.get("syncMode", "bounce"), "providerSettings.sync.syncMode",
+                               ("bounce", "loop", "cut_off", "silence", "remap"))
+        for flag in ("occlusionDetectionEnabled", "occlusionDetection"):
+            if flag in settings:
+                check_type(settings[flag], f"providerSettings.sync.{flag}", "bool")
+        return settings, sync_mode, "providerSettings.sync"
 
     # -- getResponse (§2.4) ---------------------------------------------------------------------
     def get_response(self, task: dict, key: str) -> tuple[list, list]:
-        task_uuid = task.get("taskUUID")
-        if not isinstance(task_uuid, str):
-            raise TaskError("missingTaskUUID", "taskUUID is required", "taskUUID")
+        try:
+            check_fields(task, UTILITY_TASKS["getResponse"])
+        except Invalid as exc:
+            raise _task_error(exc) from None
+        task_uuid = task["taskUUID"]
         job = self.state.get_job("runware", task_uuid)
         if job is None or job.api_key != key:
             raise TaskError("taskFailedOrNotFound", f"No task with taskUUID {task_uuid}", "taskUUID")
@@ -368,28 +379,28 @@ class RunwareProvider(Provider):
         audio_s = seconds.get(job.spec.audios[0].id, 0.0) if job.spec.segments == [] else \
             job.info.get("output_seconds", 0.0)
         for i, fid in enumerate(job.outputs):
-            item = dict(base, status="success", videoUUID=fid, seed=12345 + i)
-            if i < len(urls) and "URL" in job.extra["output_types"]:
+            item = dict(base, status="success", videoUUID=_uuid_of(fid), seed=12345 + i)
+            if i < len(urls):
                 item["videoURL"] = urls[i]
-            for t in job.extra["output_types"]:
-                if t in ("base64Data", "dataURI") and not job.output_missing:
-                    with open(self.state.files[fid].path, "rb") as fh:
-                        b64 = base64.b64encode(fh.read()).decode()
-                    if t == "base64Data":
-                        item["videoBase64Data"] = b64
-                    else:
-                        item["videoDataURI"] = f"data:{self.state.files[fid].content_type};base64,{b64}"
             if job.extra["include_cost"]:  # §2.4: cost only with includeCost
                 item["cost"] = round(audio_s * PRICE_PER_AUDIO_SECOND[job.spec.model], 4)
             items.append(item)
         return items, []
 
 
-def _b64(payload: str) -> bytes:
+def _b64(payload: str, field: str = "media") -> bytes:
     try:
         return base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
-        raise TaskError("invalidMedia", "media must be a URL, a data URI or base64", "media") from None
+        raise TaskError(f"invalid{_cap(field)}", f"{field} must be a URL, a data URI or base64", field) from None
+
+
+def _uuid_of(file_id: str) -> str:
+    """Stored files have 32-hex ids; result items carry them as UUIDs (videoUUID, §2.4)."""
+    try:
+        return str(uuid.UUID(file_id))
+    except ValueError:
+        return file_id
 
 
 def _sniff(data: bytes) -> str:

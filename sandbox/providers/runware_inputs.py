@@ -1,4 +1,4 @@
-"""Audio inputs, speech, active-speaker hints and segments of a Runware videoInference task (providers.md §2.3)."""
+"""Audio inputs, speech, active-speaker hints and segments of a Runware videoInference task (docs/providers.md §2.3)."""
 
 from __future__ import annotations
 
@@ -32,12 +32,20 @@ def _audio_list(items, where: str) -> list[AudioSource]:
 
 
 def parse_speech(speech) -> list[AudioSource]:
-    # §2.3: shape of `speech` is [U]; accept an object or a list of {id, provider, voiceId, text}.
-    items = speech if isinstance(speech, list) else [speech]
+    # §2.3: `inputs.speech` is a list of {id, provider, voiceId, text} (runware 0.5.24 ISpeechInput);
+    # the object form and unknown keys are refused.
+    check_type(speech, "inputs.speech", "array")
+    if not speech:
+        raise Invalid("inputs.speech", "range", "inputs.speech needs at least one item")
     out = []
-    for i, item in enumerate(items):
-        check_type(item, f"speech[{i}]", "object")
-        text = check_type(require(item, "text", f"speech[{i}]"), f"speech[{i}].text", "string")
+    for i, item in enumerate(speech):
+        where = f"inputs.speech[{i}]"
+        check_type(item, where, "object")
+        check_keys(item, ("id", "provider", "voiceId", "text"), where)
+        for name in ("id", "provider", "voiceId"):
+            if name in item:
+                check_type(item[name], f"{where}.{name}", "string")
+        text = check_type(require(item, "text", where), f"{where}.text", "string")
         out.append(AudioSource(str(item.get("id") or f"speech{i}"), text=text))
     return out
 

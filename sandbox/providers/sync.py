@@ -1,7 +1,9 @@
-"""sync.so (providers.md §1): x-api-key, /v2/generate JSON or multipart, assets, idempotency, long-poll.
+"""sync.so (docs/providers.md §1): x-api-key, /v2/generate JSON or multipart, assets, idempotency, long-poll.
 
+Answers follow the official SDK's types (syncsdk 0.3.0 `sync/common/types`: Generation, Asset,
+PaginatedAssetsResponse, ModelInfo, EstimatedGenerationCost), so the SDK parses every one.
 [U] choices (documented constants below): default sync_mode, the idempotency conflict answer, the
-validation errorCode, the 401 errorCode.
+validation errorCode, the 401 errorCode, the model ids and versions of GET /v2/models.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ MODELS = ("lipsync-1.9.0-beta", "lipsync-2", "lipsync-2-pro", "sync-3")
 DEFAULT_SYNC_MODE = "cut_off"  # [U] §1.4: server default not stated; fal/WaveSpeed/Runware-sync-3 use cut_off
 # §1.13 upper bound (Creator plan) $/s at 25 fps, used by /v2/analyze/cost.
 PRICE_PER_SECOND = {"lipsync-1.9.0-beta": 0.025, "lipsync-2": 0.05, "lipsync-2-pro": 0.083, "sync-3": 0.133}
+MODEL_VERSIONS = {"lipsync-1.9.0-beta": "1.9.0-beta", "lipsync-2": "2", "lipsync-2-pro": "2", "sync-3": "3"}  # [U]
 VALIDATION_CODE = "validation_error"  # [U] errorCode of NestJS validation 400s
 UNAUTHORIZED_CODE = "unauthorized"  # [U]
 IDEMPOTENCY_CONFLICT = (422, "IDEMPOTENCY_KEY_REUSED")  # [U] §1.11: "IDEMPOTENCY_* family", code not seen
@@ -120,22 +123,36 @@ class SyncProvider(Provider):
         if m and (f is None or not f.path):
             return self.error(400, "asset_upload_not_found", "No uploaded file at this URL; PUT it first")
         ctype = (f.content_type if f else "") or ""
-        kind = body.get("type") or ("AUDIO" if ctype.startswith("audio") else
-                                    "IMAGE" if ctype.startswith("image") else "VIDEO")
+        kind = body.get("type") or _asset_type(ctype)
+        asset = self._new_asset(req, kind, url, f, body.get("name"), "UPLOAD" if f else "URL")
+        return Response.json(201, _public(asset))
+
+    def _new_asset(self, req: Request, kind: str, url: str, f, name: str | None, input_type: str) -> dict:
+        """An asset as the SDK's `Asset` type has it (id, createdAt, updatedAt, type, visibility, ...)."""
         now = iso(time.time())
         asset = {"id": str(uuid.uuid4()), "createdAt": now, "updatedAt": now, "type": kind,
-                 "visibility": "USER", "name": body.get("name") or (f.name if f else url.rsplit("/", 1)[-1]),
+                 "visibility": "USER", "name": name or (f.name if f else url.rsplit("/", 1)[-1]),
                  "url": url, "size": f.size if f else None, "format": (f.name.rsplit(".", 1)[-1] if f else None),
-                 "inputType": "UPLOAD" if f else "URL"}
-        self.state.assets[asset["id"]] = dict(asset, _key=self.api_key(req), _sha=f.sha256 if f else None)
-        return Response.json(201, asset)
+                 "inputType": input_type, "_key": self.api_key(req), "_sha": f.sha256 if f else None}
+        self.state.assets[asset["id"]] = asset
+        return asset
 
     def _assets(self, req: Request) -> list[dict]:
         key = self.api_key(req)
         return [a for a in self.state.assets.values() if a["_key"] == key]
 
     def list_assets(self, req: Request) -> Response:
-        return Response.json(200, {"data": [_public(a) for a in self._assets(req)]})
+        """PaginatedAssetsResponse: {items, nextCursor, totalCount}; `cursor` is an offset [U]."""
+        types = {t for t in (req.arg("types") or "").split(",") if t}
+        assets = [a for a in self._assets(req) if not types or a["type"] in types]
+        raw_limit, raw_cursor = req.arg("limit", "50"), req.arg("cursor", "0")
+        if not (raw_limit or "").isdigit() or not 1 <= int(raw_limit) <= 100 or not (raw_cursor or "0").isdigit():
+            return self.error(400, VALIDATION_CODE, ["limit must be 1-100 and cursor a value from nextCursor"])
+        start, limit = int(raw_cursor or 0), int(raw_limit)
+        page = assets[start:start + limit]
+        more = start + limit < len(assets)
+        return Response.json(200, {"items": [_public(a) for a in page], "totalCount": len(assets),
+                                   "nextCursor": str(start + limit) if more else None})
 
     def find_uploaded(self, req: Request) -> Response:
         sha, kind = req.arg("contentSha256"), req.arg("type")
@@ -173,7 +190,7 @@ class SyncProvider(Provider):
                                                         "request body")
                     return Response.json(seen["status"], seen["body"], {"Idempotent-Replayed": "true"})
             try:
-                body = self._attach_files(body, files, key)
+                body = self._attach_files(body, files, req)
                 spec = self._spec(body)
             except Invalid as exc:
                 return self.invalid(exc)
@@ -215,15 +232,14 @@ class SyncProvider(Provider):
             return body, files
         return _json_object(req), {}
 
-    def _attach_files(self, body: dict, files: dict, key: str) -> dict:
+    def _attach_files(self, body: dict, files: dict, req: Request) -> dict:
         if not files:
             return body
         inputs = [i for i in (body.get("input") or []) if isinstance(i, dict)]
         for kind, item in files.items():
             f = self.state.store_file("sync", item["data"], item["name"], item["type"])
-            asset_id = str(uuid.uuid4())
-            self.state.assets[asset_id] = {"id": asset_id, "type": kind.upper(), "url": self.state.file_url(f),
-                                           "name": f.name, "_key": key, "_sha": f.sha256, "inputType": "UPLOAD"}
+            # each file part becomes an asset passed by assetId (§1.6)
+            asset_id = self._new_asset(req, kind.upper(), self.state.file_url(f), f, f.name, "UPLOAD")["id"]
             # A file takes precedence over a URL for the same input (§1.6).
             existing = next((i for i in inputs if i.get("type") == kind), None)
             if existing:
@@ -362,7 +378,9 @@ class SyncProvider(Provider):
                                     "estimatedGenerationCost": round(frames / 25 * PRICE_PER_SECOND[spec.model], 4)}])
 
     def models(self, req: Request) -> Response:
-        return Response.json(200, [{"name": m, "pricePerSecond": PRICE_PER_SECOND[m]} for m in MODELS])
+        # ModelInfo (syncsdk): id, name, type lipsync|react, version; ids and versions [U]
+        return Response.json(200, [{"id": m, "name": m, "type": "lipsync", "version": MODEL_VERSIONS[m],
+                                    "description": f"sandbox stand-in for {m}"} for m in MODELS])
 
     def errors(self, req: Request) -> Response:
         return Response.json(200, [{"code": c, "message": m} for c, m in FAILURE_CODES.values()])
@@ -376,6 +394,10 @@ def _json_object(req: Request) -> dict:
     if not isinstance(body, dict):
         raise Invalid("body", "type", "request body must be a JSON object")
     return body
+
+
+def _asset_type(ctype: str) -> str:
+    return "AUDIO" if ctype.startswith("audio") else "IMAGE" if ctype.startswith("image") else "VIDEO"
 
 
 def _public(asset: dict) -> dict:

@@ -1,4 +1,4 @@
-"""Options, active-speaker hints and segments of a sync.so generation request (providers.md §1.4, §1.5).
+"""Options, active-speaker hints and segments of a sync.so generation request (docs/providers.md §1.4, §1.5).
 
 Unknown keys are rejected (NestJS whitelist); known options a model ignores are accepted (§1.4).
 """

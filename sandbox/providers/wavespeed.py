@@ -1,8 +1,10 @@
-"""WaveSpeedAI (providers.md §3): Bearer auth, `{code, message, data}` envelope, predictions.
+"""WaveSpeedAI (docs/providers.md §3): Bearer auth, `{code, message, data}` envelope, predictions.
 
 Submit `POST /api/v3/sync/<model>`, poll `GET /api/v3/predictions/{id}/result`; uploads through
-`/api/v3/media/upload/binary` (multipart), `/api/v3/upload` and the ticket flow
-`/api/v3/media/uploads` + PUT (§3.5). Failed predictions carry `data.code` (1402 etc., §3.3).
+the ticket flow `/api/v3/media/uploads` + PUT (what wavespeed 2.0.5 uses), and the older
+`/api/v3/media/upload/binary` and `/api/v3/upload` (multipart, §3.5). Failed predictions carry
+`data.code` (1402 etc., §3.3). `POST /api/v3/predictions/delete` (docs) leaves a prediction whose
+result reads status `deleted`, one of the SDK's terminal states [U: the live answer may be a 404].
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class WaveSpeedProvider(Provider):
         r("POST", "/api/v3/upload", self.upload_binary, "upload")
         r("POST", "/api/v3/media/uploads", self.upload_ticket, "upload")
         r("POST", r"/api/v3/sync/(?P<model>[^/]+)", self.submit, "submit")
+        r("POST", "/api/v3/predictions/delete", self.delete, "other")
         r("GET", r"/api/v3/predictions/(?P<pred_id>[^/]+)/result", self.result, "poll")
         r("GET", r"/api/v3/predictions/(?P<pred_id>[^/]+)", self.result, "poll")
 
@@ -151,7 +154,28 @@ class WaveSpeedProvider(Provider):
             return self.envelope(data)
         return self.envelope(self._prediction(job, created=True))
 
+    def delete(self, req: Request) -> Response:
+        try:
+            body = req.json()
+            ids = check_type(require(body, "ids"), "ids", "array") if isinstance(body, dict) else None
+        except (ValueError, Invalid):
+            ids = None
+        if ids is None:
+            return self.error(400, "bad_request", "ids (an array of prediction ids) is required")
+        count = 0
+        for pred_id in ids:
+            job = self.state.get_job("wavespeed", str(pred_id))
+            if job is not None and job.api_key == self.api_key(req) and not job.extra.get("deleted"):
+                job.extra["deleted"] = True
+                count += 1
+        return self.envelope({"deleted_count": count})
+
     def _prediction(self, job, created: bool = False) -> dict:
+        if job.extra.get("deleted"):
+            return {"id": job.id, "model": f"sync/{job.extra['model']}", "input": job.extra["input"], "outputs": [],
+                    "urls": {"get": f"{self.state.base_url('wavespeed')}/api/v3/predictions/{job.id}/result"},
+                    "has_nsfw_contents": [], "status": "deleted", "created_at": iso(job.created_at),
+                    "error": "The prediction was deleted.", "timings": {"inference": 0}}
         status = PENDING if created else job.status()
         urls = self.state.output_urls(job) if status == COMPLETED else []
         data = {"id": job.id, "model": f"sync/{job.extra['model']}", "input": job.extra["input"],

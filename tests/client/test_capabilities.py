@@ -132,7 +132,8 @@ def test_structural_rules():
         validate(make("runware", "lipsync-2", client_key="not-a-uuid"))
     with pytest.raises(InputError, match="lipsync-1.9.0-beta is not offered on Runware"):
         validate(make("runware", "lipsync-1.9.0-beta"))
-    with pytest.raises(InputError, match="options_override of occlusion_detection is not supported for sync-3 on sync.so"):
+    with pytest.raises(InputError,
+                       match="options_override of occlusion_detection is not supported for sync-3 on sync.so"):
         validate(make("sync", "sync-3", segments=[Segment(start=0, end=1, audio_id="a",
                                                           options_override={"occlusion_detection": True})]))
 

@@ -99,7 +99,7 @@ def test_cli_subprocess_errors_are_one_line_and_keyless(sandbox, media, tmp_path
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines()[-1] == (
         "error: FoxAPI: temperature is not supported by sync-3 on FoxAPI: "
-        "FoxAPI takes temperature only for lipsync-2 and lipsync-2-pro (providers.md §4.2).")
+        "FoxAPI takes temperature only for lipsync-2 and lipsync-2-pro (docs/providers.md §4.2).")
 
 
 def test_estimate_and_providers(media, capsys):

@@ -59,7 +59,7 @@ def test_config_env_wins_and_repr_hides_key():
     assert key_source("fal", "", {}) == "missing"
     fal = ProviderConfig("fal", "k" * 8, "http://127.0.0.1:9/fal")
     assert fal.url("/files/upload", "cdn") == "http://127.0.0.1:9/fal/files/upload"
-    assert ProviderConfig("fal", "k" * 8).url("/x", "storage") == "https://rest.alpha.fal.ai/x"
+    assert ProviderConfig("fal", "k" * 8).url("/x", "storage") == "https://rest.fal.ai/x"
 
 
 def test_errors_scrub_registered_keys_and_humanize():

@@ -105,7 +105,7 @@ def test_tts_inputs(sandbox, media, tmp_path):
     req = request("sync", "lipsync-2", media, text=[TextInput(id="t1", text="hello there", voice="v-1")],
                   segments=[Segment(start=0, end=0.5, audio_id="a1"), Segment(start=0.5, end=1.0, audio_id="t1")])
     assert isinstance(run(sandbox, req, tmp_path / "s")[-1], Completed)
-    # Runware sync-3: text only, through `speech`
+    # Runware sync-3: text only, through `inputs.speech`
     req = request("runware", "sync-3", media, audio=[], text=[TextInput(id="t1", text="hi", voice="v-2")])
     assert isinstance(run(sandbox, req, tmp_path / "r")[-1], Completed)
     jobs = sandbox.stats()["jobs"]
@@ -169,3 +169,31 @@ def test_runware_output_options_and_foxapi_progress(sandbox, media, tmp_path):
     events = run(sandbox, request("foxapi", "lipsync-2", media, options={"temperature": 0.7}), tmp_path / "f")
     progress = [e.progress for e in events if isinstance(e, Status) and e.progress is not None]
     assert progress and all(0 <= p <= 1 for p in progress) and progress[-1] == 1.0
+
+
+def test_wavespeed_deleted_prediction_ends_the_job(sandbox, media, tmp_path):
+    """A prediction deleted while it runs reads status `deleted`, a terminal state for the official
+    SDK (wavespeed 2.0.5 `_wait`): the job ends FAILED at the next poll instead of polling to its
+    deadline (docs/providers.md §3.3)."""
+    import httpx
+
+    sandbox.configure(provider="wavespeed", processing_seconds=30.0)
+    naps = []
+
+    def bounded_sleep(seconds):
+        # a client that does not stop on `deleted` would poll on to its 6-hour deadline
+        naps.append(seconds)
+        assert len(naps) < 300, "still polling a deleted prediction"
+        fast_sleep(seconds)
+
+    events = iter_job_events(request("wavespeed", "lipsync-2", media), config(sandbox, "wavespeed"), tmp_path,
+                             sleep=bounded_sleep, poll_interval=0.02, upload_cache=UploadCache())
+    sub = next(e for e in events if isinstance(e, Submitted))
+    r = httpx.post(sandbox.base_url("wavespeed") + "/api/v3/predictions/delete", json={"ids": [sub.remote_id]},
+                   headers={"Authorization": "Bearer sandbox-key"})
+    assert r.json()["data"] == {"deleted_count": 1}
+    polls_before = len([q for q in sandbox.requests() if q["op"] == "poll"])
+    end = [e for e in events if isinstance(e, (Completed, Failed))]
+    assert len(end) == 1 and isinstance(end[0], Failed) and end[0].state is JobState.FAILED
+    assert "deleted" in end[0].error.message
+    assert len([q for q in sandbox.requests() if q["op"] == "poll"]) - polls_before <= 2

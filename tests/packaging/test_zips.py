@@ -35,7 +35,8 @@ def test_zip_holds_only_its_platform_wheels_and_no_dev_files(zips, lock, platfor
     # an allow-list, not a deny-list: a new dev folder (a linter's cache, docs) must not ship unnoticed
     shipped_folders = ("client/", "worker/", "vse/", "operators/", "panels/", "wheels/")
     top_files = {"blender_manifest.toml", "README.md", "__init__.py", "preferences.py", "props.py"}
-    stray = [n for n in names if not (n in top_files or (n.startswith(shipped_folders) and n.endswith((".py", ".whl"))))]
+    stray = [n for n in names
+             if not (n in top_files or (n.startswith(shipped_folders) and n.endswith((".py", ".whl"))))]
     assert stray == []
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert "__init__.py" in names and all(any(n.startswith(f) for n in names) for f in shipped_folders)

@@ -117,7 +117,7 @@ class RunwareDriver(Driver):
             settings["syncMode"] = sync_mode
         task = {"taskType": "videoInference", "taskUUID": task_uuid or str(uuid.uuid4()), "model": model,
                 "deliveryMethod": "async", "includeCost": True, "inputs": {"video": video, "audio": audio}, **extra}
-        if model.endswith("@3") or model == "sync:3@0":
+        if model == "sync:3@0":
             task["settings"] = settings
         else:
             task["providerSettings"] = {"sync": settings}

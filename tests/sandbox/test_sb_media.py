@@ -103,7 +103,8 @@ def test_own_sandbox_lifecycle_and_admin_over_http(tmp_path):
         assert sb.port and sb.base_url("fal") == f"http://127.0.0.1:{sb.port}/fal"
         with httpx.Client() as c:
             r = c.post(f"{sb.url}/_sandbox/config", json={"provider": "fal", "concurrency": 3})
-            assert r.json()["settings"]["fal"]["concurrency"] == 3 and r.json()["settings"]["sync"]["concurrency"] is None
+            settings = r.json()["settings"]
+            assert settings["fal"]["concurrency"] == 3 and settings["sync"]["concurrency"] is None
             assert c.post(f"{sb.url}/_sandbox/config", json={"bogus": 1}).status_code == 400
             h = {"Authorization": "Key id:secret"}
             assert c.put(f"{sb.base_url('fal')}/fal-ai/sync-lipsync/requests/x/cancel", headers=h).status_code == 404

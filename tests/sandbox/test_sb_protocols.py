@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -80,7 +81,10 @@ def test_runware_validation_errors(sandbox, driver, media):
     d = driver("runware")
     v, a = d.upload(media["video"]), d.upload(media["short"])
     cases = [
-        (dict(model="sync:lipsync@3", sync_mode="loop"), "invalidSyncMode"),  # sync-3 has no loop (§2.3)
+        (dict(model="sync:3@0", sync_mode="loop"), "invalidSyncMode"),  # sync-3 has no loop (§2.3)
+        (dict(model="sync:lipsync@3", sync_mode="cut_off"), "invalidModel"),  # not in the SDK registry (§2.2)
+        (dict(outputType="base64Data"), "invalidOutputType"),  # the SDK's Literal['URL'] (§2.3)
+        (dict(speech={"text": "hi"}), "unsupportedParameter"),  # no top-level speech (Sync3Params)
         (dict(sync={"temperature": 2}), "invalidTemperature"),
         (dict(numberResults=5), "invalidNumberResults"),
         (dict(bogus=1), "unsupportedParameter"),
@@ -92,13 +96,20 @@ def test_runware_validation_errors(sandbox, driver, media):
         r = d.submit(v, a, **kwargs)
         assert r.status_code == 400, (kwargs, r.text)
         assert r.json()["errors"][0]["code"] == code, (kwargs, r.text)
-    task = d.task(v, a)
-    del task["deliveryMethod"]
+    task = d.task(v, a, deliveryMethod="sync")
     r = d.c.post(f"{d.base}/v1", headers=d.h, json=[task])
-    assert r.json()["errors"][0]["code"] == "missingDeliveryMethod"
-    # sync-3 takes `settings`, not providerSettings; both AIRs are accepted
-    for air in ("sync:lipsync@3", "sync:3@0"):
-        assert d.submit(v, a, model=air, sync_mode="cut_off").status_code == 200
+    assert r.json()["errors"][0]["code"] == "invalidDeliveryMethod"
+    # sync-3 TTS is inputs.speech, a list of {id, provider, voiceId, text}; the object form is refused
+    speech = {"id": "s1", "provider": "elevenlabs", "voiceId": "v-1", "text": "hello"}
+    task = d.task(v, a, model="sync:3@0")
+    task["inputs"] = {"video": v, "speech": speech}
+    assert d.c.post(f"{d.base}/v1", headers=d.h, json=[task]).json()["errors"][0]["code"] == "invalidSpeech"
+    task["inputs"]["speech"], task["taskUUID"] = [speech], str(uuid.uuid4())
+    assert d.c.post(f"{d.base}/v1", headers=d.h, json=[task]).status_code == 200
+    # deliveryMethod defaults to async (docs); sync-3 takes `settings`, not providerSettings
+    task = d.task(v, a, model="sync:3@0", sync_mode="cut_off")
+    del task["deliveryMethod"]
+    assert d.c.post(f"{d.base}/v1", headers=d.h, json=[task]).status_code == 200
     assert sandbox.stats()["generations"]["runware"] == 2
 
 
@@ -363,3 +374,65 @@ def test_runware_empty_ack_switch(sandbox, driver, media):
     r = d.c.post(f"{d.base}/v1", headers=d.h, json=[task])
     assert r.json() == {"data": []}
     assert d.wait(task["taskUUID"])[0] == "completed"
+
+
+# -- answers in the official SDKs' shapes (docs/providers.md §8) ----------------------------------
+
+
+def test_sync_assets_models_and_multipart_assets_have_the_sdk_fields(sandbox, driver, media, http):
+    d = driver("sync")
+    for _ in range(3):
+        d.upload(media["short"])
+    files = {"video": ("face.mp4", open(media["video"], "rb").read(), "video/mp4")}
+    assert http.post(f"{d.base}/v2/generate", headers=d.h, files=files,
+                     data={"model": "lipsync-2", "input": json.dumps([{"type": "audio", "url": "https://x.invalid/a.wav"}])}
+                     ).status_code == 201
+    page = http.get(f"{d.base}/v2/assets", headers=d.h, params={"limit": 3}).json()
+    assert set(page) == {"items", "nextCursor", "totalCount"} and page["totalCount"] == 4
+    assert len(page["items"]) == 3 and page["nextCursor"]
+    rest = http.get(f"{d.base}/v2/assets", headers=d.h, params={"limit": 3, "cursor": page["nextCursor"]}).json()
+    assert len(rest["items"]) == 1 and rest["nextCursor"] is None
+    for asset in page["items"] + rest["items"]:
+        assert {"id", "createdAt", "updatedAt", "type", "visibility"} <= set(asset), asset
+    assert http.get(f"{d.base}/v2/assets", headers=d.h, params={"types": "VIDEO"}).json()["totalCount"] == 1
+    models = http.get(f"{d.base}/v2/models", headers=d.h).json()
+    assert all({"id", "name", "type", "version"} <= set(m) and m["type"] == "lipsync" for m in models)
+
+
+def test_fal_status_logs_in_the_sdk_spelling(sandbox, driver, media):
+    sandbox.configure("fal", processing_seconds=5)
+    d = driver("fal")
+    body = d.submit(d.upload(media["video"]), d.upload(media["short"])).json()
+    assert isinstance(d.c.get(body["status_url"], params={"logs": "true"}, headers=d.h).json()["logs"], list)
+    assert d.c.get(body["status_url"], params={"logs": "false"}, headers=d.h).json()["logs"] is None
+
+
+def test_runware_upload_answers_and_image_upload(sandbox, driver, media, http):
+    import base64
+
+    d = driver("runware")
+    bare = base64.b64encode(open(media["short"], "rb").read()).decode()
+    task = {"taskType": "mediaStorage", "taskUUID": str(uuid.uuid4()), "operation": "upload", "media": bare}
+    item = http.post(f"{d.base}/v1", headers=d.h, json=[task]).json()["data"][0]
+    assert item["operation"] == "upload" and item["mediaURL"].endswith(".wav")
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 32).decode()
+    r = http.post(f"{d.base}/v1", headers=d.h, json=[{"taskType": "imageUpload", "taskUUID": str(uuid.uuid4()),
+                                                        "image": png}])
+    assert r.status_code == 200 and r.json()["data"][0]["imageUUID"]
+    r = http.post(f"{d.base}/v1", headers=d.h, json=[{"taskType": "imageUpload", "taskUUID": str(uuid.uuid4()),
+                                                        "image": bare}])
+    assert r.json()["errors"][0]["code"] == "invalidImage"  # images only; audio goes to mediaStorage
+    task = {"taskType": "mediaStorage", "taskUUID": str(uuid.uuid4()), "operation": "delete",
+            "media": item["mediaUUID"]}
+    assert http.post(f"{d.base}/v1", headers=d.h, json=[task]).json()["data"][0]["operation"] == "delete"
+    assert http.get(item["mediaURL"]).status_code == 404
+
+
+def test_wavespeed_deleted_prediction_reads_deleted(sandbox, driver, media):
+    sandbox.configure("wavespeed", processing_seconds=5)
+    d = driver("wavespeed")
+    pred = d.job_id(d.submit(d.upload(media["video"]), d.upload(media["short"])))
+    r = d.c.post(f"{d.base}/api/v3/predictions/delete", headers=d.h, json={"ids": [pred, "nope"]})
+    assert r.json() == {"code": 200, "message": "success", "data": {"deleted_count": 1}}
+    data = d.poll(pred).json()["data"]
+    assert data["status"] == "deleted" and data["outputs"] == []
