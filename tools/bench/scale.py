@@ -221,7 +221,7 @@ def _launch(mods, scene, movies, provider: str, model: str) -> list[str]:
     for m in movies:
         launched.add(mods.launch.launch(scene, mods.launch.LaunchSpec(
             strip=m.name, provider=provider, model=model, options=options)))
-    if len(launched.job_ids) != len(movies):
+    if launched.refused or len(launched.job_ids) < len(movies):
         raise SystemExit(f"launch refused: {launched.reasons()[:3]}")
     return launched.job_ids
 
