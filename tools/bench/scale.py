@@ -19,8 +19,9 @@ Figures (each printed with the cost at every N and the growth ratio t(2000)/t(20
   the modules the first submit of the process imports on the main thread are listed.
 - tick: `LIPSYNC_OT_submit_selected.modal()` driven with TIMER events every 0.25 s (what the
   window manager does, docs/blender.md §4) while 100, then 1,000 jobs are in flight against the
-  sandbox (its own process, processing longer than the run). The preference caps concurrency at
-  16, so 16 jobs poll the sandbox and the others wait for a worker, as after a big submit.
+  sandbox (its own process, 300 s of processing: FoxAPI reports whole percents, so a job yields an
+  event every few seconds, as in tools/bench/tick.py). The preference caps concurrency at 16, so
+  16 jobs poll the sandbox and the others wait for a worker, as after a big submit.
 - draw: the Jobs panel's `draw()` and the jobs UIList (filter_items when defined, draw_item for
   10 visible rows) with 1,000 records, on a stand-in layout (no window in the bpy module,
   docs/blender.md §7): the add-on's Python side of a draw, not Blender's C drawing.
@@ -499,7 +500,7 @@ def main() -> None:
     submits = (3, 10, 30) if args.quick else (30, 100, 300)
     jobs = (5, 20) if args.quick else (100, 1000)
     n_ticks = 10 if args.quick else args.ticks
-    with common.SandboxProcess(processing_seconds=3600.0) as sb:
+    with common.SandboxProcess(processing_seconds=300.0) as sb:
         os.environ.update(sb.env("sync", "foxapi"))
         exec(common.load_addon_source(), globals())      # defines `bpy` and `addon`
         pkg = addon.__name__                                          # noqa: F821 - from LOAD_ADDON
