@@ -391,12 +391,11 @@ def measure_load(bpy, mods, path: str, count: int) -> dict:
 def _load_ticks(bpy, mods, mode: str) -> list[float]:
     """The handler's main-thread work, then (UI) every app-timer call it left, each timed."""
     reattach = mods.reattach
-    on_load = getattr(reattach, "on_load", None)
+    on_load = getattr(mods.handlers, "on_file_loaded", None)
     started = time.perf_counter()
     if on_load is None:                  # before issue #16: everything inside the handler
         mods.handlers._load_post()
     else:
-        mods.handlers.subscribe()
         on_load(background=mode == "background")
     ticks = [(time.perf_counter() - started) * 1000]
     step = getattr(reattach, "reattach_step", None)
