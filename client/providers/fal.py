@@ -113,6 +113,14 @@ class FalProvider(Provider):
         self.call("PUT", f"/{self._app(ref)}/requests/{ref.remote_id}/cancel", safe=True)
         return True
 
+    def proves_refusal(self, response: httpx.Response) -> bool:
+        # {"detail": "..."} or, for validation, {"detail": [{loc, msg, type}]} (§5.1)
+        data = body_json(response)
+        detail = data.get("detail") if isinstance(data, dict) else None
+        if isinstance(detail, list):
+            return bool(detail) and all(isinstance(d, dict) and isinstance(d.get("msg"), str) for d in detail)
+        return isinstance(detail, str) and bool(detail)
+
     def parse_error(self, response: httpx.Response) -> LipsyncError:
         data = body_json(response)
         error_type = response.headers.get("x-fal-error-type")
