@@ -155,15 +155,15 @@ def default_timeout() -> httpx.Timeout:
 
 # -- internal outcomes of one exchange ------------------------------------------------------------
 
-class _NotConnected(Exception):
+class NotConnected(Exception):
     """The connection was never made: no byte of the request left this computer."""
 
 
-class _Interrupted(Exception):
+class Interrupted(Exception):
     """The exchange broke after the request may have reached the server (lost, too slow)."""
 
 
-class _Unreadable(Exception):
+class Unreadable(Exception):
     """A 2xx answer that cannot be read within the caps; `status` is its HTTP status."""
 
     def __init__(self, message: str, status: int) -> None:
@@ -222,7 +222,7 @@ class Watch:
         if self.reason == "cancel":
             return Cancelled("cancelled by the user", self.http.provider)
         seconds = self.until - self.started
-        return _Interrupted(f"no complete answer within {seconds:.0f} s")
+        return Interrupted(f"no complete answer within {seconds:.0f} s")
 
 
 class Exchange:
@@ -369,7 +369,7 @@ class Http:
     def open(self, method: str, url: str, *, seconds: float, **args: Any) -> Iterator[Exchange]:
         """Send a request and yield its streamed answer, under one deadline of `seconds`.
 
-        Raises Cancelled, _NotConnected (nothing was sent) or _Interrupted (something may have been).
+        Raises Cancelled, NotConnected (nothing was sent) or Interrupted (something may have been).
         """
         t = self._timeout
         timeout = httpx.Timeout(connect=min(t.connect or seconds, seconds), read=min(t.read or seconds, seconds),
@@ -384,17 +384,17 @@ class Http:
                 self.requests_sent -= 1
                 if watch.reason == "cancel":
                     raise watch.error() from None
-                raise _NotConnected(type(exc).__name__) from None
+                raise NotConnected(type(exc).__name__) from None
             except (httpx.TransportError, OSError) as exc:
                 if watch.reason is not None:
                     raise watch.error() from None
-                raise _Interrupted(_what(exc)) from None
+                raise Interrupted(_what(exc)) from None
             try:
                 yield Exchange(response, watch)
             except (httpx.TransportError, OSError) as exc:
                 if watch.reason is not None:
                     raise watch.error() from None
-                raise _Interrupted(_what(exc)) from None
+                raise Interrupted(_what(exc)) from None
             finally:
                 response.close()
             if watch.reason is not None:
@@ -424,7 +424,7 @@ class Http:
             response = ex.response
         if problem is not None:
             if status < 400:
-                raise _Unreadable(problem, status)
+                raise Unreadable(problem, status)
             # an error page we cannot read is still an error: its status alone speaks
             log.debug("%s %s: error body dropped (%s)", method, redact_url(url), problem)
             body = bytearray()
@@ -457,18 +457,18 @@ class Http:
                 args.update(body())
             try:
                 response = self._exchange(method, url, args)
-            except _NotConnected as exc:
+            except NotConnected as exc:
                 # never reached the server: safe to retry even a paid submit
                 last_error = ProviderUnavailable(f"could not connect ({exc})", self.provider)
                 self.wait(self.backoff(attempt))
                 continue
-            except _Interrupted as exc:
+            except Interrupted as exc:
                 if not safe:
                     raise _unknown(f"the connection broke after the request was sent ({exc})", self.provider) from None
                 last_error = ProviderUnavailable(f"connection problem ({exc})", self.provider)
                 self.wait(self.backoff(attempt))
                 continue
-            except _Unreadable as exc:
+            except Unreadable as exc:
                 if not safe:
                     raise _unknown(f"the answer (HTTP {exc.status}) could not be read: {exc}", self.provider,
                                    status=exc.status) from None

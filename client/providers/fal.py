@@ -8,6 +8,7 @@ No idempotency: a submit is never re-sent once it may have reached the server.
 from __future__ import annotations
 
 import os
+import urllib.parse
 from typing import Any
 
 import httpx
@@ -26,6 +27,16 @@ JOB_ERROR_TYPES = {"request_timeout", "startup_timeout", "file_download_error", 
                    "content_policy_violation", "request_cancelled", "generation_failed"}
 MODEL_FIELD = {"lipsync-1.9.0-beta": "lipsync-1.9.0-beta", "lipsync-2": "lipsync-2"}
 KNOWN_APPS = ("fal-ai/sync-lipsync",)
+
+
+def header_file_name(name: str) -> str:
+    """X-Fal-File-Name as an HTTP header can carry it: ASCII names as they are, others as their
+    UTF-8 percent-encoding (RFC 3986), which is ASCII and gives the original back. fal-client sends
+    the raw name (httpx then fails on a non-ASCII one, issue #13); control characters are encoded
+    too, so a name cannot end the header early."""
+    if name.isascii() and name.isprintable():
+        return name
+    return urllib.parse.quote(name, safe=" !#$&'()+,;=@[]^`{}~-._")
 
 
 def app_of(endpoint: str) -> str:
@@ -51,7 +62,8 @@ class FalProvider(Provider):
         ctype = content_type(path, kind)
         size = os.path.getsize(path)
         headers = {"Authorization": f"{token.get('token_type') or 'Bearer'} {token['token']}",
-                   "Content-Type": ctype, "X-Fal-File-Name": os.path.basename(path), "Content-Length": str(size)}
+                   "Content-Type": ctype, "X-Fal-File-Name": header_file_name(os.path.basename(path)),
+                   "Content-Length": str(size)}
 
         def body() -> dict[str, Any]:
             return {"content": ProgressReader(path, progress)}
