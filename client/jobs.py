@@ -37,7 +37,7 @@ from .capabilities import COST_ENDPOINT, validate
 from .config import ENV_KEYS, ProviderConfig
 from .download import download, extension_of
 from .errors import (
-    AuthError, Cancelled, InputError, JobFailed, LipsyncError, OutcomeUnknown, contains_secret, humanize, scrub,
+    AuthError, Cancelled, InputError, JobFailed, LipsyncError, OutcomeUnknown, humanize, scrub,
 )
 from .events import Completed, Downloading, Event, Failed, JobState, Submitted, Submitting, Uploaded, Uploading
 from .models import JobRequest
@@ -47,14 +47,13 @@ from .providers.base import crop_segments
 from .submitting import REMOTE_ID, Submitter, unreadable_answer
 from .testhooks import crash_point
 from .transport import Http, Limits
-from .uploads import DEFAULT_CACHE, UploadCache, check_local_media, file_sha256, key_fingerprint
+from .uploads import DEFAULT_CACHE, UploadCache, check_local_media, file_sha256, key_fingerprint, ref_problem
 
 log = logging.getLogger(__name__)
 
 __all__ = ["RemoteRef", "iter_job_events", "is_url", "remote_estimate"]
 
 _REMOTE_ID = REMOTE_ID
-MAX_REF_CHARS = 4096
 
 
 def is_url(value: str) -> bool:
@@ -200,17 +199,6 @@ def check_uploaded(uploaded: dict[str, str] | None, request: JobRequest, provide
     for name, ref in uploaded.items():
         if ref_problem(ref):
             raise InputError(f"the saved upload of {name} is not a valid reference", provider)
-
-
-def ref_problem(ref: Any) -> str | None:
-    """Why an upload answer's ref (URL, asset or media id) cannot be sent in a submit, or None."""
-    if not isinstance(ref, str) or not ref or len(ref) > MAX_REF_CHARS:
-        return "no usable reference"
-    if any(c.isspace() or ord(c) < 32 for c in ref):
-        return "a reference with spaces or control characters"
-    if contains_secret(ref):
-        return "a reference that contains the API key"
-    return None
 
 
 def _state_of(exc: LipsyncError) -> JobState:

@@ -23,10 +23,24 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import InputError
+from .errors import InputError, contains_secret
 
 CHUNK = 1024 * 1024
 DEFAULT_TTL = 24 * 3600.0
+
+
+MAX_REF_CHARS = 4096
+
+
+def ref_problem(ref) -> str | None:
+    """Why an upload answer's ref (URL, asset or media id) cannot be sent in a submit, or None."""
+    if not isinstance(ref, str) or not ref or len(ref) > MAX_REF_CHARS:
+        return "no usable reference"
+    if any(c.isspace() or ord(c) < 32 for c in ref):
+        return "a reference with spaces or control characters"
+    if contains_secret(ref):
+        return "a reference that contains the API key"
+    return None
 
 
 VIDEO_FORMATS = "MP4, MOV, WebM, MKV or AVI"
