@@ -89,81 +89,103 @@ def iter_job_events(
     it outputs go to `out_dir/out_stem<ext of the URL>`. `poll_interval` replaces the provider's
     first poll interval (tests, impatient CLIs); `limits` bounds each request (transport.Limits).
     """
-    remote_id = resume.remote_id if resume else None
-    current: RemoteRef | None = resume
+    track = _Track(phase="accepted" if resume else "local", remote_id=resume.remote_id if resume else None,
+                   current=resume)
     http: Http | None = None
     runner: _Runner | None = None
-    phase = "local"  # local -> submitting -> accepted
     try:
-        if request.provider != config.provider:
-            raise InputError(f"the request is for {request.provider} but the config is for {config.provider}")
-        if not out_stem or out_stem in (".", "..") or os.path.basename(out_stem) != out_stem or "/" in out_stem:
-            raise InputError(f"the output name {out_stem!r} must be a plain file name")
-        if resume is not None:
-            check_remote_ref(resume, config.provider)
-            phase = "accepted"
-        else:
-            validate(request)
-            check_uploaded(uploaded, request, config.provider)
-        if not config.api_key:
-            raise AuthError(f"no API key: set {ENV_KEYS[config.provider]} or the add-on preferences",
-                            config.provider)
+        _check_start(request, config, out_stem, resume, uploaded)
         http = Http(config.provider, transport=transport, sleep=sleep, clock=clock, cancel=cancel, limits=limits)
         provider = provider_class(config.provider)(config, http)
         if poll_interval is not None:
             provider.poll_interval = (poll_interval, poll_interval * 10)
         runner = _Runner(request, provider, http, cancel, clock, upload_cache or DEFAULT_CACHE)
-
-        crash_point("started")
-        if resume is None:
-            refs = yield from runner.upload_all(uploaded or {})
-            runner.check_cancel()
-            submit_request = materialized(request)
-            yield Submitting(request.client_key, dict(refs), submit_request.to_json(), provider.idempotent_submit)
-            runner.check_cancel()
-            if on_submitting is not None:
-                on_submitting(request.client_key)
-            phase = "submitting"
-            ref = yield from Submitter(provider, http, submit_request, clock).submit(refs)
-            remote_id, current, phase = ref.remote_id, ref, "accepted"
-            crash_point("submitted")
-            yield Submitted(ref.remote_id, dict(ref.extra))
-        else:
-            ref = resume
-        result = yield from follow(provider, http, ref, poll_deadline, clock, runner.check_cancel)
-        outputs = yield from runner.download_all(result, out_file, Path(out_dir), out_stem, max_download_bytes,
-                                                 job_tag(ref.remote_id))
-        crash_point("downloaded")
-        yield Completed(ref.remote_id, outputs, finite(result.cost, 0.0), finite(result.output_seconds, 0.0))
+        yield from _steps(runner, track, resume, uploaded, on_submitting, poll_deadline,
+                          (out_file, Path(out_dir), out_stem), max_download_bytes)
     except LipsyncError as exc:
         if exc.provider is None:
             exc.provider = config.provider
         if isinstance(exc, (JobFailed, InputError)) and runner is not None:
             # a reused upload may be what failed (expired on the provider's side): upload afresh next time
             runner.forget_reused()
-        if isinstance(exc, Cancelled) and http is not None and current is not None:
-            _try_cancel(http, config, current)
+        if isinstance(exc, Cancelled) and http is not None and track.current is not None:
+            _try_cancel(http, config, track.current)
         log.info("job failed: %s", exc.human())
-        yield Failed(_state_of(exc), exc, remote_id, _accepted(phase, exc))
+        yield Failed(_state_of(exc), exc, track.remote_id, track.accepted(exc, http))
     except Exception as exc:  # never raise into the host's worker thread
         # the traceback goes to the log scrubbed: an exception text may quote a header or a body
         log.error("unexpected error in lip-sync job:\n%s",
                   scrub("".join(traceback.format_exception(type(exc), exc, exc.__traceback__))))
         err = LipsyncError(f"unexpected {type(exc).__name__}: {scrub(str(exc))}", config.provider)
-        # a local bug after the submit left cannot tell what the provider did
-        state = JobState.UNKNOWN if phase == "submitting" else JobState.FAILED
-        yield Failed(state, err, remote_id, {"local": False, "submitting": None, "accepted": True}[phase])
+        accepted = track.accepted(err, http)
+        # a local bug once the submit may have left cannot tell what the provider did
+        yield Failed(JobState.UNKNOWN if accepted is None else JobState.FAILED, err, track.remote_id, accepted)
     finally:
         if http is not None:
             http.close()
 
 
-def _accepted(phase: str, exc: LipsyncError) -> bool | None:
-    if phase == "accepted":
-        return True
-    if phase == "local":
-        return False
-    return None if isinstance(exc, OutcomeUnknown) else False
+@dataclasses.dataclass
+class _Track:
+    """How far a job got: what its Failed event can say about the provider holding it."""
+
+    phase: str  # local -> submitting -> accepted
+    remote_id: str | None = None
+    current: RemoteRef | None = None
+    sent_before_submit: int = 0
+
+    def accepted(self, exc: LipsyncError, http: Http | None) -> bool | None:
+        if self.phase == "accepted":
+            return True
+        if self.phase == "local" or http is None or http.requests_sent == self.sent_before_submit:
+            return False  # nothing of the submit left this computer
+        return None if isinstance(exc, OutcomeUnknown) or type(exc) is LipsyncError else False
+
+
+def _check_start(request: JobRequest, config: ProviderConfig, out_stem: str, resume: RemoteRef | None,
+                 uploaded: dict[str, str] | None) -> None:
+    """Everything checked before the first request (nothing is sent when any of it fails)."""
+    if request.provider != config.provider:
+        raise InputError(f"the request is for {request.provider} but the config is for {config.provider}")
+    if not out_stem or out_stem in (".", "..") or os.path.basename(out_stem) != out_stem or "/" in out_stem:
+        raise InputError(f"the output name {out_stem!r} must be a plain file name")
+    if resume is not None:
+        check_remote_ref(resume, config.provider)
+    else:
+        validate(request)
+        check_uploaded(uploaded, request, config.provider)
+    if not config.api_key:
+        raise AuthError(f"no API key: set {ENV_KEYS[config.provider]} or the add-on preferences", config.provider)
+
+
+def _steps(runner: _Runner, track: _Track, resume: RemoteRef | None, uploaded: dict[str, str] | None,
+           on_submitting: Callable[[str], None] | None, poll_deadline: float, out: tuple,
+           max_download_bytes: int | None) -> Iterator[Event]:
+    """Upload -> submit -> poll -> download; `track` follows how far the job got."""
+    provider, http, request = runner.provider, runner.http, runner.request
+    crash_point("started")
+    if resume is None:
+        refs = yield from runner.upload_all(uploaded or {})
+        runner.check_cancel()
+        submit_request = materialized(request)
+        # the host saves this before asking for more: the next step is the paid POST
+        yield Submitting(request.client_key, dict(refs), submit_request.to_json(), provider.idempotent_submit)
+        runner.check_cancel()
+        if on_submitting is not None:
+            on_submitting(request.client_key)
+        track.phase, track.sent_before_submit = "submitting", http.requests_sent
+        ref = yield from Submitter(provider, http, submit_request, runner.clock).submit(refs)
+        track.phase, track.remote_id, track.current = "accepted", ref.remote_id, ref
+        crash_point("submitted")
+        yield Submitted(ref.remote_id, dict(ref.extra))
+    else:
+        ref = resume
+    result = yield from follow(provider, http, ref, poll_deadline, runner.clock, runner.check_cancel)
+    out_file, out_dir, out_stem = out
+    outputs = yield from runner.download_all(result, out_file, out_dir, out_stem, max_download_bytes,
+                                             job_tag(ref.remote_id))
+    crash_point("downloaded")
+    yield Completed(ref.remote_id, outputs, finite(result.cost, 0.0), finite(result.output_seconds, 0.0))
 
 
 def materialized(request: JobRequest) -> JobRequest:

@@ -89,7 +89,13 @@ class Submitter:
             before = self.http.requests_sent
             try:
                 ref = provider.submit(self.request, refs)
-            except (OutcomeUnknown, RateLimited):
+            except OutcomeUnknown as exc:
+                # a provider module's "answered, but no job id in it": under the same key a resend
+                # gets the replay; an error status (a key bound to another body) would not change
+                if not (provider.idempotent_submit and (exc.status or 0) < 400 and self.http.requests_sent > before):
+                    raise
+                problem = exc.message
+            except RateLimited:
                 raise
             except Cancelled:
                 if self.http.requests_sent > before:
