@@ -55,6 +55,8 @@ RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
 REFUSAL_STATUSES = {400, 401, 402, 403, 404, 409, 413, 422, 429}
 #: the longest pause a Retry-After may ask for; longer hints are clamped, never obeyed as given
 MAX_RETRY_AFTER = 30.0
+#: the longest single pause of any wait (waits of a job are shorter; this only keeps them finite)
+MAX_WAIT = 3600.0
 READ_CHUNK = 64 * 1024
 WATCH_TICK = 0.05
 _CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -336,7 +338,7 @@ class Http:
     def wait(self, seconds: float) -> None:
         """Sleep, but wake up (and raise Cancelled) when the cancel flag is set; never past stop_at."""
         self.check_cancel()
-        value = clamp_wait(seconds, cap=math.inf) or 0.0
+        value = clamp_wait(seconds, cap=MAX_WAIT) or 0.0
         left = self.remaining()
         if left is not None:
             value = min(value, max(0.0, left))
