@@ -315,7 +315,7 @@ class _Runner:
         except LipsyncError:
             raise
         except Exception as exc:  # noqa: BLE001
-            log.debug("upload answer broke the %s parser: %r", self.provider.name, exc)
+            log.debug("upload answer broke the %s parser: %s", self.provider.name, scrub(repr(exc)))
             raise LipsyncError(f"the upload answer could not be read ({type(exc).__name__})",
                                self.provider.name) from None
         problem = ref_problem(ref)
@@ -356,7 +356,7 @@ def _quiet_find(provider, path: str, kind: str, digest: str) -> str | None:
     except Cancelled:
         raise
     except Exception as exc:  # noqa: BLE001
-        log.debug("upload lookup failed: %r", exc)
+        log.debug("upload lookup failed: %s", scrub(repr(exc)))
         return None
 
 

@@ -85,7 +85,7 @@ def _loop(provider, http, ref, deadline, stop, clock, check_cancel) -> Iterator[
             trouble = _trouble(http, exc, trouble, cap, interval, clock, stop)
             continue
         except Exception as exc:  # noqa: BLE001 - the provider module choked on a garbage answer
-            log.debug("unreadable poll answer: %r", exc)
+            log.debug("unreadable poll answer: %s", scrub(repr(exc)))
             err = ProviderUnavailable(f"unreadable poll answer ({type(exc).__name__})", provider.name)
             trouble = _trouble(http, err, trouble, cap, interval, clock, stop)
             continue

@@ -18,7 +18,9 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 
-from .errors import Cancelled, LipsyncError, OutcomeUnknown, ProviderUnavailable, RateLimited, contains_secret
+from .errors import (
+    Cancelled, LipsyncError, OutcomeUnknown, ProviderUnavailable, RateLimited, contains_secret, scrub,
+)
 from .events import Event, JobState, Status
 from .models import JobRequest
 from .providers import Provider, RemoteRef
@@ -106,7 +108,7 @@ class Submitter:
             except Exception as exc:  # noqa: BLE001 - the provider module choked on the answer
                 if self.http.requests_sent == before:
                     raise
-                log.debug("submit answer broke the %s parser: %r", provider.name, exc)
+                log.debug("submit answer broke the %s parser: %s", provider.name, scrub(repr(exc)))
                 problem = f"the answer could not be read ({type(exc).__name__})"
             else:
                 problem = remote_id_problem(ref) or ""

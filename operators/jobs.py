@@ -70,7 +70,7 @@ class LIPSYNC_OT_cancel(bpy.types.Operator):
 _CONFIRM_DOC = "Retry even when it may cost money beyond the budget cap, or a first attempt may have been billed"
 
 
-class ConfirmThenFollow(FollowJobsMixin):
+class ConfirmThenFollowMixin(FollowJobsMixin):
     """invoke() may ask first (_ask); its OK runs execute(), which then follows the jobs modally
     like invoke would, instead of blocking the UI until they end (`ui_confirmed` is an operator
     property in each class: a plain attribute does not survive the popup)."""
@@ -90,7 +90,7 @@ def _ask(op, context, event, message: str, confirm_text: str):
         return context.window_manager.invoke_confirm(op, event)
 
 
-class LIPSYNC_OT_retry(ConfirmThenFollow, bpy.types.Operator):
+class LIPSYNC_OT_retry(ConfirmThenFollowMixin, bpy.types.Operator):
     """Retry a lip-sync job without paying twice: a job the provider accepted is collected again;
     one it never confirmed is resent with the same key where the provider de-duplicates; anything
     else runs as a new job (a finished job's re-run skips the result cache: a deliberate new roll)"""
@@ -132,7 +132,7 @@ class LIPSYNC_OT_retry(ConfirmThenFollow, bpy.types.Operator):
         return retry.retry(scene, job, confirmed=self.confirm_budget, use_cache=job.status != "COMPLETED")
 
 
-class LIPSYNC_OT_retry_failed(ConfirmThenFollow, bpy.types.Operator):
+class LIPSYNC_OT_retry_failed(ConfirmThenFollowMixin, bpy.types.Operator):
     """Run again only the lip-sync jobs that failed; finished, running and unknown jobs are never resubmitted"""
 
     bl_idname = "lipsync.retry_failed"

@@ -115,8 +115,9 @@ def run(order: WorkOrder, cancel: threading.Event, emit: Callable[[Any], None]) 
         shutil.rmtree(order.work_dir, ignore_errors=True)
 
 
-def _save_before_paying(event: Submitting, cancel: threading.Event, emit, deadline: float = SAVE_DEADLINE) -> None:
+def _save_before_paying(event: Submitting, cancel: threading.Event, emit) -> None:
     """Hand the submit to the main thread and wait until the record holds it (or give up unsent)."""
+    deadline = SAVE_DEADLINE        # read per call: tests shorten it
     barrier = BeforeSubmit(event)
     emit(barrier)
     waited = 0.0
