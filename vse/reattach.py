@@ -29,7 +29,7 @@ from ..client.errors import LipsyncError, humanize
 from ..client.models import AudioInput, JobRequest, Options, RemoteRef
 from ..preferences import provider_config
 from ..worker.runtime import RUNTIME
-from . import compat, gate, launch, records, snapshot, timeline
+from . import compat, gate, launch, recordcheck, records, snapshot, timeline
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,8 @@ def reattach_record(scene, job, *, manual: bool = False) -> bool:
     if RUNTIME.is_active(job.job_id):
         return False
     if not (job.in_flight or (manual and job.remote_id and job.status in RESUMABLE)):
+        return False
+    if not recordcheck.usable(job):   # from someone else's .blend, maybe: checked before any use
         return False
     why = gate.network_reason(job.provider)
     if why:
