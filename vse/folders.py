@@ -67,11 +67,14 @@ def check_results_dir(blend_path: str | None = None) -> str:
 def is_trusted_out_dir(recorded: str) -> bool:
     """Records come from a .blend, and a .blend may come from someone else: only `//lipsync`
     beside the open .blend (what every record holds once saved), an empty folder (= that one) or
-    our own temp area for unsaved files may be written to."""
+    our own temp area for unsaved files may be written to. Compares paths only (no I/O: the Jobs
+    panel asks, vse/recordcheck.py)."""
     if not recorded:
         return True
-    path = bpy.path.abspath(recorded)
-    return os.path.abspath(path) == os.path.abspath(results_dir()) or _in_temp(path)
+    path = os.path.abspath(bpy.path.abspath(recorded))
+    if _in_temp(path):
+        return True
+    return bool(bpy.data.filepath) and path == os.path.abspath(results_dir())
 
 
 def trusted_out_dir(recorded: str) -> str:

@@ -31,8 +31,8 @@ STORE_NAME = "hashes.json"
 
 
 def store_path() -> str:
-    """The digest store: in this user's 0700 folder, checked when first used (not at import)."""
-    return os.path.join(scratch.root(), STORE_NAME)
+    """The digest store: in this user's 0700 folder, checked each time (not at import)."""
+    return os.path.join(scratch.folder(), STORE_NAME)
 
 
 def _load() -> None:

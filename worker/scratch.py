@@ -64,27 +64,38 @@ def _make_private(path: str) -> str | None:
     return problem(path)
 
 
+def _checked_root(base: str) -> str:
+    uid = _uid()
+    wanted = os.path.join(base, PREFIX + ("user" if uid is None else str(uid)))
+    why = _make_private(wanted)
+    if why is None:
+        return wanted
+    found = tempfile.mkdtemp(prefix=PREFIX, dir=base)   # 0700, a name nobody could guess
+    log.warning("%s %s: using %s for this session", wanted, why, found)
+    return found
+
+
 def root(base: str | None = None) -> str:
-    """This user's private folder under `base` (default: the system temp folder), created 0700.
-    Checked on every call (a temp cleaner may have removed it, and someone else may then have
-    made one of that name): two syscalls."""
+    """This user's private folder under `base` (default: the system temp folder), created 0700
+    and checked on first use, then remembered: comparing a path with it costs no syscall (the
+    Jobs panel does, vse/folders.py). Write through `folder()`, which checks it again."""
     base = tempfile.gettempdir() if base is None else base
     with _lock:
-        uid = _uid()
-        wanted = _roots.get(base) or os.path.join(base, PREFIX + ("user" if uid is None else str(uid)))
-        why = _make_private(wanted)
-        if why is None:
-            found = wanted
-        else:
-            found = tempfile.mkdtemp(prefix=PREFIX, dir=base)   # 0700, a name nobody could guess
-            log.warning("%s %s: using %s for this session", wanted, why, found)
-        _roots[base] = found
+        found = _roots.get(base)
+        if found is None:
+            found = _roots[base] = _checked_root(base)
         return found
 
 
 def folder(*parts: str, base: str | None = None) -> str:
-    """`root()/parts...`, each level created 0700 (refused, like the root, when it was not ours)."""
+    """`root()/parts...`, the root checked again (a temp cleaner may have removed it, and someone
+    else may then have made one of that name) and each level created 0700, refused like the
+    root when it is not ours."""
     path = root(base)
+    if _make_private(path) is not None:
+        with _lock:
+            _roots.pop(tempfile.gettempdir() if base is None else base, None)
+        path = root(base)
     for part in parts:
         if not part or part in (".", "..") or os.sep in part or (os.altsep and os.altsep in part):
             raise ValueError(f"not a plain folder name: {part!r}")

@@ -85,10 +85,17 @@ def test_a_symlink_of_that_name_is_not_followed(scratch, tmp_path_factory):
     assert scratch.problem(_own_name(scratch)) == "is not a plain folder"
 
 
-def test_a_folder_removed_later_is_made_again(scratch):
+def test_a_folder_removed_later_is_made_again_or_refused_when_someone_else_made_it(scratch):
     root = scratch.root()
+    os.rmdir(root)                                   # a temp cleaner
+    assert scratch.folder("work") == os.path.join(root, "work") and _private(root)
+    os.rmdir(os.path.join(root, "work"))
     os.rmdir(root)
-    assert scratch.root() == root and _private(root)
+    os.mkdir(root)
+    os.chmod(root, 0o777)                            # ... and someone else got there first
+    work = scratch.folder("work")
+    assert os.path.dirname(work) != root and _private(os.path.dirname(work)) and _private(work)
+    assert os.listdir(root) == []
 
 
 def test_digest_cache_lives_in_the_private_folder_and_a_planted_one_is_ignored(scratch, tmp_path, monkeypatch):
