@@ -342,14 +342,20 @@ RETRYABLE = ("FAILED", "REJECTED")
 def failed(scene) -> list[JobRecord]:
     """Records Retry Failed Only re-runs: failed (or cancelled before submitting) with no later
     success or run of the same strip and range. Oldest first."""
-    found = in_scene(scene)
+    found, ranges = [], {}
+    for job in in_scene(scene):
+        try:
+            ranges[job] = (job.source_strip, job.frame_range)
+        except RecordError:
+            continue       # a damaged record is never retried (vse/recordcheck.py), and never breaks a poll()
+        found.append(job)
     later_ok: dict = {}
     for job in found:
         if job.status == "COMPLETED" or job.in_flight:
-            key = (job.source_strip, job.frame_range)
+            key = ranges[job]
             later_ok[key] = max(later_ok.get(key, 0.0), job.created)
     retry = [job for job in found
              if (job.status in RETRYABLE or (job.status == "CANCELLED" and not job.remote_id))
-             and later_ok.get((job.source_strip, job.frame_range), -1.0) < job.created]
+             and later_ok.get(ranges[job], -1.0) < job.created]
     retry.sort(key=lambda job: job.created)
     return retry

@@ -140,6 +140,7 @@ def test_crafted_records_send_nothing_on_load_and_say_why(addon, scene, online, 
     base = _base_fields(addon, scene, str(tmp_path_factory.mktemp("media")), tmp_path)
     ids = {name: _craft(scene, base, name, changes, tmp_path) for name, (changes, _words) in CASES.items()}
     _draw_jobs(scene)                                # crafted and not yet checked: the panel still draws
+    lipsync("vse.records").failed(scene)             # ... and Retry Failed Only's poll() still answers
     bpy.ops.wm.save_mainfile()
     assert sandbox.stats()["requests"] == 0
 
@@ -252,3 +253,19 @@ def test_what_the_addon_writes_passes(addon, scene, tmp_path, tmp_path_factory, 
     rec.cost, rec.progress, rec.attempts = 0.42, 1.0, 3
     rec.request = _request_with_format("MOV")(rec.rna)
     assert check.problem(rec) is None
+
+
+def test_a_damaged_finished_record_is_never_a_cache_source(addon, scene, tmp_path, tmp_path_factory):
+    reuse = lipsync("vse.reuse")
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "shot.blend"))
+    movie = add_shot(addon, scene, str(tmp_path_factory.mktemp("media")))
+    result = tmp_path / "lipsync" / "result.mp4"
+    result.parent.mkdir()
+    result.write_bytes(b"a result")
+    made = {}
+    for name, cost in (("good", 0.1), ("damaged", math.nan)):
+        rec, _plan = record_job(scene, movie)
+        rec.status, rec.cost, rec.fingerprint = "COMPLETED", cost, ("a" if name == "good" else "d") * 64
+        rec.outputs = ["//lipsync/result.mp4"]
+        made[name] = rec.job_id
+    assert reuse.known_results() == {"a" * 64: made["good"]}
