@@ -269,3 +269,27 @@ def test_a_damaged_finished_record_is_never_a_cache_source(addon, scene, tmp_pat
         rec.outputs = ["//lipsync/result.mp4"]
         made[name] = rec.job_id
     assert reuse.known_results() == {"a" * 64: made["good"]}
+
+
+def test_ui_reattach_over_ticks_checks_each_record_too(addon, scene, online, clean_env, sandbox, tmp_path,
+                                                       tmp_path_factory):
+    """In the UI load_post queues the records and an app timer re-attaches a few per tick
+    (vse/reattach.py reattach_step): the same check, the same zero requests."""
+    use_sandbox(clean_env, sandbox, "sync")
+    reattach = lipsync("vse.reattach")
+    base = _base_fields(addon, scene, str(tmp_path_factory.mktemp("media")), tmp_path)
+    names = ("cost_nan", "remote_10k", "key_looking", "options_deep")
+    for name in names:
+        _craft(scene, base, name, CASES[name][0], tmp_path)
+    try:
+        assert reattach.on_load(background=False) == [] and reattach.pending() == len(names)
+        while reattach.reattach_step() is not None:
+            pass
+    finally:
+        for timer in (reattach.reattach_step, reattach.follow_in_ui):
+            if bpy.app.timers.is_registered(timer):
+                bpy.app.timers.unregister(timer)
+    assert not lipsync("worker.runtime").RUNTIME.active_ids()
+    assert sandbox.stats()["requests"] == 0
+    for rec in scene.lipsync.jobs:
+        assert rec.status == "UNKNOWN" and rec.message.startswith(PREFIX + CASES[rec.name][1]), (rec.name, rec.message)
