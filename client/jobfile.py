@@ -24,7 +24,7 @@ from typing import Any
 from .config import MODELS, PROVIDERS
 from .errors import InputError
 from .events import json_safe
-from .models import JobRequest
+from .models import REMOTE_ID, JobRequest
 from .uploads import ref_problem
 
 SUFFIX = ".lipsync-job.json"
@@ -106,8 +106,6 @@ class JobFile:
 
 
 def _problem(data: Any) -> str | None:
-    from .submitting import REMOTE_ID  # late: submitting loads the transport (httpx); a job file is read first
-
     if not isinstance(data, dict) or data.get("version") != VERSION:
         return "unknown format or version"
     if data.get("provider") not in PROVIDERS or data.get("model") not in MODELS:

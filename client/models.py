@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,12 @@ EMOTIONS = ("happy", "sad", "angry", "disgusted", "surprised", "neutral")
 # sync-3 "region of facial animation" (docs/providers.md §2.3: 3 values, names [U]; react-1's model_mode).
 FACE_MODES = ("lips", "face", "head")
 OUTPUT_FORMATS = ("MP4", "WEBM", "MOV")
+# Remote ids fill one path segment of a URL rebuilt from the configured base, and come back from
+# saved files on resume (issue #6): anything else is not an id. Here, not in submitting.py, so a
+# host checks a saved id (the Blender job records, the CLI's job file) without importing httpx.
+REMOTE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
+# What new_client_key makes (a lowercase UUID4): a saved key of any other shape was not made here.
+CLIENT_KEY = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
 
 def new_client_key() -> str:

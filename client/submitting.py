@@ -15,14 +15,13 @@ What may be sent again (issue #13, STYLE.md habit 7):
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterator
 
 from .errors import (
     Cancelled, LipsyncError, OutcomeUnknown, ProviderUnavailable, RateLimited, contains_secret, scrub,
 )
 from .events import Event, JobState, Status
-from .models import JobRequest
+from .models import REMOTE_ID, JobRequest
 from .providers import Provider, RemoteRef
 from .transport import Http
 
@@ -36,9 +35,6 @@ UNREADABLE_SUBMIT_RETRIES = 2
 #: §1.12, §6 #8). Each pause is clamped (transport.MAX_RETRY_AFTER), so the slot is asked for
 #: again at least every 30 s whatever Retry-After says.
 RATE_LIMIT_PATIENCE = 3600.0
-# Remote ids fill one path segment of a URL rebuilt from the configured base, and come back from
-# saved files on resume (issue #6): anything else is not an id.
-REMOTE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
 
 
 def remote_id_problem(ref: RemoteRef) -> str | None:

@@ -7,8 +7,6 @@ above it uses the published prices (vse/money.py) and costs nothing to show.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import threading
 import uuid
 
@@ -16,7 +14,7 @@ import bpy
 
 from ..client.errors import LipsyncError, humanize
 from ..preferences import provider_config
-from ..vse import compat, gate, money, snapshot
+from ..vse import compat, folders, gate, money, snapshot
 from ..vse.options import from_settings
 from ..worker.estimate import provider_estimate
 
@@ -52,7 +50,7 @@ class LIPSYNC_OT_provider_estimate(bpy.types.Operator):
             return False
         self._scene_name, self._count = scene.name, len(movies)
         self._result = {}
-        root = os.path.join(tempfile.gettempdir(), "vse_lipsync_work", f"estimate_{uuid.uuid4().hex[:8]}")
+        root = folders.work_dir(f"estimate_{uuid.uuid4().hex[:8]}")
         self._thread = threading.Thread(
             target=provider_estimate, name="lipsync-estimate", daemon=True,
             args=(planned, settings.provider, settings.model, from_settings(settings),

@@ -6,12 +6,13 @@ The right-click menu of the sequencer gets a "Lip Sync" submenu; every operator 
 """
 
 import functools
+import math
 import time
 
 import bpy
 
 from ..client.capabilities import supports
-from ..vse import compat, takes
+from ..vse import compat, recordcheck, records, takes
 from ..vse.status import IN_FLIGHT
 from ..worker.runtime import RUNTIME
 
@@ -41,11 +42,18 @@ def _followed(job_id) -> bool:
 
 
 def _elapsed(rec) -> str:
+    # a record may come from someone else's .blend: NaN or 1e300 times draw as nothing, never raise
     if not rec.created:
         return ""
-    end = rec.finished or time.time()
-    seconds = max(0, int(end - rec.created))
+    span = (rec.finished or time.time()) - rec.created
+    if not math.isfinite(span) or not 0 <= span < 1e7:
+        return ""
+    seconds = int(span)
     return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _usd(value: float) -> str:
+    return f"${value:.2f}" if math.isfinite(value) and 0 <= value < 1e6 else ""
 
 
 class _SidebarPanel:
@@ -195,7 +203,7 @@ class LIPSYNC_UL_jobs(bpy.types.UIList):
         else:
             row.label(text=item.bl_rna.properties["status"].enum_items[item.status].name)
         row.label(text=_elapsed(item))
-        row.label(text=f"${item.cost:.2f}" if item.cost >= 0 else "")
+        row.label(text=_usd(item.cost))
 
 
 class LIPSYNC_PT_jobs(_SidebarPanel, bpy.types.Panel):
@@ -211,21 +219,33 @@ class LIPSYNC_PT_jobs(_SidebarPanel, bpy.types.Panel):
         rec = settings.jobs[settings.jobs_index]
         box = layout.box()
         col = box.column(align=True)
-        col.label(text=f"{rec.provider} / {rec.model}", icon="URL")
-        if rec.remote_id:
-            col.label(text=f"Remote ID: {rec.remote_id}")
-        if rec.estimate >= 0 or rec.cost >= 0:
-            est = f"estimate ${rec.estimate:.2f}" if rec.estimate >= 0 else "no estimate"
-            cost = f", charged ${rec.cost:.2f}" if rec.cost >= 0 else ""
-            col.label(text=est + cost, icon="FUND")
-        if rec.message:
-            for line in _wrap(rec.message, 48):
-                col.label(text=line)
+        # the selected record only, one check per redraw (vse/recordcheck.py): a damaged record
+        # draws what is wrong with it instead of its fields
+        damaged = recordcheck.problem(records.JobRecord(rec))
+        if damaged:
+            for i, line in enumerate(_wrap(damaged, 48)):
+                col.label(text=line, icon="ERROR" if i == 0 else "NONE")
+        else:
+            _draw_job_fields(col, rec)
         row = box.row(align=True)
         row.operator("lipsync.cancel", icon="CANCEL").job_id = rec.job_id
         row.operator("lipsync.retry", icon="FILE_REFRESH").job_id = rec.job_id
         row.operator("lipsync.reattach", text="Re-attach", icon="LINKED").job_id = rec.job_id
         layout.operator("lipsync.retry_failed", text="Retry Failed Only", icon="RECOVER_LAST")
+
+
+
+def _draw_job_fields(col, rec):
+    col.label(text=f"{rec.provider} / {rec.model}", icon="URL")
+    if rec.remote_id:
+        col.label(text=f"Remote ID: {rec.remote_id}")
+    est, cost = _usd(rec.estimate), _usd(rec.cost)
+    if est or cost:
+        col.label(text=(f"estimate {est}" if est else "no estimate") + (f", charged {cost}" if cost else ""),
+                  icon="FUND")
+    if rec.message:
+        for line in _wrap(rec.message, 48):
+            col.label(text=line)
 
 
 def _wrap(text, width):

@@ -16,7 +16,7 @@ import bpy
 from ..client.errors import Cancelled, JobFailed, LipsyncError, humanize, scrub
 from ..worker import events as ev
 from ..worker.runtime import DEFAULT_BUDGET, RUNTIME
-from . import money, records, reuse, takes
+from . import money, recordcheck, records, reuse, takes
 from .status import PHASE_PROGRESS
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,10 @@ def apply_event(job_id: str, event) -> None:
         if handler is None:
             log.debug("lip-sync job %s: no handler for %r", job_id, event)
         else:
-            handler(scene, job, event)
+            try:
+                handler(scene, job, event)
+            except records.RecordError as exc:   # edited while it ran: mark it, keep the drain going
+                recordcheck.refuse(job, recordcheck.problem(job) or humanize(exc))
     _scene, job = records.find(job_id)         # O(1): the lookup above filled the cache
     remember_shown(job_id, job)
 

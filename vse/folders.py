@@ -1,6 +1,8 @@
 """Result folders: `//lipsync/` beside the saved .blend, a temp folder until the file is saved.
 
-The temp folder is per Blender session. On save (the save_pre handler, vse/handlers.py, which
+The temp folder is per Blender session, inside this user's private scratch folder (0700,
+worker/scratch.py), as are the jobs' work folders: another local user can neither read the cut
+media and unsaved results nor plant files there (issue #13). On save (the save_pre handler, vse/handlers.py, which
 receives the target path before the file is written) every result still in it is moved into
 `<blend dir>/lipsync/` and the take strips and job records are pointed at the new place with
 relative paths, so the .blend that is written already refers to `//lipsync/...` (a save_post
@@ -12,22 +14,26 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 import uuid
 
 import bpy
 
 from ..client.errors import InputError
+from ..worker import scratch
 from . import compat, records
 
 log = logging.getLogger(__name__)
 
 FOLDER = "lipsync"
-_SESSION_TEMP = os.path.join(tempfile.gettempdir(), "vse_lipsync_unsaved", uuid.uuid4().hex[:12])
+UNSAVED = "unsaved"                       # scratch.root()/unsaved/<session>: results of unsaved files
+WORK = "work"                             # scratch.root()/work/<job id>: cut upload files
+_SESSION = uuid.uuid4().hex[:12]
 
 
 def temp_root() -> str:
-    return _SESSION_TEMP
+    """This session's folder for the results of an unsaved file (created 0700 when first asked:
+    not at import, registering does no I/O)."""
+    return scratch.folder(UNSAVED, _SESSION)
 
 
 def results_dir(blend_path: str | None = None) -> str:
@@ -35,7 +41,7 @@ def results_dir(blend_path: str | None = None) -> str:
     blend_path = bpy.data.filepath if blend_path is None else blend_path
     if blend_path:
         return os.path.join(os.path.dirname(os.path.abspath(blend_path)), FOLDER)
-    return _SESSION_TEMP
+    return temp_root()
 
 
 def recorded_out_dir() -> str:
@@ -58,25 +64,38 @@ def check_results_dir(blend_path: str | None = None) -> str:
     return path
 
 
-def trusted_out_dir(recorded: str) -> str:
-    """The folder a job record may download its result into.
+def is_trusted_out_dir(recorded: str) -> bool:
+    """Records come from a .blend, and a .blend may come from someone else: only `//lipsync`
+    beside the open .blend (what every record holds once saved), an empty folder (= that one) or
+    our own temp area for unsaved files may be written to. Compares paths only (no I/O: the Jobs
+    panel asks, vse/recordcheck.py)."""
+    if not recorded:
+        return True
+    path = os.path.abspath(bpy.path.abspath(recorded))
+    if _in_temp(path):
+        return True
+    return bool(bpy.data.filepath) and path == os.path.abspath(results_dir())
 
-    Records come from a .blend, and a .blend may come from someone else: a tampered `out_dir`
-    must not make Re-attach write files anywhere on disk. Only `//lipsync` beside the open .blend
-    (what every record holds once saved) or our own temp area for unsaved files is honoured;
-    anything else is replaced by the current results folder.
-    """
+
+def trusted_out_dir(recorded: str) -> str:
+    """The folder a job record may download its result into: the recorded one when it is
+    trusted (is_trusted_out_dir), else the current results folder. A tampered `out_dir` must not
+    make Re-attach write files anywhere on disk."""
     current = results_dir()
-    path = bpy.path.abspath(recorded) if recorded else current
-    if os.path.abspath(path) == os.path.abspath(current) or _in_temp(path):
-        return path
+    if is_trusted_out_dir(recorded):
+        return bpy.path.abspath(recorded) if recorded else current
     log.warning("Job record names output folder %r; using %r instead", recorded, current)
     return current
 
 
 def work_dir(job_id: str) -> str:
-    """Scratch folder for a job's cut upload files (never saved with the project)."""
-    return os.path.join(tempfile.gettempdir(), "vse_lipsync_work", job_id)
+    """Scratch folder for a job's cut upload files (never saved with the project), inside the
+    0700 `work` folder; the worker creates it 0700 when it cuts (worker/media.py), so starting
+    1,000 jobs costs no mkdir each on the main thread. `job_id` comes from a record: records are
+    checked before they are used (vse/recordcheck.py), and a name that is not plain is refused."""
+    if not job_id or job_id in (".", "..") or "/" in job_id or os.sep in job_id:
+        raise InputError(f"not a job id: {job_id[:40]!r}")
+    return os.path.join(scratch.folder(WORK), job_id)
 
 
 def blend_relative(path: str, blend_path: str) -> str:
@@ -93,7 +112,7 @@ def _inside(path: str, folder: str) -> bool:
 
 
 def _in_temp(path: str) -> bool:
-    root = os.path.join(tempfile.gettempdir(), "vse_lipsync_unsaved")
+    root = os.path.join(scratch.root(), UNSAVED)
     return os.path.abspath(path).startswith(root + os.sep)
 
 

@@ -22,8 +22,8 @@ from ..preferences import get_prefs, provider_config
 from ..worker.ranges import shift_overrides, shift_speaker
 from ..worker.runtime import RUNTIME
 from ..worker.work import WorkOrder, run
-from . import (apply, checks, compat, folders, gate, money, options as panel_options, records, reuse, snapshot,
-               timeline)
+from . import (apply, checks, compat, folders, gate, money, options as panel_options, recordcheck, records, reuse,
+               snapshot, timeline)
 
 # Dev/test knob: first poll interval in seconds (providers default to 0.5-1 s, growing to 5-10 s).
 POLL_INTERVAL_ENV = "LIPSYNC_POLL_INTERVAL"
@@ -166,7 +166,10 @@ def rerun_spec(job, *, model: str | None = None, whole: bool = False, use_cache:
 
 
 def rerun(scene, job, **kw) -> Launched:
-    """Run record `job`'s inputs again as a new job (rerun_spec), refusing without a key."""
+    """Run record `job`'s inputs again as a new job (rerun_spec), refusing without a key or when
+    the record does not pass its check (vse/recordcheck.py: it may come from someone else's .blend)."""
+    if not recordcheck.usable(job):
+        return Launched().refuse(job.name, job.message)
     if not gate.has_key(job.provider):
         return Launched().refuse("", gate.missing_key_message(job.provider))
     try:

@@ -11,6 +11,7 @@ The running total sums every reported cost of the open file's records: it is sav
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import bpy
 
@@ -110,15 +111,17 @@ def spent_total() -> tuple[float, int, int, float, int]:
     estimated USD of finished jobs whose provider reports no cost, how many of those)."""
     usd, paid, reused, estimated, unreported = 0.0, 0, 0, 0.0, 0
     for _scene, job in records.everywhere():
+        # a record may come from someone else's .blend: a NaN or infinite amount is not added
+        cost = job.cost if math.isfinite(job.cost) else 0.0
         if job.reused_from:
             reused += 1
-        elif job.cost > 0:
-            usd += job.cost
+        elif cost > 0:
+            usd += cost
             paid += 1
         elif job.status == "COMPLETED" and job.cost < 0:
             paid += 1
             unreported += 1
-            estimated += max(0.0, job.estimate)
+            estimated += job.estimate if math.isfinite(job.estimate) and job.estimate > 0 else 0.0
     return usd, paid, reused, estimated, unreported
 
 

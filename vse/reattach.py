@@ -31,7 +31,7 @@ from ..client.models import AudioInput, JobRequest, Options, RemoteRef
 from ..client.names import LABELS
 from ..preferences import provider_config
 from ..worker.runtime import RUNTIME
-from . import gate, launch, records, timeline
+from . import gate, launch, recordcheck, records, timeline
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,8 @@ def reattach_record(scene, job, *, manual: bool = False) -> bool:
     if RUNTIME.is_active(job.job_id):
         return False
     if not (job.in_flight or (manual and job.remote_id and job.status in RESUMABLE)):
+        return False
+    if not recordcheck.usable(job):   # from someone else's .blend, maybe: checked before any use
         return False
     why = gate.network_reason(job.provider)
     if why:

@@ -22,15 +22,23 @@ from typing import Any
 import bpy
 
 from ..client.errors import InputError
-from ..client.models import new_client_key
+from ..client.models import JobRequest, new_client_key
 from ..worker.plan import Placement
 from .status import IN_FLIGHT
 
 
 class RecordError(InputError):
-    """A job record holds something this add-on never writes (edited, damaged or another version)."""
+    """A job record holds something this add-on never writes (edited, damaged or another version).
+    `detail` says what, without the record's name ("its placement is incomplete")."""
+
+    def __init__(self, record: str, detail: str) -> None:
+        super().__init__(f'Job record "{record}": {detail}')
+        self.detail = detail
 
 
+# No field this add-on writes comes near this (a request with 100 segments is ~20 kB): a longer
+# one is not ours, and is not decoded.
+MAX_JSON = 256 * 1024
 _PLACEMENT_TYPES = {f.name: (str if f.type in ("str", str) else int) for f in dataclasses.fields(Placement)}
 
 
@@ -70,12 +78,14 @@ class JobRecord:
         text = getattr(self.rna, field + "_json") or ""
         if not text:
             return default
+        if len(text) > MAX_JSON:
+            raise RecordError(self.rna.name, f"its {field} is too long")
         try:
             value = json.loads(text)
-        except ValueError:
-            raise RecordError(f'Job record "{self.rna.name}": its {field} is not valid JSON') from None
+        except (ValueError, RecursionError):    # RecursionError: "[[[[..." nested past the stack
+            raise RecordError(self.rna.name, f"its {field} is not valid JSON") from None
         if not isinstance(value, kind):
-            raise RecordError(f'Job record "{self.rna.name}": its {field} should be a '
+            raise RecordError(self.rna.name, f"its {field} should be a "
                               f"{'list' if kind is list else 'JSON object'}, not {type(value).__name__}")
         return value
 
@@ -85,7 +95,7 @@ class JobRecord:
     def _strings(self, field: str) -> list[str]:
         value = self._decode(field, list, [])
         if not all(isinstance(v, str) for v in value):
-            raise RecordError(f'Job record "{self.rna.name}": its {field} should be a list of names')
+            raise RecordError(self.rna.name, f"its {field} should be a list of names")
         return value
 
     # -- typed fields --------------------------------------------------------------------------
@@ -108,11 +118,11 @@ class JobRecord:
         for key, value in data.items():
             want = _PLACEMENT_TYPES.get(key)
             if want is None or isinstance(value, bool) or not isinstance(value, want):
-                raise RecordError(f'Job record "{self.rna.name}": its placement has a bad field {key!r}')
+                raise RecordError(self.rna.name, f"its placement has a bad field {key[:40]!r}")
         try:
             return Placement(**data)
         except TypeError:
-            raise RecordError(f'Job record "{self.rna.name}": its placement is incomplete') from None
+            raise RecordError(self.rna.name, "its placement is incomplete") from None
 
     @placement.setter
     def placement(self, value: Placement) -> None:
@@ -183,12 +193,30 @@ class JobRecord:
         (client Submitting.refs): a resubmit sends these again instead of uploading anew."""
         refs = self._decode("uploaded", dict, {})
         if any(not isinstance(k, str) or not isinstance(v, str) for k, v in refs.items()):
-            raise RecordError(f'Job record "{self.rna.name}": its uploaded should map names to references')
+            raise RecordError(self.rna.name, "its uploaded should map names to references")
         return refs
 
     @uploaded.setter
     def uploaded(self, value: dict) -> None:
         self._encode("uploaded", value or {})
+
+    @property
+    def submitted_request(self) -> JobRequest | None:
+        """The saved request decoded (None before the media was cut); RecordError when it is not
+        a JobRequest of this record's provider, model and key."""
+        text = self.rna.request_json
+        if not text:
+            return None
+        if len(text) > MAX_JSON:
+            raise RecordError(self.rna.name, "its saved request is too long")
+        try:
+            request = JobRequest.from_json(text)
+        except (InputError, TypeError, ValueError, RecursionError):
+            raise RecordError(self.rna.name, "its saved request cannot be read") from None
+        if (request.provider, request.model, request.client_key) != (self.rna.provider, self.rna.model,
+                                                                     self.rna.client_key):
+            raise RecordError(self.rna.name, "its saved request is for another provider, model or key")
+        return request
 
 
 # -- lookup -----------------------------------------------------------------------------------
@@ -327,14 +355,20 @@ RETRYABLE = ("FAILED", "REJECTED")
 def failed(scene) -> list[JobRecord]:
     """Records Retry Failed Only re-runs: failed (or cancelled before submitting) with no later
     success or run of the same strip and range. Oldest first."""
-    found = in_scene(scene)
+    found, ranges = [], {}
+    for job in in_scene(scene):
+        try:
+            ranges[job] = (job.source_strip, job.frame_range)
+        except RecordError:
+            continue       # a damaged record is never retried (vse/recordcheck.py), and never breaks a poll()
+        found.append(job)
     later_ok: dict = {}
     for job in found:
         if job.status == "COMPLETED" or job.in_flight:
-            key = (job.source_strip, job.frame_range)
+            key = ranges[job]
             later_ok[key] = max(later_ok.get(key, 0.0), job.created)
     retry = [job for job in found
              if (job.status in RETRYABLE or (job.status == "CANCELLED" and not job.remote_id))
-             and later_ok.get((job.source_strip, job.frame_range), -1.0) < job.created]
+             and later_ok.get(ranges[job], -1.0) < job.created]
     retry.sort(key=lambda job: job.created)
     return retry

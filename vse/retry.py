@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from ..client.errors import LipsyncError, humanize
 from ..preferences import provider_config
-from . import compat, gate, launch, money, reattach, snapshot
+from . import compat, gate, launch, money, reattach, recordcheck, snapshot
 
 IDEMPOTENT_PROVIDERS = reattach.IDEMPOTENT_PROVIDERS
 
@@ -50,6 +50,8 @@ def over_budget(job) -> str:
 
 def retry(scene, job, *, confirmed: bool = False, use_cache: bool = True) -> launch.Launched:
     """Retry record `job` the way kind() says; refused (with the reason) rather than paying twice."""
+    if not recordcheck.usable(job):       # from someone else's .blend, maybe: never sent as it is
+        return launch.Launched().refuse(job.name, job.message)
     how = kind(job)
     if how == "follow":
         started = reattach.reattach_record(scene, job, manual=True)

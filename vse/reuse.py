@@ -12,7 +12,7 @@ import os
 
 import bpy
 
-from . import records, takes
+from . import recordcheck, records, takes
 
 
 def known_results() -> dict[str, str]:
@@ -21,10 +21,9 @@ def known_results() -> dict[str, str]:
     for _scene, job in records.everywhere():
         if job.status != "COMPLETED" or not job.fingerprint or job.fingerprint in found:
             continue
-        try:
-            outputs = job.outputs
-        except records.RecordError:
-            continue   # a damaged record is never a cache source
+        if recordcheck.problem(job):
+            continue   # a damaged record is never a cache source (it may come from someone else's .blend)
+        outputs = job.outputs
         if outputs and all(os.path.isfile(bpy.path.abspath(o)) for o in outputs):
             found[job.fingerprint] = job.job_id
     return found

@@ -9,9 +9,10 @@ A renamed or moved copy of a file hits; a re-encoded or edited file misses.
 
 Hashing is WORKER work (a source movie may be GBs): `fingerprint()` runs in the job's worker
 before any media is cut. File digests are cached by (path, size, mtime) in this process and in a
-small JSON file, so a second job on the same footage (or a reopen in the same Blender session)
-does not read it again. The main thread only stats files (`known_digest`, `fingerprint_if_hashed`)
-and compares strings (vse/reuse.py).
+small JSON file in this user's private folder (worker/scratch.py: a shared file in the system temp
+folder could be written by another local user, issue #13), so a second job on the same footage
+(or a reopen in the same Blender session) does not read it again. The main thread only stats
+files (`known_digest`, `fingerprint_if_hashed`) and compares strings (vse/reuse.py).
 """
 
 from __future__ import annotations
@@ -19,13 +20,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import threading
+
+from . import scratch
 
 _lock = threading.Lock()
 _digests: dict[tuple[str, int, int], str] = {}
 _loaded = False
-STORE = os.path.join(tempfile.gettempdir(), "vse_lipsync_hashes.json")
+STORE_NAME = "hashes.json"
+
+
+def store_path() -> str:
+    """The digest store: in this user's 0700 folder, checked each time (not at import)."""
+    return os.path.join(scratch.folder(), STORE_NAME)
 
 
 def _load() -> None:
@@ -34,19 +41,21 @@ def _load() -> None:
         return
     _loaded = True
     try:
-        with open(STORE, encoding="utf-8") as handle:
+        with open(store_path(), encoding="utf-8") as handle:
             for row in json.load(handle):
-                _digests[(row[0], int(row[1]), int(row[2]))] = row[3]
+                if isinstance(row[0], str) and isinstance(row[3], str) and len(row[3]) == 64:
+                    _digests[(row[0], int(row[1]), int(row[2]))] = row[3]
     except (OSError, ValueError, TypeError, IndexError):
         pass
 
 
 def _save() -> None:
     try:
-        tmp = STORE + f".{os.getpid()}.tmp"
+        store = store_path()
+        tmp = store + f".{os.getpid()}.tmp"
         with open(tmp, "w", encoding="utf-8") as handle:
             json.dump([[*key, value] for key, value in list(_digests.items())[-2000:]], handle)
-        os.replace(tmp, STORE)
+        os.replace(tmp, store)
     except OSError:
         pass
 

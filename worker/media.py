@@ -139,7 +139,7 @@ def prepare_media(job, work_dir, *, use_segments: bool, segment_overrides=None, 
     if cancel is not None and cancel.is_set():
         raise Cancelled("Cancelled before preparing media.")
     t0 = time.perf_counter()
-    os.makedirs(work_dir, exist_ok=True)
+    os.makedirs(work_dir, mode=0o700, exist_ok=True)   # cut media: this user's only (issue #13)
     video, rate = resolve_rate(job.video), job.scene_rate
     chosen = _enabled_parts(job.audio, segment_overrides)
     if not chosen:

@@ -145,7 +145,12 @@ def test_unsaved_results_move_beside_blend_on_save(addon, scene, online, clean_e
     assert bpy.ops.lipsync.submit() == {"FINISHED"}
     [take] = takes(scene)
     temp_path = take.filepath
-    assert "vse_lipsync_unsaved" in temp_path and os.path.exists(temp_path)
+    folders = lipsync("vse.folders")
+    assert temp_path.startswith(folders.temp_root() + os.sep) and os.path.exists(temp_path)
+    # this user's private folder (worker/scratch.py), not a shared one in the system temp folder
+    for folder in (folders.temp_root(), os.path.dirname(folders.temp_root()), lipsync("worker.scratch").root()):
+        info = os.lstat(folder)
+        assert info.st_mode & 0o777 == 0o700 and info.st_uid == os.getuid(), (folder, oct(info.st_mode))
     blend = tmp_path / "saved.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(blend))
     assert take.filepath.startswith("//lipsync/") and not os.path.exists(temp_path)

@@ -24,8 +24,11 @@ def test_recorded_output_folder_is_honoured_only_when_it_is_ours(addon, scene, t
     assert results.trusted_out_dir("//../../etc") == ours
     assert results.trusted_out_dir(os.path.expanduser("~/.config")) == ours
     # results of an unsaved session live in our own temp area: still honoured after a save
-    unsaved = os.path.join(tempfile.gettempdir(), "vse_lipsync_unsaved", "0123abcd")
+    unsaved = os.path.join(results.temp_root(), "..", "0123abcd")
     assert results.trusted_out_dir(unsaved) == unsaved
+    # ... but not the shared folder of that name older versions used in the system temp folder
+    shared = os.path.join(tempfile.gettempdir(), "vse_lipsync_unsaved", "0123abcd")
+    assert results.trusted_out_dir(shared) == ours and not results.is_trusted_out_dir(shared)
 
 
 def test_the_worker_is_given_the_trusted_folder(addon, scene, tmp_path, tmp_path_factory, monkeypatch):
