@@ -10,6 +10,7 @@ from ..client.capabilities import check_durations, validate
 from ..client.config import LABELS
 from ..client.errors import InputError
 from ..client.models import AudioInput, JobRequest, Options, Segment
+from ..client.speech import ONE_SOURCE
 from ..client.urls import check_url
 from ..preferences import provider_config
 from ..worker import speech
@@ -56,6 +57,15 @@ def check_lines(strip_job, provider, model, options) -> None:
     client's validation: empty text, too long, no voice, no TTS on the model, text and audio over
     one range. The strip is named in the sentence; nothing is recorded when it refuses."""
     with_audio = bool(strip_job.audio)
+    first = strip_job.text[0]
+    if provider in ONE_SOURCE and not with_audio and len(strip_job.text) == 1 and speech.needs_segments(
+            strip_job, False):
+        # Runware sync-3 takes speech or segments, and its segments play only audio files (§2.3)
+        start = strip_job.placement.frame_start - strip_job.placement.handle_start
+        raise InputError(f'the Text strip "{first.strip_name}" starts {first.frame_start - start} frame(s) into '
+                         f'"{strip_job.placement.source_strip}"; {model} on {LABELS[provider]} speaks a line from '
+                         f"the start of the upload only, not text inputs placed later: move it to frame {start} "
+                         "(no handles), or use sync.so", provider)
     audio = [AudioInput(id=f"a{n}", path=f"a{n}.mp3") for n, _p in enumerate(strip_job.audio, 1)]
     segments = []
     if speech.needs_segments(strip_job, with_audio):

@@ -165,7 +165,7 @@ def test_each_refusal_records_and_sends_nothing(addon, addon_prefs, scene, onlin
     want = {"empty": '"line" is empty', "too long": "150 characters; lipsync-2 on sync.so speaks at most 100",
             "no voice": "no voice id",
             "no tts": "text is not supported by lipsync-2 on fal", "text and audio": "not both",
-            "late on runware": "not text inputs"}[case]
+            "late on runware": "starts 14 frame(s) into \"shot\""}[case]
     assert want in why, why
     assert '"shot"' in why or case == "no tts"
     assert want in _refused(scene, provider, model)
@@ -200,3 +200,19 @@ def test_panel_draws_text_options_or_greys_them_with_the_reason(addon, scene, on
         assert "is not supported" not in texts
     else:   # greyed, with the capability table's reason
         assert f"text is not supported by {model}" in texts and "docs/providers.md" in texts
+
+
+def test_retry_of_a_text_job_finds_its_text_strip_again(addon, scene, online, clean_env, sandbox, tmp_path_factory):
+    use_sandbox(clean_env, sandbox, "sync")
+    _shot(addon, scene, str(tmp_path_factory.mktemp("media")))
+    _text(scene)
+    settings = scene.lipsync
+    settings.voice_id, settings.use_cache = "v-3", False
+    assert bpy.ops.lipsync.submit_selected(provider="sync", model="sync-3") == {"FINISHED"}
+    first = settings.jobs[0]
+    assert bpy.ops.lipsync.retry(job_id=first.job_id) == {"FINISHED"}
+    second = settings.jobs[1]
+    assert second.status == "COMPLETED", second.message
+    assert second.sound_strips_json == '["line"]' and '"text": "one two three"' in second.request_json
+    assert len(takes(scene)) == 2 and len(_sounds_of_job(scene, second.job_id)) == 1
+    assert [j["inputs"]["audio"][0]["tts"] for j in sandbox.stats()["jobs"]] == [True, True]
