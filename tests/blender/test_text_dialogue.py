@@ -147,13 +147,14 @@ def _refused(scene, provider, model):
     return str(info.value)
 
 
-@pytest.mark.parametrize("case", ["empty", "too long", "no voice", "no tts", "text and audio", "late on runware"])
+@pytest.mark.parametrize("case", ["empty", "too long", "no voice", "no tts", "text and audio", "late on runware",
+                                  "one range"])
 def test_each_refusal_records_and_sends_nothing(addon, addon_prefs, scene, online, clean_env, sandbox,
                                                 tmp_path_factory, case):
     provider, model = {"no tts": ("fal", "lipsync-2"), "text and audio": ("runware", "sync-3"),
                        "late on runware": ("runware", "sync-3")}.get(case, ("sync", "lipsync-2"))
     use_sandbox(clean_env, sandbox, provider)
-    _shot(addon, scene, str(tmp_path_factory.mktemp("media")), keep_sound=case == "text and audio")
+    _shot(addon, scene, str(tmp_path_factory.mktemp("media")), keep_sound=case in ("text and audio", "one range"))
     addon_prefs.default_voice = "" if case == "no voice" else "v-1"
     scene.lipsync.voice_id = ""
     # a Text strip holds at most 512 characters in Blender: the limit is lowered to reach it
@@ -165,7 +166,8 @@ def test_each_refusal_records_and_sends_nothing(addon, addon_prefs, scene, onlin
     want = {"empty": '"line" is empty', "too long": "150 characters; lipsync-2 on sync.so speaks at most 100",
             "no voice": "no voice id",
             "no tts": "text is not supported by lipsync-2 on fal", "text and audio": "not both",
-            "late on runware": "starts 14 frame(s) into \"shot\""}[case]
+            "late on runware": "starts 14 frame(s) into \"shot\"",
+            "one range": "play text and audio over the same range"}[case]
     assert want in why, why
     assert '"shot"' in why or case == "no tts"
     assert want in _refused(scene, provider, model)
@@ -216,3 +218,24 @@ def test_retry_of_a_text_job_finds_its_text_strip_again(addon, scene, online, cl
     assert second.sound_strips_json == '["line"]' and '"text": "one two three"' in second.request_json
     assert len(takes(scene)) == 2 and len(_sounds_of_job(scene, second.job_id)) == 1
     assert [j["inputs"]["audio"][0]["tts"] for j in sandbox.stats()["jobs"]] == [True, True]
+
+
+def test_switching_the_original_dialogue_off_lets_runware_speak_the_line(addon, scene, online, clean_env, sandbox,
+                                                                         tmp_path_factory):
+    # "takes either an audio file or a text line": the artist switches the sound strip's row off
+    use_sandbox(clean_env, sandbox, "runware")
+    _shot(addon, scene, str(tmp_path_factory.mktemp("media")), keep_sound=True)
+    _text(scene)
+    settings = scene.lipsync
+    settings.provider, settings.model, settings.voice_id = "runware", "sync-3", "v-5"
+    bpy.ops.lipsync.refresh_segments()
+    assert {(r.name, r.is_text) for r in settings.segments} == {("shot_line0", False), ("line", True)}
+    with pytest.raises(RuntimeError, match="not both"):
+        bpy.ops.lipsync.submit()
+    assert len(settings.jobs) == 0
+    settings.segments["shot_line0"].enabled = False
+    assert bpy.ops.lipsync.submit() == {"FINISHED"}
+    rec = settings.jobs[0]
+    assert rec.status == "COMPLETED", rec.message
+    assert [a["tts"] for a in sandbox.stats()["jobs"][0]["inputs"]["audio"]] == [True]
+    assert rec.cost >= 0 and len(_sounds_of_job(scene, rec.job_id)) == 1   # Runware reports the actual cost
