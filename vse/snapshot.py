@@ -104,7 +104,8 @@ _TYPE_ADVICE = {
     "SCENE": "is a scene strip; render the scene to a video file and add it as a movie strip",
     "MOVIECLIP": "is a clip strip (Movie Clip Editor data); add the video file as a movie strip instead",
     "COLOR": "is a color strip and has no video to lip-sync; select a movie strip",
-    "TEXT": "is a text strip and has no video to lip-sync; select a movie strip",
+    "TEXT": ("is a text strip and has no video to lip-sync; select the movie strip under it (a Text strip "
+             "over a movie strip is spoken as its dialogue)"),
 }
 
 
