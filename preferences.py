@@ -62,6 +62,10 @@ class LIPSYNC_AP_preferences(bpy.types.AddonPreferences):
     notify_sound: BoolProperty(
         name="Sound When Done", default=False,
         description="Play a short chime when a lip-sync batch you are waiting for ends")
+    default_voice: StringProperty(
+        name="Default Voice",
+        description="ElevenLabs (or sync.so cloned) voice id that Text strips speak with when the panel "
+                    "names none (not a secret; saved with the preferences)")
 
     def draw(self, context):
         layout = self.layout
@@ -69,6 +73,7 @@ class LIPSYNC_AP_preferences(bpy.types.AddonPreferences):
         col.prop(self, "max_concurrent_jobs")
         col.prop(self, "budget_cap_usd")
         col.prop(self, "notify_sound")
+        col.prop(self, "default_voice")
         for provider in client_config.PROVIDERS:
             box = layout.box()
             box.label(text=LABELS[provider])

@@ -57,6 +57,10 @@ class LipsyncSegment(bpy.types.PropertyGroup):
     speaker_frame: IntProperty(name="Frame", min=0, description="Frame of the uploaded video")
     speaker_point: IntVectorProperty(name="Point", size=2, min=0,
                                      description="Pixel of the speaker's face in the source video")
+    # a Text strip's row: its line is spoken by the provider's TTS (issue 17, vse/speech.py)
+    is_text: BoolProperty(name="Text", description="A Text strip: its line is spoken by the provider's TTS")
+    voice: StringProperty(name="Voice", description="Voice id for this line; empty = the panel's voice",
+                          update=_estimate_update)
 
 
 class LipsyncJob(bpy.types.PropertyGroup):
@@ -140,6 +144,17 @@ class LipsyncSceneSettings(bpy.types.PropertyGroup):
     use_segments: BoolProperty(name="Segments", default=True,
                                description="Send one job with a segment per dialogue strip "
                                            "(off: mix the strips into one audio track)")
+    # dialogue from text (issue 17): Text strips over a movie strip are spoken by the provider's TTS
+    voice_id: StringProperty(name="Voice", update=_estimate_update,
+                             description="ElevenLabs (or sync.so cloned) voice id for Text strips; empty = "
+                                         "the default voice of the add-on preferences")
+    use_tts_settings: BoolProperty(name="Voice Settings", update=_estimate_update,
+                                   description="Send stability and similarity boost (off: the TTS defaults)")
+    tts_stability: FloatProperty(name="Stability", min=0.0, max=1.0, default=0.5, update=_estimate_update,
+                                 description="Lower: a broader emotional range; higher: steadier, flatter")
+    tts_similarity_boost: FloatProperty(name="Similarity Boost", min=0.0, max=1.0, default=0.75,
+                                        update=_estimate_update,
+                                        description="How closely the speech keeps to the original voice")
 
     segments: CollectionProperty(type=LipsyncSegment)
     segments_index: IntProperty()

@@ -20,11 +20,12 @@ from .endpoints import WIRES
 from .errors import InputError
 from .media_info import duration
 from .models import EMOTIONS, FACE_MODES, OUTPUT_FORMATS, SYNC_MODES, JobRequest
+from .speech import check_sources, check_text_input
 
 # Canonical option names used in messages, `supports()` and the capability table.
 OPTIONS = (
     "sync_mode", "temperature", "active_speaker", "active_speaker.point", "active_speaker.boxes",
-    "occlusion_detection", "emotion", "mode", "text", "segments", "segments.options_override",
+    "occlusion_detection", "emotion", "mode", "text", "tts_settings", "segments", "segments.options_override",
     "audio_crop", "output_format", "output_quality", "number_results", "safety_check", "ttl",
     "include_cost",
 )
@@ -63,7 +64,9 @@ def _add(c: ModelCaps) -> None:
 
 
 # sync.so direct (§1.3–1.5): server default sync_mode not stated [U] -> cut_off like the hosts.
-_SYNC_COMMON = ("sync_mode", "text", "segments", "audio_crop")
+# Text (TTS, docs/providers.md §1.3): an input item of every sync.so model, with an ElevenLabs voice
+# id and its stability / similarityBoost (syncsdk 0.3.0 `ElevenLabs`).
+_SYNC_COMMON = ("sync_mode", "text", "tts_settings", "segments", "audio_crop")
 _add(_caps("sync", "lipsync-1.9.0-beta", _SYNC_COMMON, "cut_off",
            reasons={"temperature": "only lipsync-2 and lipsync-2-pro take temperature (docs/providers.md §1.4)"}))
 for _m in ("lipsync-2", "lipsync-2-pro"):
@@ -79,11 +82,12 @@ _add(_caps("sync", "sync-3", _SYNC_COMMON + _ASD + ("segments.options_override",
 for _m in ("lipsync-2", "lipsync-2-pro"):
     _add(_caps("runware", _m,
                ("sync_mode", "temperature", "occlusion_detection", "segments", "audio_crop") + _ASD + _RUNWARE_OUT,
-               "bounce", reasons={"text": "Runware takes TTS input only for sync-3"}))
+               "bounce", reasons={"text": "Runware takes TTS input only for sync-3 (docs/providers.md §2.3)",
+                                 "tts_settings": "Runware takes TTS settings only for sync-3"}))
 # sync-3 AIR `sync:3@0` (SDK registry and docs, §2.2), overridable by LIPSYNC_RUNWARE_SYNC3_AIR.
 _add(_caps("runware", "sync-3",
-           ("sync_mode", "temperature", "occlusion_detection", "emotion", "mode", "text", "segments", "audio_crop")
-           + _ASD + _RUNWARE_OUT,
+           ("sync_mode", "temperature", "occlusion_detection", "emotion", "mode", "text", "tts_settings", "segments",
+            "audio_crop") + _ASD + _RUNWARE_OUT,
            "cut_off", modes=("bounce", "cut_off", "silence", "remap"),
            reasons={"sync_mode=loop": "sync-3 on Runware has no loop mode (docs/providers.md §2.3)"}))
 
@@ -91,22 +95,28 @@ _add(_caps("runware", "sync-3",
 _WS_REASON = "WaveSpeedAI documents only video, audio and sync_mode (docs/providers.md §3.2)"
 for _m in ("lipsync-1.9.0-beta", "lipsync-2", "lipsync-2-pro", "sync-3"):
     _add(_caps("wavespeed", _m, ("sync_mode",), "cut_off",
-               reasons={o: _WS_REASON for o in ("temperature", "active_speaker", "occlusion_detection")}))
+               reasons={o: _WS_REASON for o in ("temperature", "active_speaker", "occlusion_detection", "text",
+                                                 "tts_settings")}))
 
 # FoxAPI (§4.2): default loop; temperature and active_speaker (bool) only for lipsync-2/2-pro.
+_FOX_TEXT = "FoxAPI documents no text-to-speech input (docs/providers.md §4.2)"
 for _m in ("lipsync-2", "lipsync-2-pro"):
     _add(_caps("foxapi", _m, ("sync_mode", "temperature", "active_speaker"), "loop",
                reasons={"active_speaker.point": "FoxAPI's active_speaker is a plain on/off switch",
-                        "active_speaker.boxes": "FoxAPI's active_speaker is a plain on/off switch"}))
+                        "active_speaker.boxes": "FoxAPI's active_speaker is a plain on/off switch",
+                        "text": _FOX_TEXT, "tts_settings": _FOX_TEXT}))
 _add(_caps("foxapi", "sync-3", ("sync_mode",), "loop",
-           reasons={"temperature": "FoxAPI takes temperature only for lipsync-2 and lipsync-2-pro "
+           reasons={"text": _FOX_TEXT, "tts_settings": _FOX_TEXT,
+                    "temperature": "FoxAPI takes temperature only for lipsync-2 and lipsync-2-pro "
                                    "(docs/providers.md §4.2)",
                     "active_speaker": "FoxAPI takes active_speaker only for lipsync-2 and lipsync-2-pro "
                                       "(docs/providers.md §4.2)"}))
 
 # fal (§5.1): one endpoint per model family; only sync_mode (default cut_off) is documented.
 for _m in ("lipsync-1.9.0-beta", "lipsync-2", "lipsync-2-pro", "sync-3"):
-    _add(_caps("fal", _m, ("sync_mode",), "cut_off"))
+    _add(_caps("fal", _m, ("sync_mode",), "cut_off",
+               reasons={o: "fal's sync endpoints take only video_url, audio_url and sync_mode (docs/providers.md §5.1)"
+                        for o in ("text", "tts_settings")}))
 
 
 # Providers with their own price endpoint (sync.so `POST /v2/analyze/cost`, docs/providers.md §1.2):
@@ -226,9 +236,11 @@ def validate(req: JobRequest) -> None:
     c = caps(req.provider, req.model)
     _check_client_key(req)
     ids = _check_inputs(req)
+    if req.text:
+        check_sources(req, LABELS[req.provider])
     if req.segments:
         _check_segments(req, c, ids)
-    elif len(ids) > 1:
+    if not req.segments and len(ids) > 1:
         raise InputError(f"several audio/text inputs need segments saying which plays when "
                          f"({req.model} on {LABELS[req.provider]})", req.provider)
     _check_options(req, c)
@@ -257,9 +269,9 @@ def _check_inputs(req: JobRequest) -> list[str]:
     if req.text:
         _require(req, "text")
         for t in req.text:
-            if not t.text.strip() or not t.voice.strip():
-                raise InputError(f"text input {t.id!r} needs both text and voice ({req.model} on {label})",
-                                 req.provider)
+            check_text_input(t, req.provider, req.model, label)
+            if t.stability is not None or t.similarity_boost is not None:
+                _require(req, "tts_settings")
     ids = [a.id for a in req.audio] + [t.id for t in req.text]
     if len(set(ids)) != len(ids):
         raise InputError("audio and text input ids must be unique", req.provider)

@@ -30,6 +30,7 @@ from .events import (
     Completed, Downloading, Failed, Status, Submitted, Submitting, Uploaded, Uploading, event_to_dict, json_safe,
 )
 from .models import ActiveSpeaker, AudioInput, JobRequest, Options, Segment, new_client_key
+from . import speech
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNKNOWN = 0, 1, 2, 3
 
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--video", required=True)
     run.add_argument("--audio", action="append", default=[], help="audio file or URL (repeat for segments)")
     run.add_argument("--out", required=True, help="output file")
+    speech.add_arguments(run)
     _options(run)
     run.add_argument("--client-key", default="", help="idempotency key / Runware taskUUID to reuse")
     run.add_argument("--poll-deadline", type=float, default=6 * 3600)
@@ -65,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--provider", required=True, choices=PROVIDERS)
     est.add_argument("--model", required=True, choices=MODELS)
     est.add_argument("--video", required=True)
-    est.add_argument("--audio", required=True)
+    est.add_argument("--audio", default="")
+    est.add_argument("--text", action="append", default=[], help="a line to be spoken (length estimated from words)")
     est.add_argument("--sync-mode", default=None)
     est.add_argument("--results", type=int, default=1)
     est.add_argument("--json", action="store_true")
@@ -116,31 +119,34 @@ def request_from_args(a: argparse.Namespace, client_key: str | None = None) -> J
                       occlusion_detection=True if a.occlusion else None, emotion=a.emotion, mode=a.mode,
                       output_format=a.output_format, output_quality=a.quality, number_results=a.results)
     audio = [AudioInput(id=f"a{i + 1}", path=path) for i, path in enumerate(a.audio)]
+    text = speech.text_inputs(a)
     segments: list[Segment] = []
     if a.segments:
-        audio, segments = load_segments(a.segments, audio)
-    if not audio:
-        raise InputError("give --audio, or --segments with audio files")
-    return JobRequest(provider=a.provider, model=a.model, video=a.video, audio=audio, segments=segments,
+        audio, segments = load_segments(a.segments, audio, {t.id for t in text})
+    if not audio and not text:
+        raise InputError("give --audio or --text, or --segments with audio files")
+    return JobRequest(provider=a.provider, model=a.model, video=a.video, audio=audio, text=text, segments=segments,
                       options=options, client_key=client_key or a.client_key or new_client_key())
 
 
-def load_segments(path: str, audio: list[AudioInput]) -> tuple[list[AudioInput], list[Segment]]:
-    """A JSON list of {start, end, audio (file, or id a1.. of --audio), audio_start?, audio_end?, options?};
+def load_segments(path: str, audio: list[AudioInput], text_ids=frozenset()) -> tuple[list[AudioInput], list[Segment]]:
+    """A JSON list of {start, end, audio (file, or id a1.. of --audio, t1.. of --text), audio_start?, audio_end?,
+    options?};
     or {"audio": [{id, path}], "segments": [...]} . Relative paths are relative to the JSON file."""
     try:
         data = json.loads(Path(path).read_text("utf-8"))
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot read segments file {path}: {exc}") from None
     try:
-        return _segments_from(data, Path(path).resolve().parent, list(audio))
+        return _segments_from(data, Path(path).resolve().parent, list(audio), set(text_ids))
     except (KeyError, TypeError, AttributeError, InputError) as exc:
         # a hand-written file: say which file and what is wrong, never a traceback
         what = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
         raise InputError(f"segments file {path}: {what}") from None
 
 
-def _segments_from(data, root: Path, audio: list[AudioInput]) -> tuple[list[AudioInput], list[Segment]]:
+def _segments_from(data, root: Path, audio: list[AudioInput], text_ids=frozenset()) -> tuple[list[AudioInput],
+                                                                                           list[Segment]]:
     if isinstance(data, dict):
         for item in data.get("audio", []):
             p = item["path"]
@@ -151,7 +157,7 @@ def _segments_from(data, root: Path, audio: list[AudioInput]) -> tuple[list[Audi
     segments = []
     for n, item in enumerate(data, 1):
         ref = item.get("audio_id") or item.get("audio")
-        if ref not in {a.id for a in audio}:
+        if ref not in {a.id for a in audio} | text_ids:
             full = ref if "://" in str(ref) else str(root / str(ref))
             if full not in by_path:
                 by_path[full] = f"s{len(by_path) + 1}"
@@ -318,11 +324,14 @@ def cmd_status(a: argparse.Namespace, reporter: Reporter) -> int:
 
 
 def cmd_estimate(a: argparse.Namespace, reporter: Reporter) -> int:
-    v, au = duration(a.video), duration(a.audio)
-    if v is None or au is None:
-        missing = a.video if v is None else a.audio
+    v, au = duration(a.video), duration(a.audio) if a.audio else 0.0
+    if v is None or au is None or not (a.audio or a.text):
+        missing = a.video if v is None else a.audio or "--audio or --text"
         raise InputError(f"cannot read the duration of {missing} (MP4/MOV, WAV and MP3 are understood)")
+    au += sum(speech.spoken_seconds(t) for t in a.text)   # speech length is unknown before the job
     est = estimate(a.provider, a.model, v, au, a.sync_mode, a.results)
+    if a.text:
+        est = dataclasses.replace(est, note=f"{est.note}; speech {speech.about(' '.join(a.text))}")
     data = {"provider": a.provider, "model": a.model, "video_seconds": round(v, 3), "audio_seconds": round(au, 3),
             "usd": est.usd, "billed_seconds": est.billed_seconds, "note": est.note}
     if a.remote:

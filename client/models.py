@@ -115,14 +115,21 @@ class AudioInput:
 
 @dataclass
 class TextInput:
-    """Text-to-speech input (sync.so: ElevenLabs voice id)."""
+    """A line spoken by the provider's text-to-speech (docs/providers.md §1.3 sync.so `text` input,
+    §2.3 Runware sync-3 `inputs.speech` + `settings.tts`): the script, an ElevenLabs (or sync.so
+    cloned) voice id, and the TTS settings (0..1, None = the TTS provider's default). Limits and
+    which provider x model speaks text are checked by `capabilities.validate` (client/speech.py)."""
 
     id: str
     text: str
     voice: str
+    provider: str = "elevenlabs"
+    stability: float | None = None
+    similarity_boost: float | None = None
 
     def __post_init__(self) -> None:
-        _check(self, _TEXT, "id", "text", "voice")
+        _check(self, _TEXT, "id", "text", "voice", "provider")
+        _check(self, _NUMBER, "stability", "similarity_boost", optional=True)
 
 
 @dataclass

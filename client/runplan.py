@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .capabilities import validate
 from .config import LABELS
 from .errors import InputError
 from .events import Completed, Failed, JobState, Status, Submitted, Submitting, Uploaded
@@ -53,6 +54,8 @@ def plan_run(a, out: Path, request_from_args: Callable[..., JobRequest]) -> RunP
             return plan
     key = a.client_key or new_client_key()
     request = request_from_args(a, key)
+    # a request the provider would refuse leaves no job file behind: checked before it is written
+    validate(request)
     job = JobFile.new(job_path, a.provider, a.model, key, out)
     job.update(request_json=request.to_json())  # on disk before the first upload
     return RunPlan("new", job, request)

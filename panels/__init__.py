@@ -130,9 +130,12 @@ class LIPSYNC_UL_segments(bpy.types.UIList):
     def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index):
         row = layout.row(align=True)
         row.prop(item, "enabled", text="")
-        row.label(text=item.name, icon="SOUND")
+        row.label(text=item.name, icon="FONT_DATA" if item.is_text else "SOUND")
         row.label(text=f"{item.video_start:.2f}-{item.video_end:.2f}s")
-        row.label(text=f"audio {item.audio_start:.2f}-{item.audio_end:.2f}s")
+        if item.is_text:
+            row.label(text=f"voice {item.voice or 'default'}")
+        else:
+            row.label(text=f"audio {item.audio_start:.2f}-{item.audio_end:.2f}s")
         if item.use_speaker_point:
             row.label(text="", icon="RESTRICT_SELECT_OFF")
 
@@ -154,6 +157,8 @@ class LIPSYNC_PT_segments(_SidebarPanel, bpy.types.Panel):
         layout.template_list("LIPSYNC_UL_segments", "", settings, "segments", settings, "segments_index", rows=2)
         if 0 <= settings.segments_index < len(settings.segments):
             item = settings.segments[settings.segments_index]
+            if item.is_text:
+                _voice_row(layout, settings, item)
             box = layout.box()
             ok, why = _supports(settings.provider, settings.model, "segments.options_override")
             box.active = ok
@@ -166,6 +171,43 @@ class LIPSYNC_PT_segments(_SidebarPanel, bpy.types.Panel):
             op.segment = item.name
             if not ok:
                 layout.label(text=why, icon="INFO")
+
+
+def _voice_row(layout, settings, item):
+    # a Text strip's own voice (issue 17), greyed with the reason where the model has no TTS
+    ok, why = _supports(settings.provider, settings.model, "text")
+    box = layout.box()
+    row = box.row()
+    row.active = ok
+    row.prop(item, "voice", text="Voice (this line)")
+    if not ok:
+        box.label(text=why, icon="INFO")
+
+
+class LIPSYNC_PT_text(_SidebarPanel, bpy.types.Panel):
+    """Dialogue from text (issue 17): Text strips over a movie strip are spoken by the provider's TTS."""
+
+    bl_label = "Dialogue from Text"
+    bl_parent_id = "LIPSYNC_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        settings = compat.sequencer_scene(context).lipsync
+        col = layout.column()
+        col.label(text="A Text strip over a movie strip is a line to speak", icon="FONT_DATA")
+        if _option(col, settings, "voice_id", "text"):
+            col.label(text="Empty: the preferences' default voice")
+        row = col.row(align=True)
+        ok, why = _supports(settings.provider, settings.model, "tts_settings")
+        row.active = ok
+        row.prop(settings, "use_tts_settings")
+        sub = col.column(align=True)
+        sub.active = ok and settings.use_tts_settings
+        sub.prop(settings, "tts_stability")
+        sub.prop(settings, "tts_similarity_boost")
+        if not ok:
+            col.label(text=why, icon="INFO")
 
 
 class LIPSYNC_PT_speaker(_SidebarPanel, bpy.types.Panel):
@@ -315,7 +357,8 @@ def _context_menu(self, context):
     self.layout.menu("LIPSYNC_MT_strip", icon="SPEAKER")
 
 
-classes = (LIPSYNC_PT_main, LIPSYNC_PT_ranges, LIPSYNC_UL_segments, LIPSYNC_PT_segments, LIPSYNC_PT_speaker,
+classes = (LIPSYNC_PT_main, LIPSYNC_PT_ranges, LIPSYNC_UL_segments, LIPSYNC_PT_segments, LIPSYNC_PT_text,
+           LIPSYNC_PT_speaker,
            LIPSYNC_UL_jobs,
            LIPSYNC_PT_jobs, LIPSYNC_PT_takes, LIPSYNC_MT_strip)
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 from ..client.capabilities import check_durations, validate
 from ..client.config import LABELS
 from ..client.errors import InputError
-from ..client.models import AudioInput, JobRequest, Options
+from ..client.models import AudioInput, JobRequest, Options, Segment
+from ..client.speech import ONE_SOURCE
 from ..client.urls import check_url
 from ..preferences import provider_config
+from ..worker import speech
 
 
 def check_options(provider: str, model: str, options: dict) -> None:
@@ -46,3 +48,37 @@ def check_strip_job(strip_job, provider, model, options, segment_overrides=None)
                 0 <= point[0] < video.width and 0 <= point[1] < video.height):
             raise InputError(f"speaker point ({point[0]}, {point[1]}) is outside the {video.width}x{video.height} "
                              f'picture of "{name}" ({model} on {LABELS[provider]})', provider)
+    if strip_job.text:
+        check_lines(strip_job, provider, model, options)
+
+
+def check_lines(strip_job, provider, model, options) -> None:
+    """The spoken lines (issue 17) as the worker will send them (worker/speech.py), through the
+    client's validation: empty text, too long, no voice, no TTS on the model, text and audio over
+    one range. The strip is named in the sentence; nothing is recorded when it refuses."""
+    with_audio = bool(strip_job.audio)
+    first = strip_job.text[0]
+    if provider in ONE_SOURCE and not with_audio and len(strip_job.text) == 1 and speech.needs_segments(
+            strip_job, False):
+        # Runware sync-3 takes speech or segments, and its segments play only audio files (§2.3)
+        start = strip_job.placement.frame_start - strip_job.placement.handle_start
+        raise InputError(f'the Text strip "{first.strip_name}" starts {first.frame_start - start} frame(s) into '
+                         f'"{strip_job.placement.source_strip}"; {model} on {LABELS[provider]} speaks a line from '
+                         f"the start of the upload only, not text inputs placed later: move it to frame {start} "
+                         "(no handles), or use sync.so", provider)
+    audio = [AudioInput(id=f"a{n}", path=f"a{n}.mp3") for n, _p in enumerate(strip_job.audio, 1)]
+    segments = []
+    if speech.needs_segments(strip_job, with_audio):
+        segments = [Segment(start=p.video_offset, end=p.video_offset + p.duration, audio_id=f"a{n}")
+                    for n, p in enumerate(strip_job.audio, 1)]
+        segments += speech.text_segments(strip_job, strip_job.video.duration)
+    request = JobRequest(provider=provider, model=model, video="video.mp4", audio=audio,
+                         text=speech.text_inputs(strip_job), segments=segments, options=Options(**options))
+    names = {f"t{n}": t.strip_name for n, t in enumerate(strip_job.text, 1)}
+    try:
+        validate(request)
+    except InputError as exc:
+        message = exc.message
+        for ident, strip in names.items():   # "text input 't1'" -> the Text strip's name
+            message = message.replace(f"text input {ident!r}", f'the Text strip "{strip}"')
+        raise InputError(f'"{strip_job.placement.source_strip}": {message}', provider) from None

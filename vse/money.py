@@ -21,7 +21,7 @@ from ..client.pricing import estimate
 from ..preferences import get_prefs
 from ..worker.fingerprint import fingerprint_if_hashed
 from ..worker.ranges import shift_speaker
-from . import compat, records, reuse, snapshot, timeline
+from . import compat, records, reuse, snapshot, speech, timeline
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,11 +32,13 @@ class BatchEstimate:
     jobs: int             # jobs that would be sent (pieces count one each)
     refused: int          # strips that could not become a job (bad input)
     cached: int = 0       # jobs the result cache answers for free (cache.py), not in usd/seconds
+    speech: str = ""      # how spoken lines were guessed (vse/speech.py estimate_note), "" without text
 
 
 def estimate_usd(provider, model, strip_job, options) -> float:
-    """The published price of one planned job; -1 when the provider's price is not published."""
-    audio = sum(p.duration for p in strip_job.audio)
+    """The published price of one planned job; -1 when the provider's price is not published.
+    A spoken line's length is unknown before the job: guessed from its words (vse/speech.py)."""
+    audio = sum(p.duration for p in strip_job.audio) + speech.spoken_seconds_of(strip_job)
     try:
         est = estimate(provider, model, strip_job.video.duration, audio,
                        sync_mode=options.get("sync_mode"), number_results=options.get("number_results", 1))
@@ -81,7 +83,7 @@ def estimate_planned(scene, planned, refused: int, provider: str, model: str, op
                 unknown += 1
             else:
                 usd += price
-    return BatchEstimate(round(usd, 4), unknown, seconds, count, refused, cached)
+    return BatchEstimate(round(usd, 4), unknown, seconds, count, refused, cached, speech.estimate_note(planned))
 
 
 def describe(est: BatchEstimate, strips: int) -> str:
@@ -92,9 +94,9 @@ def describe(est: BatchEstimate, strips: int) -> str:
     head = f"{strips} strip(s){jobs}, {est.seconds:.1f} s"
     free = f", {est.cached} reused free" if est.cached else ""
     if est.unknown and not est.usd:
-        return f"{head}: no published price{free}"
+        return f"{head}: no published price{free}{est.speech}"
     extra = f" (+{est.unknown} without a price)" if est.unknown else ""
-    return f"{head}: about ${est.usd:.2f}{extra}{free}"
+    return f"{head}: about ${est.usd:.2f}{extra}{free}{est.speech}"
 
 
 def budget_cap() -> float:

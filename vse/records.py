@@ -337,7 +337,8 @@ def create(scene, strip_job, *, provider: str, model: str, options: dict, use_se
     job.created = time.time()
     job.source_strip = strip_job.placement.source_strip
     job.placement = strip_job.placement
-    job.sound_strips = [p.strip_name for p in strip_job.audio]
+    # the dialogue strips by name, Text strips included (a re-run finds them again, issue 17)
+    job.sound_strips = [p.strip_name for p in strip_job.audio] + [t.strip_name for t in strip_job.text]
     job.segment_overrides = segment_overrides or {}
     job.use_segments = use_segments
     job.group = group

@@ -12,7 +12,7 @@ import os
 
 import bpy
 
-from . import recordcheck, records, takes
+from . import lines, recordcheck, records, takes
 
 
 def known_results() -> dict[str, str]:
@@ -40,4 +40,7 @@ def reuse(scene, job, source) -> list[str]:
     if same_strip and existing:
         takes.select_take(scene, job.source_strip, existing[0].name)
         return [t.name for t in existing]
+    if not job.request and lines.spoke_text(source):
+        # same fingerprint = same words and voice: the new take gets its spoken line too (vse/lines.py)
+        job.request = source.request
     return takes.place_outputs(scene, job, [bpy.path.abspath(o) for o in source.outputs])

@@ -25,6 +25,8 @@ def refresh_segments(scene, strip) -> str:
     settings = scene.lipsync
     kept = {row.name: (row.enabled, row.use_speaker_point, row.speaker_frame, tuple(row.speaker_point))
             for row in settings.segments} if settings.segments_strip == getattr(strip, "name", "") else {}
+    # a Text strip's own voice stays with its name whichever movie strip is active (vse/speech.py)
+    voices = {row.name: row.voice for row in settings.segments if row.is_text and row.voice}
     settings.segments.clear()
     settings.segments_strip = strip.name if strip is not None else ""
     if strip is None or compat.strip_type(strip) != "MOVIE":
@@ -45,6 +47,12 @@ def refresh_segments(scene, strip) -> str:
         if part.strip_name in kept:
             enabled, own, frame, point = kept[part.strip_name]
             row.enabled, row.use_speaker_point, row.speaker_frame, row.speaker_point = enabled, own, frame, point
+    for line in job.text:
+        row = settings.segments.add()
+        row.name, row.is_text, row.voice = line.strip_name, True, voices.get(line.strip_name, "")
+        row.video_start, row.video_end = line.video_offset, line.video_offset + line.duration
+        if line.strip_name in kept:
+            row.enabled = kept[line.strip_name][0]
     mark_dirty(scene)
     return ""
 

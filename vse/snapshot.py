@@ -39,9 +39,9 @@ from fractions import Fraction
 import bpy
 
 from ..client.errors import InputError
-from ..worker.plan import AudioPart, Placement, StripJob, VideoSource, exact_rate
+from ..worker.plan import AudioPart, Placement, StripJob, TextPart, VideoSource, exact_rate
 from ..worker.ranges import included, merge, sub_job, with_handles
-from . import compat, timeline
+from . import compat, speech, timeline
 
 GUIDE_PREFIXES = ("nolipsync",)
 MARKER_START = "nolipsync"
@@ -104,7 +104,8 @@ _TYPE_ADVICE = {
     "SCENE": "is a scene strip; render the scene to a video file and add it as a movie strip",
     "MOVIECLIP": "is a clip strip (Movie Clip Editor data); add the video file as a movie strip instead",
     "COLOR": "is a color strip and has no video to lip-sync; select a movie strip",
-    "TEXT": "is a text strip and has no video to lip-sync; select a movie strip",
+    "TEXT": ("is a text strip and has no video to lip-sync; select the movie strip under it (a Text strip "
+             "over a movie strip is spoken as its dialogue)"),
 }
 
 
@@ -299,6 +300,56 @@ def overlapping_sounds(scene, movie_strip) -> list:
     return found
 
 
+def overlapping_texts(scene, movie_strip) -> list:
+    """Unmuted Text strips (not in a muted meta) overlapping the movie's visible range, by channel:
+    lines to be spoken (issue 17). Their text is read by `read_text_part`."""
+    index = timeline.index(scene)
+    if index is None:
+        return []
+    parents = index.parents
+    left, right = effective_range(movie_strip, parents)
+    found = [s for s in index.strips(index.overlapping(left, right, kind="TEXT"))
+             if not s.mute and not any(m.mute for m in _ancestors(s, parents))]
+    found.sort(key=lambda s: (s.channel, compat.visible_range(s)[0]))
+    return found
+
+
+def read_text_part(scene, strip, video_range: tuple[int, int], rate: Fraction, parents=None) -> TextPart | None:
+    """The line of Text strip `strip` over `video_range`, or None when it does not overlap.
+
+    It plays from the strip's first visible frame: a strip on 40..90 over a video visible on
+    16..200 at 24 fps has ``video_offset = 24/24 = 1.0 s`` and covers ``50/24 s``. The text is
+    sent as written (an empty one is refused by the client, with the strip named).
+    """
+    left, right = effective_range(strip, parents)
+    start, end = max(left, video_range[0]), min(right, video_range[1])
+    if end <= start:
+        return None
+    stability, similarity = speech.tts_settings(scene)
+    return TextPart(strip_name=strip.name, text=str(getattr(strip, "text", "")),
+                    voice=speech.voice_for(scene, strip.name),
+                    video_offset=float(Fraction(start - video_range[0]) / rate),
+                    duration=float(Fraction(end - start) / rate), frame_start=start, frame_end=end,
+                    channel=int(strip.channel), stability=stability, similarity_boost=similarity)
+
+
+def _dialogue(scene, movie_strip, strips, video_range, rate, parents) -> tuple[list, list]:
+    """(audio parts, spoken lines) of the dialogue strips `strips` (sound and Text strips)."""
+    parts, lines = [], []
+    for strip in strips:
+        if strip == movie_strip:
+            continue
+        if compat.strip_type(strip) == "TEXT":
+            line = read_text_part(scene, strip, video_range, rate, parents)
+            if line is not None:
+                lines.append(line)
+            continue
+        part = read_audio_part(strip, video_range, rate, parents)
+        if part is not None:
+            parts.append(part)
+    return parts, lines
+
+
 def snapshot_job(scene, movie_strip, sound_strips=None) -> StripJob:
     """Everything a worker needs to prepare the upload, read now on the main thread.
 
@@ -316,20 +367,15 @@ def snapshot_job(scene, movie_strip, sound_strips=None) -> StripJob:
     video = read_video(scene, movie_strip, rate, parents)
     video_range = effective_range(movie_strip, parents)
     if sound_strips is None:
-        sound_strips = overlapping_sounds(scene, movie_strip)
-    parts = []
-    for strip in sound_strips:
-        if strip == movie_strip:
-            continue
-        part = read_audio_part(strip, video_range, rate, parents)
-        if part is not None:
-            parts.append(part)
-    if not parts:
+        sound_strips = overlapping_sounds(scene, movie_strip) + overlapping_texts(scene, movie_strip)
+    parts, lines = _dialogue(scene, movie_strip, sound_strips, video_range, rate, parents)
+    if not parts and not lines:
         raise InputError(
             f'No audible sound strip overlaps movie strip "{movie_strip.name}" (frames '
-            f"{video_range[0]}..{video_range[1]}); put the dialogue on a sound strip under it "
-            "(muted strips do not count).")
+            f"{video_range[0]}..{video_range[1]}); put the dialogue on a sound strip under it, or its line "
+            "in a Text strip (muted strips do not count).")
     parts.sort(key=lambda p: (p.video_offset, p.channel, p.strip_name))
+    lines.sort(key=lambda t: (t.video_offset, t.channel, t.strip_name))
     placement = Placement(
         scene=scene.name,
         source_strip=movie_strip.name,
@@ -339,7 +385,7 @@ def snapshot_job(scene, movie_strip, sound_strips=None) -> StripJob:
         meta=parents[movie_strip.name].name if movie_strip.name in parents else "",
     )
     return StripJob(video=video, audio=tuple(parts), placement=placement,
-                    scene_fps=float(rate), scene_rate=rate)
+                    scene_fps=float(rate), scene_rate=rate, text=tuple(lines))
 
 
 def plan_jobs(scene, strip, sound_strips=None, *, handles: int | None = None, excluded=None) -> list:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 
-from . import compat
+from . import compat, lines
 from .placement import apply_take, plan_take
 
 
@@ -42,6 +42,8 @@ def place_outputs(scene, rec, outputs) -> list[str]:
         info.group = f"{rec.group}#{index}" if rec.group else ""
         info.reused = bool(rec.reused_from)
         names.append(strip.name)
+        if index == 0 and lines.spoke_text(rec):
+            lines.place_line(scene, rec, strip)   # the new line, heard in sync with the take
     # the newest take plays: mute older takes of this source; A/B flips back to the original
     if names:
         select_take(scene, rec.source_strip, names[0])

@@ -27,7 +27,7 @@ def provider_estimate(planned, provider: str, model: str, options: dict, config:
             try:
                 prepared = media.prepare_media(job, work, use_segments=True)
                 request = JobRequest(provider=provider, model=model, video=prepared.video_path,
-                                     audio=prepared.audio, segments=prepared.segments,
+                                     audio=prepared.audio, text=prepared.text, segments=prepared.segments,
                                      options=Options(**options), client_key=new_client_key())
                 usd = remote_estimate(request, config)
             finally:

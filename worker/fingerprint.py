@@ -115,4 +115,7 @@ def fingerprint(strip_job, *, provider: str, model: str, options: dict, use_segm
         "audio": [[file_digest(p.path), round(p.file_start, 6), round(p.duration, 6), round(p.video_offset, 6),
                    round(p.volume, 4)] for p in strip_job.audio],
     }
+    if strip_job.text:   # spoken lines (issue 17): the words, the voice and its settings decide the output
+        data["text"] = [[t.text, t.voice, round(t.video_offset, 6), round(t.duration, 6), t.stability,
+                         t.similarity_boost] for t in strip_job.text]
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()

@@ -35,7 +35,7 @@ from fractions import Fraction
 from ..client.errors import Cancelled, InputError
 from ..client.media_info import mp4_video_info
 from ..client.models import AudioInput, Segment
-from . import ffmpeg
+from . import ffmpeg, speech
 from .plan import exact_rate
 
 _ACCEPTED_EXTS = (".mp4", ".mov", ".m4v")
@@ -47,6 +47,7 @@ class PreparedMedia:
     """Files ready for client.models.JobRequest.
 
     audio: client AudioInputs (ids "a1", "a2", ... in part order; one "a1" when mixed/plain)
+    text: client TextInputs of the spoken lines (ids "t1", "t2", ...; worker/speech.py)
     segments: client Segments in seconds of the uploaded video ([] for a plain or mixed job)
     mixed_audio_path: the single audio file when there are no segments, else None
     passthrough: the video is the strip's own file, unchanged
@@ -61,6 +62,7 @@ class PreparedMedia:
     passthrough: bool = False
     video_duration: float = 0.0
     timings: dict = dataclasses.field(default_factory=dict)
+    text: list = dataclasses.field(default_factory=list)
 
 
 def resolve_rate(video, ff: str | None = None):
@@ -142,8 +144,10 @@ def prepare_media(job, work_dir, *, use_segments: bool, segment_overrides=None, 
     os.makedirs(work_dir, mode=0o700, exist_ok=True)   # cut media: this user's only (issue #13)
     video, rate = resolve_rate(job.video), job.scene_rate
     chosen = _enabled_parts(job.audio, segment_overrides)
-    if not chosen:
+    if not chosen and not job.text:
         raise InputError("Every dialogue part is disabled; enable at least one sound strip.")
+    # spoken lines cannot be mixed into a track: with them, every part is a segment (worker/speech.py)
+    lines = speech.needs_segments(job, bool(chosen))
     timings = {}
 
     reason = passthrough_reason(video, rate)
@@ -157,7 +161,9 @@ def prepare_media(job, work_dir, *, use_segments: bool, segment_overrides=None, 
     audio, segments, mixed = [], [], None
     try:
         ff = ffmpeg.ffmpeg_exe()
-        if not use_segments or covers_all:
+        if not chosen:
+            pass   # text only: nothing to cut but the video
+        elif (not use_segments or covers_all) and not lines:
             mixed = os.path.join(work_dir, "mix.mp3")
             parts = [part for _i, part, _o in chosen]
             procs.append((ffmpeg.start(ffmpeg.mixed_audio_command(ff, parts, duration, mixed)), "mixed audio"))
@@ -171,6 +177,8 @@ def prepare_media(job, work_dir, *, use_segments: bool, segment_overrides=None, 
                 start = min(max(part.video_offset, 0.0), duration)
                 end = min(part.video_offset + part.duration, duration)
                 segments.append(Segment(start=start, end=end, audio_id=ident, options_override=override))
+        if lines:
+            segments += speech.text_segments(job, duration)
         if reason is not None:
             # Started after the audio encodes so the stream probe overlaps them. Only a seek can
             # land on the wrong frame; from frame 0 ffmpeg starts at the first picture anyway.
@@ -188,4 +196,5 @@ def prepare_media(job, work_dir, *, use_segments: bool, segment_overrides=None, 
                 proc.communicate()
     timings["total"] = time.perf_counter() - t0
     return PreparedMedia(video_path=video_path, audio=audio, segments=segments, mixed_audio_path=mixed,
-                         passthrough=reason is None, video_duration=duration, timings=timings)
+                         passthrough=reason is None, video_duration=duration, timings=timings,
+                         text=speech.text_inputs(job))

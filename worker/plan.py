@@ -74,6 +74,31 @@ class AudioPart:
 
 
 @dataclasses.dataclass(frozen=True)
+class TextPart:
+    """A Text strip over the video's visible range: a line the provider speaks (TTS, issue 17).
+
+    text          the strip's text, as written
+    voice         the voice id (the segment row's override, else the panel's, else the preferences')
+    video_offset  seconds from the video's first visible frame to the strip's start (>= 0)
+    duration      seconds the strip covers inside the visible range (the speech may be shorter
+                  or longer: its length is only known once spoken)
+    frame_start/frame_end  that overlap in timeline frames ([start, end))
+    stability/similarity_boost  TTS settings, 0..1, None = the TTS provider's default
+    """
+
+    strip_name: str
+    text: str
+    voice: str
+    video_offset: float
+    duration: float
+    frame_start: int = 0
+    frame_end: int = 0
+    channel: int = 0
+    stability: float | None = None
+    similarity_boost: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class Placement:
     """Where the take goes: names, not bpy objects (strips may be renamed, so the workflow keeps
     its own link too). frame_end is exclusive (the right handle). meta = name of the meta strip
@@ -96,6 +121,7 @@ class StripJob:
     placement: Placement
     scene_fps: float
     scene_rate: Fraction = Fraction(25)
+    text: tuple[TextPart, ...] = ()
 
 
 def exact_rate(value: float, tolerance: float = 2e-7) -> Fraction:

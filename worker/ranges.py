@@ -65,7 +65,15 @@ def sub_job(job, start: int, end: int):
         parts.append(dataclasses.replace(
             part, file_start=float(Fraction(part.file_start) + (a - p_lo)), duration=float(b - a),
             video_offset=float(a - lo), frame_start=max(part.frame_start, start), frame_end=min(part.frame_end, end)))
-    if not parts:
+    lines = []
+    for line in job.text:
+        # a spoken line is kept whole where its start falls in the piece: it cannot be cut mid-word
+        offset = Fraction(line.video_offset)
+        if lo <= offset < hi:
+            lines.append(dataclasses.replace(line, video_offset=float(offset - lo),
+                                             duration=float(min(Fraction(line.duration), hi - offset)),
+                                             frame_end=min(line.frame_end, end)))
+    if not parts and not lines:
         return None
     video = job.video
     skip = start - left
@@ -74,7 +82,7 @@ def sub_job(job, start: int, end: int):
         duration=float(Fraction(end - start) / rate),
         file_start=float(Fraction(video.first_frame + skip) / video.rate) if video.rate else video.file_start)
     placement = dataclasses.replace(job.placement, frame_start=start, frame_end=end)
-    return dataclasses.replace(job, video=video, audio=tuple(parts), placement=placement)
+    return dataclasses.replace(job, video=video, audio=tuple(parts), placement=placement, text=tuple(lines))
 
 
 def with_handles(job, handles: int):
@@ -99,8 +107,9 @@ def with_handles(job, handles: int):
         video, first_frame=video.first_frame - pre, frames=frames, duration=float(Fraction(frames) / rate),
         file_start=float(Fraction(video.first_frame - pre) / video.rate) if video.rate else video.file_start)
     parts = tuple(dataclasses.replace(p, video_offset=float(Fraction(p.video_offset) + shift)) for p in job.audio)
+    lines = tuple(dataclasses.replace(t, video_offset=float(Fraction(t.video_offset) + shift)) for t in job.text)
     placement = dataclasses.replace(job.placement, handle_start=pre)
-    return dataclasses.replace(job, video=video, audio=parts, placement=placement)
+    return dataclasses.replace(job, video=video, audio=parts, placement=placement, text=lines)
 
 
 def shift_speaker(options: dict, pre: int) -> dict:

@@ -141,7 +141,8 @@ def _prepare(order: WorkOrder, cancel: threading.Event, emit) -> JobRequest | No
     prepared = media.prepare_media(order.strip_job, order.work_dir, use_segments=order.use_segments,
                              segment_overrides=order.overrides, cancel=cancel)
     request = JobRequest(provider=order.provider, model=order.model, video=prepared.video_path,
-                         audio=prepared.audio, segments=prepared.segments, options=Options(**order.options),
+                         audio=prepared.audio, text=prepared.text, segments=prepared.segments,
+                         options=Options(**order.options),
                          client_key=order.client_key)
     paths = [prepared.video_path] + [a.path for a in prepared.audio]
     emit(Prepared(request.to_json(), hash_files(paths)))

@@ -132,9 +132,12 @@ class RunwareProvider(Provider):
             inputs["audio"] = refs[req.audio[0].id]
         if req.text:
             # sync-3 TTS: `inputs.speech`, a list of {id, provider, voiceId, text} (§2.3: the SDK's
-            # Sync3Params has no top-level `speech`; the item shape is the SDK's ISpeechInput)
-            inputs["speech"] = [{"id": t.id, "provider": "elevenlabs", "voiceId": t.voice, "text": t.text}
-                                for t in req.text[:1]]
+            # Sync3Params has no top-level `speech`; the item shape is the SDK's ISpeechInput), and
+            # the voice settings in `settings.tts` (§2.3, "settings.tts requires speech"). One line
+            # per job: capabilities.validate refuses more (client/speech.py ONE_SOURCE).
+            t = req.text[0]
+            inputs["speech"] = [{"id": t.id, "provider": t.provider, "voiceId": t.voice, "text": t.text}]
+            settings["tts"] = tts_json(t)
         return inputs
 
     def submit(self, request: JobRequest, refs: dict[str, str]) -> RemoteRef:
@@ -221,6 +224,16 @@ class RunwareProvider(Provider):
                 return error_for_status(self.name, response, e.get("code"), flatten(e.get("message")))
             return self.task_error(e.get("code"), e.get("message"), e.get("parameter"), status)
         return super().parse_error(response)
+
+
+def tts_json(t) -> dict[str, Any]:
+    """sync-3 `settings.tts`: {provider (default elevenlabs), stability 0-1, similarityBoost 0-1} (§2.3)."""
+    tts: dict[str, Any] = {"provider": t.provider}
+    if t.stability is not None:
+        tts["stability"] = t.stability
+    if t.similarity_boost is not None:
+        tts["similarityBoost"] = t.similarity_boost
+    return tts
 
 
 def speaker_json(a) -> Any:

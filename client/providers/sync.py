@@ -99,7 +99,7 @@ class SyncProvider(Provider):
                 item["refId"] = a.id
             inputs.append(item)
         for t in req.text:
-            item = {"type": "text", "provider": {"name": "elevenlabs", "voiceId": t.voice, "script": t.text}}
+            item = text_item(t)
             if multi:
                 item["refId"] = t.id
             inputs.append(item)
@@ -218,6 +218,17 @@ class SyncProvider(Provider):
         elif response.text:
             message = response.text[:300]
         return error_for_status(self.name, response, code, message or "")
+
+
+def text_item(t) -> dict[str, Any]:
+    """A TextInput as sync.so's `text` input (docs/providers.md §1.3; syncsdk 0.3.0 `Tts` with an
+    `ElevenLabs` provider: name, voiceId, script, stability?, similarityBoost?)."""
+    provider: dict[str, Any] = {"name": t.provider, "voiceId": t.voice, "script": t.text}
+    if t.stability is not None:
+        provider["stability"] = t.stability
+    if t.similarity_boost is not None:
+        provider["similarityBoost"] = t.similarity_boost
+    return {"type": "text", "provider": provider}
 
 
 def speaker_json(a) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from ..state import OverLimit
 from ..validation import Invalid, check_enum, check_keys, check_range, check_type, require
 from ..wire import Request, Response
 from .base import Provider
+from .tts import runware_tts_settings
 from .runware_inputs import parse_audios, parse_segments, parse_speaker, parse_speech
 from .runware_schema import UTILITY_TASKS, VIDEO_TASKS, check_fields
 
@@ -321,8 +322,7 @@ class RunwareProvider(Provider):
         if "tts" in settings:
             if speech is None:
                 raise Invalid("settings.tts", "conflict", "settings.tts requires inputs.speech")
-            tts = check_type(settings["tts"], "settings.tts", "object")
-            check_keys(tts, ("provider", "stability", "similarityBoost"), "settings.tts")
+            runware_tts_settings(settings["tts"])
         sources = sum(x is not None for x in (inputs.get("audio") or inputs.get("audios"), speech,
                                               settings.get("segments")))
         if sources != 1:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..jobs import AudioSource
 from ..timeline import Segment, Speaker
+from .tts import runware_speech_item
 from ..validation import Invalid, check_boxes, check_keys, check_point, check_range, check_type, is_number, require
 
 
@@ -39,13 +40,7 @@ def parse_speech(speech) -> list[AudioSource]:
         raise Invalid("inputs.speech", "range", "inputs.speech needs at least one item")
     out = []
     for i, item in enumerate(speech):
-        where = f"inputs.speech[{i}]"
-        check_type(item, where, "object")
-        check_keys(item, ("id", "provider", "voiceId", "text"), where)
-        for name in ("id", "provider", "voiceId"):
-            if name in item:
-                check_type(item[name], f"{where}.{name}", "string")
-        text = check_type(require(item, "text", where), f"{where}.text", "string")
+        text = runware_speech_item(item, f"inputs.speech[{i}]")
         out.append(AudioSource(str(item.get("id") or f"speech{i}"), text=text))
     return out
 

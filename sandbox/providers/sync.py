@@ -23,6 +23,7 @@ from ..validation import Invalid, check_enum, check_keys, check_range, check_typ
 from ..wire import Request, Response
 from .base import REASONS, Provider, iso
 from .sync_options import parse_options, parse_segments
+from .tts import sync_text_item
 
 MODELS = ("lipsync-1.9.0-beta", "lipsync-2", "lipsync-2-pro", "sync-3")
 DEFAULT_SYNC_MODE = "cut_off"  # [U] §1.4: server default not stated; fal/WaveSpeed/Runware-sync-3 use cut_off
@@ -277,13 +278,7 @@ class SyncProvider(Provider):
                     check_type(ref_id, f"{where}.refId", "string")
                 audios.append(AudioSource(ref_id or f"audio{len(audios)}", ref=ref))
             else:
-                check_keys(item, ("type", "refId", "provider"), where)
-                prov = check_type(require(item, "provider", where), f"{where}.provider", "object")
-                check_keys(prov, ("name", "voiceId", "script", "stability", "similarityBoost"), f"{where}.provider")
-                check_enum(require(prov, "name", f"{where}.provider"), f"{where}.provider.name", ("elevenlabs",))
-                check_type(require(prov, "voiceId", f"{where}.provider"), f"{where}.provider.voiceId", "string")
-                script = check_type(require(prov, "script", f"{where}.provider"), f"{where}.provider.script",
-                                    "string")
+                script = sync_text_item(item, where)
                 audios.append(AudioSource(item.get("refId") or f"text{len(audios)}", text=script))
         if visual is None:
             raise Invalid("input", "missing", "input must contain a video (or, for sync-3, an image)")

@@ -176,6 +176,8 @@ def _runware_tasks(media):
     yield "lipsync-2-pro", _request(media, "runware", "lipsync-2-pro", segments=[Segment(0, 0.5, "a1", 0, 0.4)])
     yield "sync-3", _request(media, "runware", "sync-3", options=dict(full, emotion="happy", mode="lips"))
     yield "sync-3", _request(media, "runware", "sync-3", audio=[], text=[TextInput(id="t1", text="hi", voice="v")])
+    yield "sync-3", _request(media, "runware", "sync-3", audio=[], text=[
+        TextInput(id="t1", text="hello there", voice="v", stability=0.3, similarity_boost=0.8)])
 
 
 def test_client_runware_tasks_fit_the_sdk_task_tables(media):
@@ -189,6 +191,13 @@ def test_client_runware_tasks_fit_the_sdk_task_tables(media):
         check_typed(task, td)
         for item in task["inputs"].get("speech", []):
             assert set(item) == SPEECH_ITEM_FIELDS_RUNWARE_0_5_24, item
+        # sync-3 docs (§2.3): settings.tts {provider, stability, similarityBoost}, only with speech
+        tts = task.get("settings", {}).get("tts")
+        assert (tts is not None) == bool(req.text)
+        if tts is not None:
+            t = req.text[0]
+            want = {"provider": "elevenlabs", "stability": t.stability, "similarityBoost": t.similarity_boost}
+            assert tts == {k: v for k, v in want.items() if v is not None}
 
 
 def _extras(obj, where="body") -> list[str]:
@@ -216,12 +225,18 @@ def test_client_sync_bodies_parse_into_the_sdk_request_model(media):
             _request(media, "sync", "lipsync-2-pro", text=[TextInput(id="t1", text="hi", voice="v")],
                      segments=[Segment(0, 0.5, "a1", 0, 0.4, options_override={"temperature": 0.2}),
                                Segment(0.5, 1.0, "t1")]),
-            _request(media, "sync", "sync-3", options=dict(active_speaker=ActiveSpeaker(auto=True)))]
+            _request(media, "sync", "sync-3", options=dict(active_speaker=ActiveSpeaker(auto=True))),
+            _request(media, "sync", "sync-3", audio=[], text=[
+                TextInput(id="t1", text="hello there", voice="v", stability=0.4, similarity_boost=0.7)])]
     for req in reqs:
         refs = {"video": "https://x.invalid/v.mp4", "a1": "https://x.invalid/a.wav"}
         parsed = sync_parse(CreateGenerationDto, provider.body(req, refs))
         # optionsOverride is newer than syncsdk 0.3.0's GenerationSegment (docs only, §1.5)
         assert [e for e in _extras(parsed) if not e.endswith(".optionsOverride")] == [], req.model
+        for t, item in zip(req.text, [i for i in parsed.input if getattr(i, "type", "") == "text"]):
+            # syncsdk's ElevenLabs model: the voice settings land in its own fields, none as extras
+            assert (item.provider.voice_id, item.provider.script) == (t.voice, t.text)
+            assert (item.provider.stability, item.provider.similarity_boost) == (t.stability, t.similarity_boost)
 
 
 def test_client_and_sandbox_never_import_an_sdk():
