@@ -24,6 +24,8 @@ from __future__ import annotations
 import dataclasses
 from fractions import Fraction
 
+from . import framemap
+
 
 def merge(ranges) -> list[tuple[int, int]]:
     out = []
@@ -67,12 +69,7 @@ def sub_job(job, start: int, end: int):
             video_offset=float(a - lo), frame_start=max(part.frame_start, start), frame_end=min(part.frame_end, end)))
     if not parts:
         return None
-    video = job.video
-    skip = start - left
-    video = dataclasses.replace(
-        video, first_frame=video.first_frame + skip, frames=end - start,
-        duration=float(Fraction(end - start) / rate),
-        file_start=float(Fraction(video.first_frame + skip) / video.rate) if video.rate else video.file_start)
+    video = _video_from(job.video, start - left, end - start, rate)
     placement = dataclasses.replace(job.placement, frame_start=start, frame_end=end)
     return dataclasses.replace(job, video=video, audio=tuple(parts), placement=placement)
 
@@ -87,20 +84,37 @@ def with_handles(job, handles: int):
     video = job.video
     if handles <= 0:
         return job
-    pre = max(0, min(handles, video.first_frame))
-    end = video.first_frame + video.frames
-    post = max(0, min(handles, (video.total_frames or end) - end))
+    pre, post = _handles(video, handles)
     if not pre and not post:
         return job
     rate = job.scene_rate
     shift = Fraction(pre) / rate
-    frames = video.frames + pre + post
-    video = dataclasses.replace(
-        video, first_frame=video.first_frame - pre, frames=frames, duration=float(Fraction(frames) / rate),
-        file_start=float(Fraction(video.first_frame - pre) / video.rate) if video.rate else video.file_start)
+    video = _video_from(video, -pre, video.frames + pre + post, rate)
     parts = tuple(dataclasses.replace(p, video_offset=float(Fraction(p.video_offset) + shift)) for p in job.audio)
     placement = dataclasses.replace(job.placement, handle_start=pre)
     return dataclasses.replace(job, video=video, audio=parts, placement=placement)
+
+
+def _video_from(video, skip: int, frames: int, rate: Fraction):
+    """`video` uploading `frames` timeline frames from `skip` frames after its first (a piece, or
+    handles when `skip` < 0)."""
+    timeline_start = video.timeline_start + skip
+    fmap = video.frame_map
+    first = video.first_frame + skip if fmap is None else framemap.source_frames(fmap, timeline_start, 1)[0]
+    return dataclasses.replace(
+        video, first_frame=first, frames=frames, timeline_start=timeline_start,
+        duration=float(Fraction(frames) / rate),
+        file_start=float(Fraction(first) / video.rate) if video.rate else video.file_start)
+
+
+def _handles(video, handles: int) -> tuple[int, int]:
+    if video.frame_map is not None:
+        return framemap.handle_frames(video.frame_map, video.timeline_start,
+                                      video.timeline_start + video.frames, handles)
+    pre = max(0, min(handles, video.first_frame))
+    end = video.first_frame + video.frames
+    post = max(0, min(handles, (video.total_frames or end) - end))
+    return pre, post
 
 
 def shift_speaker(options: dict, pre: int) -> dict:

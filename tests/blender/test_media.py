@@ -361,7 +361,7 @@ def test_held_frames_past_the_media_are_cloned(scene, mods, media, tmp_path):
     m = movie(scene, media["v25"], frame_start=11, offsets=(-3, -4))  # 8..115: 3 + 100 + 4 frames
     sound(scene, media["clicks"], channel=1)
     job, prepared = prepare(mods, scene, m, tmp_path)
-    assert (job.video.first_frame, job.video.frames) == (-3, 107)
+    assert (job.video.first_frame, job.video.frames) == (0, 107)   # frame 0 is held for 3 frames
     assert read_codes(prepared.video_path) == [0] * 3 + list(range(100)) + [99] * 4
 
 
