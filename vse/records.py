@@ -23,6 +23,7 @@ import bpy
 
 from ..client.errors import InputError
 from ..client.models import new_client_key
+from ..worker import envelope
 from ..worker.plan import Placement
 from .status import IN_FLIGHT
 
@@ -297,6 +298,7 @@ def create(scene, strip_job, *, provider: str, model: str, options: dict, use_se
     job.source_strip = strip_job.placement.source_strip
     job.placement = strip_job.placement
     job.sound_strips = [p.strip_name for p in strip_job.audio]
+    job.notes = envelope.overlap_note(strip_job.audio)
     job.segment_overrides = segment_overrides or {}
     job.use_segments = use_segments
     job.group = group

@@ -45,7 +45,7 @@ from ..client.errors import InputError
 from ..worker import framemap
 from ..worker.plan import AudioPart, Placement, StripJob, VideoSource, exact_rate
 from ..worker.ranges import included, merge, sub_job, with_handles
-from . import compat, playback, timeline
+from . import compat, dialogue, playback, timeline
 
 GUIDE_PREFIXES = ("nolipsync",)
 MARKER_START = "nolipsync"
@@ -148,7 +148,9 @@ def effective_range(strip, parents=None) -> tuple[int, int]:
 
 
 def _audible(strip, parents) -> bool:
-    return not strip.mute and strip.volume > 0 and not any(m.mute for m in _ancestors(strip, parents))
+    """Blender plays `strip` somewhere: not muted (strip, channel, meta), and a volume above 0
+    or an animated one (whatever the value at the playhead; docs/blender.md §9)."""
+    return not dialogue.muted(strip, parents) and (strip.volume > 0 or dialogue.animated(strip))
 
 
 def _speed_effect_of(scene, strip):
@@ -275,26 +277,32 @@ def read_audio_part(strip, video_range: tuple[int, int], rate: Fraction, parents
     file_start = (start - content_start + trim_start) / rate - sound_offset
     video_offset = Fraction(start - video_range[0]) / rate
     duration = Fraction(end - start) / rate
+    part_start = Fraction(start)
     if file_start < 0:  # silence before the delayed sound begins
-        video_offset, duration, file_start = video_offset - file_start, duration + file_start, Fraction(0)
+        video_offset, duration, part_start = video_offset - file_start, duration + file_start, start - file_start * rate
+        file_start = Fraction(0)
         if duration <= 0:
             return None
+    volume, gain = dialogue.gain(strip, start, end, part_start, rate)
+    if volume <= 0 and not gain:   # silent on all of this range
+        return None
     return AudioPart(
         strip_name=strip.name,
         path=path,
         file_start=float(file_start),
         duration=float(duration),
         video_offset=float(video_offset),
-        volume=float(strip.volume),
+        volume=volume,
         frame_start=start,
         frame_end=end,
         channel=int(strip.channel),
+        gain=gain,
     )
 
 
 def overlapping_sounds(scene, movie_strip) -> list:
-    """Audible sound strips (unmuted, volume > 0, not in a muted meta) overlapping the movie's
-    visible range, by channel."""
+    """Audible sound strips (`_audible`: not muted, not on a muted channel or in a muted meta,
+    volume above 0 or animated) overlapping the movie's visible range, by channel."""
     index = timeline.index(scene)
     if index is None:
         return []
@@ -335,7 +343,7 @@ def snapshot_job(scene, movie_strip, sound_strips=None) -> StripJob:
         raise InputError(
             f'No audible sound strip overlaps movie strip "{movie_strip.name}" (frames '
             f"{video_range[0]}..{video_range[1]}); put the dialogue on a sound strip under it "
-            "(muted strips do not count).")
+            "(muted strips, strips on muted channels and ones whose volume stays at 0 do not count).")
     parts.sort(key=lambda p: (p.video_offset, p.channel, p.strip_name))
     placement = Placement(
         scene=scene.name,

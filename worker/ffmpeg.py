@@ -16,6 +16,7 @@ import threading
 from fractions import Fraction
 
 from ..client.errors import Cancelled, InputError
+from . import envelope
 
 AUDIO_RATE = 48000
 AUDIO_BITRATE = "96k"
@@ -271,9 +272,18 @@ def _part_input(part) -> list[str]:
     return ["-ss", f"{part.file_start:.6f}", "-t", f"{part.duration + 0.05:.6f}", "-i", part.path]
 
 
+def _gain(part) -> str:
+    """The part's volume: a constant, or its animation (worker/envelope.py) evaluated every 5 ms
+    from the part's first sample (timestamps restarted at 0, whatever the seek left)."""
+    if not part.gain:
+        return f"volume={part.volume:.6f}"
+    return (f"asetnsamples=n={AUDIO_RATE // 200}:p=0,asetpts=N/SR/TB,"
+            f"volume=eval=frame:volume='{envelope.expression(part.gain)}'")
+
+
 def _part_chain(index: int, part, delay_samples: int = 0) -> str:
     chain = (f"[{index}:a:0]aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=mono,"
-             f"volume={part.volume:.6f}")
+             + _gain(part))
     if delay_samples:
         chain += f",adelay=delays={delay_samples}S:all=1"
     return chain

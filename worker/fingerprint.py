@@ -106,6 +106,7 @@ def fingerprint(strip_job, *, provider: str, model: str, options: dict, use_segm
         "video": [file_digest(video.path), video.first_frame, video.frames, video.stream_index,
                   f"{rate.numerator}/{rate.denominator}"] + ([shown] if shown else []),
         "audio": [[file_digest(p.path), round(p.file_start, 6), round(p.duration, 6), round(p.video_offset, 6),
-                   round(p.volume, 4)] for p in strip_job.audio],
+                   round(p.volume, 4)] + ([[[round(t, 6), round(g, 4)] for t, g in p.gain]] if p.gain else [])
+                  for p in strip_job.audio],
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()

@@ -36,7 +36,7 @@ from fractions import Fraction
 from ..client.errors import Cancelled, InputError
 from ..client.media_info import mp4_video_info
 from ..client.models import AudioInput, Segment
-from . import ffmpeg, framemap
+from . import envelope, ffmpeg, framemap
 from .plan import exact_rate
 
 _ACCEPTED_EXTS = (".mp4", ".mov", ".m4v")
@@ -117,6 +117,33 @@ def _cut_video(ff, video, rate, out, procs, cancel) -> None:
                            stdin=subprocess.PIPE)
     procs.append((encoder, "video"))
     ffmpeg.remap(decoder, encoder, counts, rate, cancel)
+
+
+def _voices(chosen) -> list[list]:
+    """`chosen` (index, part, override) grouped where parts overlap in time: one segment each.
+    A segment has one audio, so overlapping dialogue is mixed into one segment rather than losing
+    a voice (issue 14); the group takes the options of its first part."""
+    spans = [(part.video_offset, part.video_offset + part.duration) for _i, part, _o in chosen]
+    return [[chosen[i] for i in group] for group in envelope.groups(spans)]
+
+
+def _segment_audio(ff, chosen, work_dir, duration, procs, audio, segments) -> None:
+    """Start one audio cut per segment (appended to `procs`), with its AudioInput and Segment:
+    the part itself, or the mix of its overlapping parts (`_voices`)."""
+    for number, group in enumerate(_voices(chosen), start=1):
+        ident = f"a{number}"
+        path = os.path.join(work_dir, f"{ident}.mp3")
+        first = min(part.video_offset for _i, part, _o in group)
+        last = max(part.video_offset + part.duration for _i, part, _o in group)
+        if len(group) == 1:
+            cmd = ffmpeg.audio_part_command(ff, group[0][1], path)
+        else:
+            parts = [dataclasses.replace(part, video_offset=part.video_offset - first) for _i, part, _o in group]
+            cmd = ffmpeg.mixed_audio_command(ff, parts, last - first, path)
+        procs.append((ffmpeg.start(cmd), f"audio of {group[0][1].strip_name}"))
+        audio.append(AudioInput(id=ident, path=path))
+        start, end = min(max(first, 0.0), duration), min(last, duration)
+        segments.append(Segment(start=start, end=end, audio_id=ident, options_override=group[0][2]))
 
 
 def passthrough_reason(video, scene_rate: Fraction) -> str | None:
@@ -202,14 +229,7 @@ def prepare_media(job, work_dir, *, use_segments: bool, segment_overrides=None, 
             procs.append((ffmpeg.start(ffmpeg.mixed_audio_command(ff, parts, duration, mixed)), "mixed audio"))
             audio.append(AudioInput(id="a1", path=mixed))
         else:
-            for number, (_index, part, override) in enumerate(chosen, start=1):
-                ident = f"a{number}"
-                path = os.path.join(work_dir, f"{ident}.mp3")
-                procs.append((ffmpeg.start(ffmpeg.audio_part_command(ff, part, path)), f"audio of {part.strip_name}"))
-                audio.append(AudioInput(id=ident, path=path))
-                start = min(max(part.video_offset, 0.0), duration)
-                end = min(part.video_offset + part.duration, duration)
-                segments.append(Segment(start=start, end=end, audio_id=ident, options_override=override))
+            _segment_audio(ff, chosen, work_dir, duration, procs, audio, segments)
         if reason is not None:
             # Started after the audio encodes so the video work overlaps them.
             _cut_video(ff, video, rate, video_path, procs, cancel)

@@ -81,7 +81,10 @@ class AudioPart:
     file_start    seconds into the sound file where the overlap starts
     duration      seconds of the overlap
     video_offset  seconds from the video's first visible frame to the start of the overlap (>= 0)
-    volume        the strip's volume (applied when cutting; muted strips never become parts)
+    volume        the strip's volume (applied when cutting; muted strips never become parts); 1.0
+                  when `gain` holds its animation
+    gain          the volume animation as (seconds from the part's start, gain) points, () when
+                  the volume is not animated (worker/envelope.py, docs/blender.md §9)
     frame_start/frame_end  the overlap in timeline frames ([start, end), ints)
     channel       the sound strip's channel (parts are ordered by video_offset, then channel)
     """
@@ -95,6 +98,7 @@ class AudioPart:
     frame_start: int = 0
     frame_end: int = 0
     channel: int = 0
+    gain: tuple[tuple[float, float], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 from fractions import Fraction
 
-from . import framemap
+from . import envelope, framemap
 
 
 def merge(ranges) -> list[tuple[int, int]]:
@@ -66,6 +66,7 @@ def sub_job(job, start: int, end: int):
             continue
         parts.append(dataclasses.replace(
             part, file_start=float(Fraction(part.file_start) + (a - p_lo)), duration=float(b - a),
+            gain=envelope.shift(part.gain, float(a - p_lo)),
             video_offset=float(a - lo), frame_start=max(part.frame_start, start), frame_end=min(part.frame_end, end)))
     if not parts:
         return None
