@@ -99,20 +99,17 @@ def overlap_note(parts) -> str:
     return f"Two voices share frames {where} (mixed in the upload)"
 
 
-def groups(spans) -> list[list[int]]:
-    """Indices of `spans` ((start, end) seconds) grouped where they overlap, in order of start.
+def voices(spans) -> list[tuple[float, float, list[int]]]:
+    """`spans` ((start, end) seconds, one per dialogue part) cut where a part starts or ends into
+    (start, end, indices of the parts heard) with at least one part heard, in time order.
 
-    >>> groups([(0.0, 1.0), (0.8, 2.0), (3.0, 4.0)])
-    [[0, 1], [2]]
+    >>> voices([(0.0, 1.0), (0.8, 2.0), (3.0, 4.0)])
+    [(0.0, 0.8, [0]), (0.8, 1.0, [0, 1]), (1.0, 2.0, [1]), (3.0, 4.0, [2])]
     """
-    order = sorted(range(len(spans)), key=lambda i: spans[i])
-    found, end = [], None
-    for i in order:
-        start, stop = spans[i]
-        if found and start < end:
-            found[-1].append(i)
-            end = max(end, stop)
-        else:
-            found.append([i])
-            end = stop
+    cuts = sorted({t for span in spans for t in span})
+    found = []
+    for a, b in zip(cuts, cuts[1:]):
+        heard = [i for i, (s, e) in enumerate(spans) if s < b and e > a]
+        if heard:
+            found.append((a, b, heard))
     return found

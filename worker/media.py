@@ -36,7 +36,7 @@ from fractions import Fraction
 from ..client.errors import Cancelled, InputError
 from ..client.media_info import mp4_video_info
 from ..client.models import AudioInput, Segment
-from . import envelope, ffmpeg, framemap
+from . import envelope, ffmpeg, framemap, ranges
 from .plan import exact_rate
 
 _ACCEPTED_EXTS = (".mp4", ".mov", ".m4v")
@@ -119,26 +119,26 @@ def _cut_video(ff, video, rate, out, procs, cancel) -> None:
     ffmpeg.remap(decoder, encoder, counts, rate, cancel)
 
 
-def _voices(chosen) -> list[list]:
-    """`chosen` (index, part, override) grouped where parts overlap in time: one segment each.
-    A segment has one audio, so overlapping dialogue is mixed into one segment rather than losing
-    a voice (issue 14); the group takes the options of its first part."""
+def _voices(chosen) -> list[tuple[float, float, list]]:
+    """`chosen` (index, part, override) as non-overlapping segments: (start, end, parts heard).
+    A segment has one audio, so where dialogue overlaps the voices are mixed into a segment of
+    their own (issue 14) instead of two segments fighting over the same frames; each part keeps
+    its own segment, and options, where it is heard alone."""
     spans = [(part.video_offset, part.video_offset + part.duration) for _i, part, _o in chosen]
-    return [[chosen[i] for i in group] for group in envelope.groups(spans)]
+    return [(a, b, [chosen[i] for i in heard]) for a, b, heard in envelope.voices(spans)]
 
 
 def _segment_audio(ff, chosen, work_dir, duration, procs, audio, segments) -> None:
     """Start one audio cut per segment (appended to `procs`), with its AudioInput and Segment:
-    the part itself, or the mix of its overlapping parts (`_voices`)."""
-    for number, group in enumerate(_voices(chosen), start=1):
+    one part's cut where it is heard alone, the mix of the parts heard together elsewhere. A mix
+    takes the options of the part that started first (the artist is told, vse/records.py notes)."""
+    for number, (first, last, group) in enumerate(_voices(chosen), start=1):
         ident = f"a{number}"
         path = os.path.join(work_dir, f"{ident}.mp3")
-        first = min(part.video_offset for _i, part, _o in group)
-        last = max(part.video_offset + part.duration for _i, part, _o in group)
-        if len(group) == 1:
-            cmd = ffmpeg.audio_part_command(ff, group[0][1], path)
+        parts = [ranges.clip_part(part, first, last) for _i, part, _o in group]
+        if len(group) == 1 and parts[0].duration == group[0][1].duration:
+            cmd = ffmpeg.audio_part_command(ff, parts[0], path)
         else:
-            parts = [dataclasses.replace(part, video_offset=part.video_offset - first) for _i, part, _o in group]
             cmd = ffmpeg.mixed_audio_command(ff, parts, last - first, path)
         procs.append((ffmpeg.start(cmd), f"audio of {group[0][1].strip_name}"))
         audio.append(AudioInput(id=ident, path=path))

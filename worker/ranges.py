@@ -59,20 +59,31 @@ def sub_job(job, start: int, end: int):
     lo, hi = Fraction(start - left) / rate, Fraction(end - left) / rate
     parts = []
     for part in job.audio:
-        p_lo = Fraction(part.video_offset)
-        p_hi = p_lo + Fraction(part.duration)
-        a, b = max(p_lo, lo), min(p_hi, hi)
-        if b <= a:
-            continue
-        parts.append(dataclasses.replace(
-            part, file_start=float(Fraction(part.file_start) + (a - p_lo)), duration=float(b - a),
-            gain=envelope.shift(part.gain, float(a - p_lo)),
-            video_offset=float(a - lo), frame_start=max(part.frame_start, start), frame_end=min(part.frame_end, end)))
+        clipped = clip_part(part, lo, hi)
+        if clipped is not None:
+            parts.append(dataclasses.replace(clipped, frame_start=max(part.frame_start, start),
+                                             frame_end=min(part.frame_end, end)))
     if not parts:
         return None
     video = _video_from(job.video, start - left, end - start, rate)
     placement = dataclasses.replace(job.placement, frame_start=start, frame_end=end)
     return dataclasses.replace(job, video=video, audio=tuple(parts), placement=placement)
+
+
+def clip_part(part, lo, hi):
+    """Dialogue part `part` heard in [lo, hi) (seconds of the upload), its video_offset counted
+    from `lo`, or None when it is not heard there (frame_start/frame_end are left as they were).
+
+    Example: a part at 1.0 s lasting 2.0 s, clipped to [1.5, 2.0) -> file_start + 0.5 s,
+    duration 0.5 s, video_offset 0.0, its gain envelope shifted by 0.5 s."""
+    lo, hi = Fraction(lo), Fraction(hi)
+    p_lo = Fraction(part.video_offset)
+    a, b = max(p_lo, lo), min(p_lo + Fraction(part.duration), hi)
+    if b <= a:
+        return None
+    return dataclasses.replace(
+        part, file_start=float(Fraction(part.file_start) + (a - p_lo)), duration=float(b - a),
+        gain=envelope.shift(part.gain, float(a - p_lo)), video_offset=float(a - lo))
 
 
 def with_handles(job, handles: int):
