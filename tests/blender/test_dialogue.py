@@ -88,7 +88,7 @@ def _compare_with_mixdown(scene, sandbox, tmp_path, what, min_silent, min_loud):
     up = oracle.rms_per_frame(upload, RATE)[:FRAMES]
     ref = oracle.rms_per_frame(played, RATE)[:FRAMES]
     assert len(up) == len(ref) == FRAMES
-    # Blender 4.5's mixdown applies each frame's volume one to two frames later than 5.x (measured):
+    # the mixdown of 4.5 and 5.0 applies each frame's volume one to two frames later than 5.2's (measured):
     # each upload frame is held against Blender's frame and its two neighbours
     near = [ref[max(i - 1, 0):i + 2] for i in range(FRAMES)]
     silent = [i for i in range(FRAMES) if max(near[i]) < 0.005]
@@ -100,8 +100,8 @@ def _compare_with_mixdown(scene, sandbox, tmp_path, what, min_silent, min_loud):
     assert len(silent) >= min_silent and len(loud) >= min_loud    # the oracle itself sees the envelope
     assert all(up[i] < 0.005 for i in silent)        # 37 dB under the line (0.35)
     assert all(up[i] > 0.25 for i in loud)
-    # between Blender's neighbouring frames (MP3 is ~5 % quieter: 0.03 below); 4.5's uneven lag on
-    # a fade-in reaches 0.02 past its neighbours, 5.x stays inside them
+    # between Blender's neighbouring frames (MP3 is ~5 % quieter: 0.03 below); the uneven lag of 4.5
+    # and 5.0 on a fade-in reaches 0.02 past its neighbours, 5.2 stays inside them
     assert worst < 0.03
 
 
