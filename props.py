@@ -15,7 +15,7 @@ from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProp
 
 from .preferences import MODEL_ITEMS, PROVIDER_ITEMS
 from .vse import segments
-from .vse.status import STATUS_ITEMS
+from .vse.status import REMOTE_STATE_ITEMS, STATUS_ITEMS
 
 SYNC_MODE_ITEMS = [
     ("DEFAULT", "Provider Default", "Use the provider's default for this model"),
@@ -72,6 +72,9 @@ class LipsyncJob(bpy.types.PropertyGroup):
     remote_id: StringProperty(name="Remote ID")
     resume_json: StringProperty(name="Resume Data", default="{}")
     request_json: StringProperty(name="Request", default="")
+    uploaded_json: StringProperty(name="Uploaded", default="{}",
+                                  description="What the provider's uploads returned, saved before the paid submit")
+    remote_state: EnumProperty(name="At the Provider", items=REMOTE_STATE_ITEMS, default="NONE")
     status: EnumProperty(name="Status", items=STATUS_ITEMS, default="PENDING")
     progress: FloatProperty(name="Progress", min=0.0, max=1.0, subtype="FACTOR")
     message: StringProperty(name="Message")

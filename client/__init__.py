@@ -10,14 +10,14 @@ from .errors import (
     OutcomeUnknown, ProviderUnavailable, RateLimited, humanize,
 )
 from .events import (
-    Completed, Downloading, Failed, JobState, Status, Submitted, Uploaded, Uploading,
+    Completed, Downloading, Failed, JobState, Status, Submitted, Submitting, Uploaded, Uploading,
 )
 
 __all__ = [
     "ENV_KEYS", "MODELS", "PROVIDERS", "ProviderConfig", "key_source", "resolve_config",
     "AuthError", "Cancelled", "DownloadError", "InputError", "JobFailed", "LipsyncError",
     "OnlineAccessDisabled", "OutcomeUnknown", "ProviderUnavailable", "RateLimited", "humanize",
-    "Completed", "Downloading", "Failed", "JobState", "Status", "Submitted", "Uploaded", "Uploading",
+    "Completed", "Downloading", "Failed", "JobState", "Status", "Submitted", "Submitting", "Uploaded", "Uploading",
     "ActiveSpeaker", "AudioInput", "JobRequest", "Options", "Segment", "TextInput", "new_client_key",
     "iter_job_events", "RemoteRef",
 ]

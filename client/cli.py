@@ -1,7 +1,15 @@
 """`python -m client run|estimate|status|providers` — the same job runner, from a terminal.
 
 Human progress goes to stderr, the result (output path, or JSON lines with --json) to stdout.
-Exit 0 only when the output file was written (run) or the command answered (others).
+Exit 0 only when the output file was written (run) or the command answered (others); 3 when a
+submit's outcome is unknown.
+
+`run` keeps the pay-once promise across crashes (issue #13): before anything is uploaded it writes
+a job file beside --out (`jobfile`), prints the client key, and records the uploaded refs, the
+submit about to be sent and the remote id as they happen. Running the same command again reads
+that file and resumes: it polls and downloads a job the provider holds, resends the recorded
+submit byte for byte under the same key where the provider de-duplicates (sync.so, Runware), and
+otherwise reports UNKNOWN without sending anything. --out is written exactly, nothing else is.
 """
 
 from __future__ import annotations
@@ -9,7 +17,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 import threading
 from pathlib import Path
@@ -19,7 +26,9 @@ from .media_info import duration
 from .pricing import capability_table, estimate
 from .config import LABELS, MODELS, PROVIDERS, ProviderConfig, resolve_config
 from .errors import InputError, LipsyncError, humanize, scrub
-from .events import Completed, Downloading, Failed, Status, Submitted, Uploaded, Uploading, event_to_dict
+from .events import (
+    Completed, Downloading, Failed, Status, Submitted, Submitting, Uploaded, Uploading, event_to_dict, json_safe,
+)
 from .models import ActiveSpeaker, AudioInput, JobRequest, Options, Segment, new_client_key
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNKNOWN = 0, 1, 2, 3
@@ -37,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--provider", required=True, choices=PROVIDERS)
-        sp.add_argument("--base-url", default="", help="override every host of the provider (or LIPSYNC_<NAME>_BASE_URL)")
+        sp.add_argument("--base-url", default="",
+                        help="override every host of the provider (or LIPSYNC_<NAME>_BASE_URL)")
         sp.add_argument("--json", action="store_true", help="JSON lines on stdout")
 
     run = sub.add_parser("run", help="upload, submit, wait and download")
@@ -92,7 +102,7 @@ def _options(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--results", type=int, default=1)
 
 
-def request_from_args(a: argparse.Namespace) -> JobRequest:
+def request_from_args(a: argparse.Namespace, client_key: str | None = None) -> JobRequest:
     speaker = None
     if a.speaker_auto:
         speaker = ActiveSpeaker(auto=True)
@@ -112,7 +122,7 @@ def request_from_args(a: argparse.Namespace) -> JobRequest:
     if not audio:
         raise InputError("give --audio, or --segments with audio files")
     return JobRequest(provider=a.provider, model=a.model, video=a.video, audio=audio, segments=segments,
-                      options=options, client_key=a.client_key or new_client_key())
+                      options=options, client_key=client_key or a.client_key or new_client_key())
 
 
 def load_segments(path: str, audio: list[AudioInput]) -> tuple[list[AudioInput], list[Segment]]:
@@ -171,6 +181,9 @@ class Reporter:
             self.err(f"uploading {event.name}: {pct:.0f}%")
         elif isinstance(event, Uploaded):
             self.err(f"uploaded {event.name}" + (" (reused)" if event.reused else ""))
+        elif isinstance(event, Submitting):
+            self.err("submitting" + (" (idempotent: a resend with this key is never billed twice)"
+                                     if event.idempotent else ""))
         elif isinstance(event, Submitted):
             self.err(f"submitted: {event.remote_id}")
         elif isinstance(event, Status):
@@ -186,8 +199,22 @@ class Reporter:
         elif isinstance(event, Failed):
             self.err(f"error: {event.error.human()}")
 
+    def plan(self, plan) -> None:
+        """What this run is about to do with the job file beside --out (before anything is sent)."""
+        job = plan.job
+        if self.as_json:
+            self.line({"event": "job", "plan": plan.kind, "job_file": str(job.path),
+                       "client_key": job.get("client_key"), "remote_id": job.get("remote_id"), "note": plan.note})
+        elif plan.kind == "unknown":
+            self.err(f"error: {plan.note}")
+        else:
+            self.err(f"job file: {job.path} (client key {job.get('client_key')})")
+            if plan.note:
+                self.err(plan.note)
+
     def line(self, data: dict) -> None:
-        print(scrub(json.dumps(data)), flush=True)
+        # strict JSON: non-finite numbers become null (json_safe) and allow_nan=False proves it
+        print(scrub(json.dumps(json_safe(data), allow_nan=False)), flush=True)
 
     @staticmethod
     def err(text: str) -> None:
@@ -201,44 +228,67 @@ def _config(a: argparse.Namespace) -> ProviderConfig:
     return cfg
 
 
-def _drive(events, reporter: Reporter, out: Path | None) -> int:
+def _drive(events, reporter: Reporter, recorder=None, hint=None) -> int:
     code = EXIT_FAILED
     for event in events:
+        if recorder is not None:
+            # saved before the generator is asked for more: the next step may be the paid POST
+            recorder.event(event)
         if isinstance(event, Completed):
             written = [p for p in event.outputs if Path(p).is_file()]
             if not written:
                 reporter.err("error: the job completed but no output file was written.")
                 return EXIT_FAILED
-            if out is not None and Path(written[0]) != out:
-                os.replace(written[0], out)
-                written[0] = str(out)
             event = dataclasses.replace(event, outputs=written)
             code = EXIT_OK
         elif isinstance(event, Failed):
             code = EXIT_UNKNOWN if event.state.value == "UNKNOWN" else EXIT_FAILED
         reporter.event(event)
+        if isinstance(event, Failed) and hint is not None:
+            extra = hint(event)
+            if extra:
+                reporter.err(extra)
     return code
 
 
 def cmd_run(a: argparse.Namespace, reporter: Reporter) -> int:
-    from .jobs import iter_job_events  # late: httpx and the providers, only for the commands that call out
+    # late: httpx and the providers, only for the commands that call out
+    from .jobs import iter_job_events
+    from .runplan import Recorder, plan_run  # late: as above (it reads job files through the providers)
 
-    request = request_from_args(a)
     out = Path(a.out).resolve()
+    if out.is_dir():
+        raise InputError(f"--out {a.out} is a folder; give the path of the output file")
+    plan = plan_run(a, out, request_from_args)
+    reporter.plan(plan)
+    if plan.kind == "done":
+        print(str(out), flush=True)
+        return EXIT_OK
+    if plan.kind == "unknown":
+        return EXIT_UNKNOWN
     cancel = threading.Event()
-    events = iter_job_events(request, _config(a), out.parent, out_stem=out.stem, cancel=cancel,
+    multi = plan.request.options.number_results != 1
+    events = iter_job_events(plan.request, _config(a), out.parent, out_stem=out.stem, out_file=out,
+                             resume=plan.resume, uploaded=plan.uploaded, cancel=cancel,
                              poll_deadline=a.poll_deadline, poll_interval=a.poll_interval)
+    recorder = Recorder(plan.job)
     try:
-        return _drive(events, reporter, out if request.options.number_results == 1 else None)
+        code = _drive(events, reporter, recorder, recorder.hint)
     except KeyboardInterrupt:
         cancel.set()
-        reporter.err("error: interrupted; the remote job may still be running.")
+        reporter.err(f"error: interrupted; the remote job may still be running. {plan.job.path} keeps what is "
+                     "known: run the same command again to resume without paying twice.")
         return 130
+    if multi and code == EXIT_OK:
+        reporter.err(f"note: {plan.request.options.number_results} results were asked for; they are "
+                     f"{out.name} and {out.stem}_2{out.suffix}, ...")
+    return code
 
 
 def cmd_status(a: argparse.Namespace, reporter: Reporter) -> int:
     # late: httpx and the providers, only for the commands that call out
-    from .jobs import RemoteRef, iter_job_events
+    from .jobs import RemoteRef, check_remote_ref, iter_job_events
+    from .polling import sanitize  # late: as above
     from .providers import provider_class  # late: as above
     from .transport import Http  # late: as above
 
@@ -247,15 +297,16 @@ def cmd_status(a: argparse.Namespace, reporter: Reporter) -> int:
     except ValueError:
         raise InputError("--extra must be a JSON object") from None
     ref = RemoteRef(a.id, extra if isinstance(extra, dict) else {})
+    check_remote_ref(ref, a.provider)
     cfg = _config(a)
     if a.out:
         out = Path(a.out).resolve()
         request = JobRequest(provider=a.provider, model=a.model, video="resume", audio=[])
-        events = iter_job_events(request, cfg, out.parent, out_stem=out.stem, resume=ref,
+        events = iter_job_events(request, cfg, out.parent, out_stem=out.stem, out_file=out, resume=ref,
                                  poll_deadline=a.poll_deadline, poll_interval=a.poll_interval)
-        return _drive(events, reporter, out)
+        return _drive(events, reporter)
     with Http(a.provider) as http:
-        result = provider_class(a.provider)(cfg, http).poll(ref)
+        result = sanitize(provider_class(a.provider)(cfg, http).poll(ref))
     data = {"event": "status", "remote_id": a.id, "state": result.state.value, "progress": result.progress,
             "outputs": result.outputs, "cost": result.cost,
             "error": result.error.human() if result.error else None}
@@ -321,6 +372,6 @@ def main(argv: list[str] | None = None) -> int:
             reporter.line({"event": "error", "message": exc.human()})
         reporter.err(f"error: {exc.human()}")
         return EXIT_USAGE if isinstance(exc, InputError) else EXIT_FAILED
-    except Exception as exc:  # one line, never a traceback with request details
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback with request details
         reporter.err(f"error: {humanize(exc)}")
         return EXIT_FAILED

@@ -3,6 +3,16 @@
 Output URLs are signed/public and never receive the API key (providers.md §6.12: do not rewrite
 them), so they are fetched as given, after the https-or-loopback check, following at most a
 few redirects that pass the same check.
+
+Media are asked for with `Accept-Encoding: identity`. A server that compresses anyway is decoded
+here within the cap, which counts decoded bytes (what lands on disk), while Content-Length is
+checked against the bytes on the wire (issue #13: a gzip-encoded result always failed as "cut
+short" and 200 KB on the wire could become 200 MB on disk). The transfer has a deadline that
+grows with the bytes received (Limits.min_rate), so a server trickling a byte a second is cut off,
+and a cancel aborts the transfer at once (the transport's watchdog).
+
+The temp file carries a tag of the job (`tag`), so a crash leftover of the same job is removed and
+another job's download in the same folder is never touched.
 """
 
 from __future__ import annotations
@@ -16,11 +26,10 @@ import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
-
-from .errors import Cancelled, DownloadError
+from .decoding import UndecodableBody
+from .errors import DownloadError
 from .testhooks import crash_point
-from .transport import Http, check_url, redact_url
+from .transport import Exchange, Http, Interrupted, NotConnected, check_url, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -40,21 +49,23 @@ def extension_of(url: str, default: str = ".mp4") -> str:
 
 
 def download(http: Http, url: str, dest: str | os.PathLike, *, max_bytes: int = MAX_BYTES,
-             progress: Callable[[int, int | None], None] | None = None) -> Path:
-    """Fetch `url` into `dest` atomically; retries transient failures (a GET is always safe)."""
+             progress: Callable[[int, int | None], None] | None = None, tag: str = "") -> Path:
+    """Fetch `url` into exactly `dest`, atomically; retries transient failures (a GET is always safe).
+
+    Nothing but `dest` and this job's own temp file (named with `tag`) is written or removed."""
     dest = Path(dest)
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DownloadError(f"cannot create the output folder {dest.parent}: {exc.strerror or exc}",
                             http.provider) from None
-    _remove_stale_parts(dest)
+    _remove_stale_parts(dest, tag)
     last: DownloadError | None = None
     for attempt in range(ATTEMPTS):
         if attempt:
             http.wait(http.backoff(attempt - 1))
         try:
-            return _once(http, url, dest, max_bytes, progress)
+            return _once(http, url, dest, max_bytes, progress, tag)
         except _Transient as exc:
             last = DownloadError(str(exc), http.provider)
             log.debug("download %s failed (%s), attempt %d", redact_url(url), exc, attempt + 1)
@@ -66,9 +77,16 @@ class _Transient(Exception):
     pass
 
 
-def _remove_stale_parts(dest: Path) -> None:
-    """Temp files of an earlier attempt at the same output (a crash mid-download) are garbage."""
-    for stale in glob.glob(glob.escape(str(dest)) + ".*.part"):
+def _part_prefix(dest: Path, tag: str) -> str:
+    return f"{dest.name}.{tag}." if tag else f"{dest.name}."
+
+
+def _remove_stale_parts(dest: Path, tag: str) -> None:
+    """This job's temp files of an earlier attempt (a crash mid-download) are garbage; without a
+    tag nothing is removed, since the parts could be another job's download in progress."""
+    if not tag:
+        return
+    for stale in glob.glob(glob.escape(str(dest.parent / _part_prefix(dest, tag))) + "*.part"):
         try:
             os.unlink(stale)
         except OSError:
@@ -80,12 +98,14 @@ def looks_like_video(head: bytes) -> bool:
     return head[4:8] in ISO_BMFF_BOXES or head.startswith(EBML_MAGIC)
 
 
-def _once(http: Http, url: str, dest: Path, max_bytes: int, progress) -> Path:
+def _once(http: Http, url: str, dest: Path, max_bytes: int, progress, tag: str) -> Path:
     current = url
     for _ in range(MAX_REDIRECTS + 1):
         check_url(current, "output URL", http.provider)
         try:
-            with http.client.stream("GET", current) as response:
+            with http.open("GET", current, seconds=http.budget(),
+                           headers={"Accept-Encoding": "identity"}) as ex:
+                response = ex.response
                 if response.is_redirect:
                     current = urllib.parse.urljoin(current, response.headers.get("location", ""))
                     continue
@@ -98,9 +118,9 @@ def _once(http: Http, url: str, dest: Path, max_bytes: int, progress) -> Path:
                     raise _Transient(f"the output link answered HTTP {status}")
                 if status >= 400:
                     raise DownloadError(f"the output link answered HTTP {status}", http.provider, status=status)
-                return _save(http, response, dest, max_bytes, progress)
-        except httpx.TransportError as exc:
-            raise _Transient(f"connection problem while downloading ({type(exc).__name__})") from None
+                return _save(http, ex, dest, max_bytes, progress, tag)
+        except (NotConnected, Interrupted) as exc:
+            raise _Transient(f"connection problem while downloading ({exc})") from None
     raise DownloadError("too many redirects on the output link", http.provider)
 
 
@@ -114,35 +134,43 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
-def _save(http: Http, response: httpx.Response, dest: Path, max_bytes: int, progress) -> Path:
+def _save(http: Http, ex: Exchange, dest: Path, max_bytes: int, progress, tag: str) -> Path:
+    response = ex.response
     ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype.startswith(NOT_MEDIA_TYPES):
         raise _Transient(f"the output link answered with {ctype or 'no content type'}, not a video")
-    total = response.headers.get("content-length")
-    total_n = int(total) if total and total.isdigit() else None
-    if total_n is not None and total_n > max_bytes:
-        raise DownloadError(f"the result is {total_n} bytes, over the {max_bytes}-byte limit", http.provider)
-    fd, tmp = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
+    encoding = (response.headers.get("content-encoding") or "identity").strip().lower()
+    length = response.headers.get("content-length", "").strip()
+    wire_total = int(length) if length.isdigit() else None
+    if wire_total is not None and wire_total > max_bytes:
+        raise DownloadError(f"the result is {wire_total} bytes, over the {max_bytes}-byte limit", http.provider)
+    # progress is in bytes of the result: known ahead only when the wire carries it as is
+    total_n = wire_total if encoding == "identity" else None
+    limits = http.limits
+    fd, tmp = tempfile.mkstemp(prefix=_part_prefix(dest, tag), suffix=".part", dir=dest.parent)
     received = 0
     head = b""
     try:
         with os.fdopen(fd, "wb") as out:
-            for chunk in response.iter_bytes(1024 * 1024):
-                received += len(chunk)
-                if received > max_bytes:
-                    raise DownloadError(f"the result exceeds the {max_bytes}-byte limit", http.provider)
-                if len(head) < 12:
-                    head += chunk[:12]
-                out.write(chunk)
-                if progress:
-                    progress(received, total_n)
-                if http.cancel is not None and http.cancel.is_set():
-                    raise Cancelled("cancelled by the user", http.provider)
-                crash_point("downloading")
+            try:
+                for chunk in ex.chunks():
+                    received += len(chunk)
+                    if received > max_bytes:
+                        raise DownloadError(f"the result exceeds the {max_bytes}-byte limit", http.provider)
+                    if len(head) < 12:
+                        head += chunk[:12]
+                    out.write(chunk)
+                    # the transfer earns time as bytes arrive: only a crawl is cut off
+                    ex.watch.extend(limits.request_seconds + ex.raw_bytes / limits.min_rate)
+                    if progress:
+                        progress(received, total_n)
+                    crash_point("downloading")
+            except UndecodableBody as exc:
+                raise _Transient(f"the result could not be decoded ({exc})") from None
             out.flush()
             os.fsync(out.fileno())
-        if total_n is not None and received != total_n:
-            raise _Transient(f"the download was cut short ({received} of {total_n} bytes)")
+        if wire_total is not None and ex.raw_bytes != wire_total:
+            raise _Transient(f"the download was cut short ({ex.raw_bytes} of {wire_total} bytes)")
         if received == 0:
             raise _Transient("the output file was empty")
         if not looks_like_video(head):

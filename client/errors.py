@@ -6,31 +6,55 @@ by "***" before it can reach a log line, an exception text or an event repr.
 
 from __future__ import annotations
 
+import re
 import threading
+import urllib.parse
 
 from .names import LABELS
 
 _secrets: set[str] = set()
 _lock = threading.Lock()
+_pattern: re.Pattern[str] | None = None
 
 
 
 def register_secret(value: str | None) -> None:
     """Remember a secret so `scrub()` removes it from every message (short values are ignored)."""
+    global _pattern
     if value and len(value) >= 6:
         with _lock:
-            _secrets.add(value)
+            if value not in _secrets:
+                _secrets.add(value)
+                _pattern = None
+
+
+def _secret_pattern() -> re.Pattern[str] | None:
+    """One case-insensitive pattern of every secret and its URL-encoded spelling.
+
+    A provider may echo the key back changed in case (an error page that lowercases its input,
+    issue #13) or percent-encoded (a URL quoted in a message); each spelling is a leak."""
+    global _pattern
+    with _lock:
+        if _pattern is None and _secrets:
+            spellings = set()
+            for secret in _secrets:
+                spellings.update({secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret)})
+            alternatives = sorted(spellings, key=len, reverse=True)
+            _pattern = re.compile("|".join(re.escape(s) for s in alternatives), re.IGNORECASE)
+        return _pattern
 
 
 def scrub(text: str) -> str:
+    """`text` with every registered secret replaced by "***", whatever its letter case."""
     if not text:
         return text
-    with _lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, "***")
-    return text
+    pattern = _secret_pattern()
+    return text if pattern is None else pattern.sub("***", text)
+
+
+def contains_secret(text: str) -> bool:
+    pattern = _secret_pattern()
+    return bool(text) and pattern is not None and pattern.search(text) is not None
 
 
 class LipsyncError(Exception):
@@ -101,7 +125,8 @@ class JobFailed(LipsyncError):
 
     def __init__(self, code: str | None, message: str, provider: str | None = None, *,
                  rejected: bool = False, status: int | None = None) -> None:
-        self.code = None if code in (None, "") else str(code)
+        # a provider's error code is text it chose: it may echo what it was sent, the key included
+        self.code = None if code in (None, "") else scrub(str(code))
         self.rejected = rejected
         super().__init__(message or "the job failed without a reason", provider, status=status)
 

@@ -2,15 +2,28 @@
 
 The host (Blender worker thread, CLI loop) drives it; it never raises. The order is
 validate -> upload -> submit -> poll -> download, with the cancel flag checked between steps
-and during every wait. It ends with exactly one Completed or Failed.
+and during every wait (the transport aborts an in-flight request on cancel). It ends with
+exactly one Completed or Failed.
+
+Paying once (issue #13), what a host relies on:
+- `Submitting` comes right before the first paid POST and carries what a byte-identical resubmit
+  needs (client key, uploaded refs, the request as JSON). The generator does not send anything
+  until the host asks for the next event, so a host that saves it first has it on disk before any
+  money can move. Resubmitting = `iter_job_events(JobRequest.from_json(ev.request_json), ...,
+  uploaded=ev.refs)`: no upload, the same body bytes, the same key.
+- `Submitted` means the provider holds the job (its remote id): from then on only polling
+  (`resume=RemoteRef(...)`), never a submit.
+- `Failed.accepted` is True once the provider holds the job, False when it provably does not
+  (nothing was sent, or the provider refused it), None when nobody can tell (state UNKNOWN).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import logging
 import os
 import queue
-import re
 import threading
 import time
 import traceback
@@ -24,31 +37,23 @@ from .capabilities import COST_ENDPOINT, validate
 from .config import ENV_KEYS, ProviderConfig
 from .download import download, extension_of
 from .errors import (
-    AuthError, Cancelled, InputError, JobFailed, LipsyncError, OutcomeUnknown, PollTimeout, ProviderUnavailable, RateLimited,
-    humanize, scrub,
+    AuthError, Cancelled, InputError, JobFailed, LipsyncError, OutcomeUnknown, humanize, scrub,
 )
-from .events import Completed, Downloading, Event, Failed, JobState, Status, Submitted, Uploaded, Uploading
+from .events import Completed, Downloading, Event, Failed, JobState, Submitted, Submitting, Uploaded, Uploading
 from .models import JobRequest
+from .polling import finite, follow
 from .providers import PollResult, RemoteRef, provider_class
+from .providers.base import crop_segments
+from .submitting import REMOTE_ID, Submitter, unreadable_answer
 from .testhooks import crash_point
-from .transport import Http
-from .uploads import DEFAULT_CACHE, UploadCache, file_sha256, key_fingerprint
+from .transport import Http, Limits
+from .uploads import DEFAULT_CACHE, UploadCache, check_local_media, file_sha256, key_fingerprint, ref_problem
 
 log = logging.getLogger(__name__)
 
 __all__ = ["RemoteRef", "iter_job_events", "is_url", "remote_estimate"]
 
-#: consecutive failed polls (each already retried by the transport) before the job is given up
-POLL_TROUBLE_LIMIT = 5
-#: submits re-sent after an unreadable 2xx answer, where the provider de-duplicates them
-UNREADABLE_SUBMIT_RETRIES = 2
-#: how long a submit waits for a free slot when the provider says 429 (concurrency / rate limit).
-#: A 429 proves the job was not created, so waiting is safe for every provider; real jobs take
-#: minutes, so a batch bigger than the plan's cap must wait, not fail (providers.md §1.12, §6 #8).
-RATE_LIMIT_PATIENCE = 3600.0
-# Remote ids come back from a saved file on resume (a .blend may come from someone else): they
-# only ever fill one path segment of a URL rebuilt from the configured base (issue #6).
-_REMOTE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
+_REMOTE_ID = REMOTE_ID
 
 
 def is_url(value: str) -> bool:
@@ -61,7 +66,9 @@ def iter_job_events(
     out_dir: str | os.PathLike,
     *,
     out_stem: str = "lipsync",
+    out_file: str | os.PathLike | None = None,
     resume: RemoteRef | None = None,
+    uploaded: dict[str, str] | None = None,
     cancel: threading.Event | None = None,
     transport: httpx.BaseTransport | None = None,
     clock: Callable[[], float] = time.monotonic,
@@ -71,69 +78,129 @@ def iter_job_events(
     upload_cache: UploadCache | None = None,
     max_download_bytes: int | None = None,
     poll_interval: float | None = None,
+    limits: Limits | None = None,
 ) -> Iterator[Event]:
     """Run one job. `on_submitting(client_key)` is called right before the first submit attempt.
 
     With `resume`, upload and submit are skipped and the remote job is polled (never resubmitted).
-    `poll_interval` replaces the provider's first poll interval (tests, impatient CLIs).
+    With `uploaded` ({"video": ref, "<audio id>": ref}, as a Submitting event carried them), those
+    inputs are not uploaded again, so a resubmit under the same key sends the same bytes.
+    `out_file` names the first output exactly (others get `_2`, `_3` before its suffix); without
+    it outputs go to `out_dir/out_stem<ext of the URL>`. `poll_interval` replaces the provider's
+    first poll interval (tests, impatient CLIs); `limits` bounds each request (transport.Limits).
     """
-    remote_id = resume.remote_id if resume else None
-    current: RemoteRef | None = resume
+    track = _Track(phase="accepted" if resume else "local", remote_id=resume.remote_id if resume else None,
+                   current=resume)
     http: Http | None = None
     runner: _Runner | None = None
     try:
-        if request.provider != config.provider:
-            raise InputError(f"the request is for {request.provider} but the config is for {config.provider}")
-        if not out_stem or out_stem in (".", "..") or os.path.basename(out_stem) != out_stem or "/" in out_stem:
-            raise InputError(f"the output name {out_stem!r} must be a plain file name")
-        if resume is not None:
-            check_remote_ref(resume, config.provider)
-        if not resume:
-            validate(request)
-        if not config.api_key:
-            raise AuthError(f"no API key: set {ENV_KEYS[config.provider]} or the add-on preferences",
-                            config.provider)
-        http = Http(config.provider, transport=transport, sleep=sleep, clock=clock, cancel=cancel)
+        _check_start(request, config, out_stem, resume, uploaded)
+        http = Http(config.provider, transport=transport, sleep=sleep, clock=clock, cancel=cancel, limits=limits)
         provider = provider_class(config.provider)(config, http)
         if poll_interval is not None:
             provider.poll_interval = (poll_interval, poll_interval * 10)
         runner = _Runner(request, provider, http, cancel, clock, upload_cache or DEFAULT_CACHE)
-
-        crash_point("started")
-        if resume is None:
-            refs = yield from runner.upload_all()
-            runner.check_cancel()
-            if on_submitting is not None:
-                on_submitting(request.client_key)
-            ref = yield from runner.submit(refs)
-            remote_id, current = ref.remote_id, ref
-            crash_point("submitted")
-            yield Submitted(ref.remote_id, dict(ref.extra))
-        else:
-            ref = resume
-        result = yield from runner.wait(ref, poll_deadline)
-        outputs = yield from runner.download_all(result, Path(out_dir), out_stem, max_download_bytes)
-        crash_point("downloaded")
-        yield Completed(ref.remote_id, outputs, result.cost, result.output_seconds)
+        yield from _steps(runner, track, resume, uploaded, on_submitting, poll_deadline,
+                          (out_file, Path(out_dir), out_stem), max_download_bytes)
     except LipsyncError as exc:
         if exc.provider is None:
             exc.provider = config.provider
         if isinstance(exc, (JobFailed, InputError)) and runner is not None:
             # a reused upload may be what failed (expired on the provider's side): upload afresh next time
             runner.forget_reused()
-        if isinstance(exc, Cancelled) and http is not None and current is not None:
-            _try_cancel(http, config, current)
+        if isinstance(exc, Cancelled) and http is not None and track.current is not None:
+            _try_cancel(http, config, track.current)
         log.info("job failed: %s", exc.human())
-        yield Failed(_state_of(exc), exc, remote_id)
-    except Exception as exc:  # never raise into the host's worker thread
+        yield Failed(_state_of(exc), exc, track.remote_id, track.accepted(exc, http))
+    except Exception as exc:  # noqa: BLE001 - never raise into the host's worker thread
         # the traceback goes to the log scrubbed: an exception text may quote a header or a body
         log.error("unexpected error in lip-sync job:\n%s",
                   scrub("".join(traceback.format_exception(type(exc), exc, exc.__traceback__))))
         err = LipsyncError(f"unexpected {type(exc).__name__}: {scrub(str(exc))}", config.provider)
-        yield Failed(JobState.FAILED, err, remote_id)
+        accepted = track.accepted(err, http)
+        # a local bug once the submit may have left cannot tell what the provider did
+        yield Failed(JobState.UNKNOWN if accepted is None else JobState.FAILED, err, track.remote_id, accepted)
     finally:
         if http is not None:
             http.close()
+
+
+@dataclasses.dataclass
+class _Track:
+    """How far a job got: what its Failed event can say about the provider holding it."""
+
+    phase: str  # local -> submitting -> accepted
+    remote_id: str | None = None
+    current: RemoteRef | None = None
+    sent_before_submit: int = 0
+
+    def accepted(self, exc: LipsyncError, http: Http | None) -> bool | None:
+        if self.phase == "accepted":
+            return True
+        if self.phase == "local" or http is None or http.requests_sent == self.sent_before_submit:
+            return False  # nothing of the submit left this computer
+        return None if isinstance(exc, OutcomeUnknown) or type(exc) is LipsyncError else False
+
+
+def _check_start(request: JobRequest, config: ProviderConfig, out_stem: str, resume: RemoteRef | None,
+                 uploaded: dict[str, str] | None) -> None:
+    """Everything checked before the first request (nothing is sent when any of it fails)."""
+    if request.provider != config.provider:
+        raise InputError(f"the request is for {request.provider} but the config is for {config.provider}")
+    if not out_stem or out_stem in (".", "..") or os.path.basename(out_stem) != out_stem or "/" in out_stem:
+        raise InputError(f"the output name {out_stem!r} must be a plain file name")
+    if resume is not None:
+        check_remote_ref(resume, config.provider)
+    else:
+        validate(request)
+        check_uploaded(uploaded, request, config.provider)
+    if not config.api_key:
+        raise AuthError(f"no API key: set {ENV_KEYS[config.provider]} or the add-on preferences", config.provider)
+
+
+def _steps(runner: _Runner, track: _Track, resume: RemoteRef | None, uploaded: dict[str, str] | None,
+           on_submitting: Callable[[str], None] | None, poll_deadline: float, out: tuple,
+           max_download_bytes: int | None) -> Iterator[Event]:
+    """Upload -> submit -> poll -> download; `track` follows how far the job got."""
+    provider, http, request = runner.provider, runner.http, runner.request
+    crash_point("started")
+    if resume is None:
+        refs = yield from runner.upload_all(uploaded or {})
+        runner.check_cancel()
+        submit_request = materialized(request)
+        # the host saves this before asking for more: the next step is the paid POST
+        yield Submitting(request.client_key, dict(refs), submit_request.to_json(), provider.idempotent_submit)
+        runner.check_cancel()
+        if on_submitting is not None:
+            on_submitting(request.client_key)
+        track.phase, track.sent_before_submit = "submitting", http.requests_sent
+        ref = yield from Submitter(provider, http, submit_request, runner.clock).submit(refs)
+        track.phase, track.remote_id, track.current = "accepted", ref.remote_id, ref
+        crash_point("submitted")
+        yield Submitted(ref.remote_id, dict(ref.extra))
+    else:
+        ref = resume
+    result = yield from follow(provider, http, ref, poll_deadline, runner.clock, runner.check_cancel)
+    out_file, out_dir, out_stem = out
+    outputs = yield from runner.download_all(result, out_file, out_dir, out_stem, max_download_bytes,
+                                             job_tag(ref.remote_id))
+    crash_point("downloaded")
+    yield Completed(ref.remote_id, outputs, finite(result.cost, 0.0), finite(result.output_seconds, 0.0))
+
+
+def materialized(request: JobRequest) -> JobRequest:
+    """The request as it will be sent, with nothing left to read from local files: a cropped single
+    audio becomes its explicit segment (the crop needs the video's length, and a resubmit may
+    come when the cut files are gone). The body built from either is the same bytes."""
+    if request.segments or not any(a.start is not None for a in request.audio):
+        return request
+    segments = crop_segments(request)
+    return dataclasses.replace(request, segments=segments) if segments else request
+
+
+def job_tag(remote_id: str) -> str:
+    """A short name of one job for its temp files: the same across resumes, different between jobs."""
+    return hashlib.sha256(remote_id.encode("utf-8", "replace")).hexdigest()[:12]
 
 
 def check_remote_ref(ref: RemoteRef, provider: str) -> None:
@@ -144,11 +211,16 @@ def check_remote_ref(ref: RemoteRef, provider: str) -> None:
         raise InputError("the saved resume data is not valid", provider)
 
 
-def unreadable_answer(exc: LipsyncError) -> bool:
-    """The server answered 2xx but the body could not be read (cut-off JSON, not an object)."""
-    if isinstance(exc, ProviderUnavailable):
-        return exc.status is not None and exc.status < 400
-    return type(exc) is LipsyncError
+def check_uploaded(uploaded: dict[str, str] | None, request: JobRequest, provider: str) -> None:
+    """Refs from a saved Submitting event: only for this request's inputs, and plain strings."""
+    if uploaded is None:
+        return
+    names = {"video"} | {a.id for a in request.audio}
+    if not isinstance(uploaded, dict) or not set(uploaded) <= names:
+        raise InputError("the saved uploads do not match this request's inputs", provider)
+    for name, ref in uploaded.items():
+        if ref_problem(ref):
+            raise InputError(f"the saved upload of {name} is not a valid reference", provider)
 
 
 def _state_of(exc: LipsyncError) -> JobState:
@@ -166,7 +238,7 @@ def _try_cancel(http: Http, config: ProviderConfig, ref: RemoteRef) -> None:
     try:
         http.cancel = None
         provider_class(config.provider)(config, http).cancel(ref)
-    except Exception as exc:  # a failed cancel must not hide the cancellation itself
+    except Exception as exc:  # noqa: BLE001 - a failed cancel must not hide the cancellation itself
         log.debug("remote cancel failed: %s", humanize(exc))
 
 
@@ -190,27 +262,31 @@ class _Runner:
 
     # -- uploads -------------------------------------------------------------------------------
 
-    def upload_all(self) -> Iterator[Event]:
+    def upload_all(self, uploaded: dict[str, str]) -> Iterator[Event]:
         req = self.request
         items = [("video", "video", req.video)] + [(a.id, "audio", a.path) for a in req.audio]
-        for name, _, path in items:
-            if not is_url(path) and not os.path.isfile(path):
-                raise InputError(f"{name} file not found: {path}", self.provider.name)
+        for name, kind, path in items:
+            if name not in uploaded and not is_url(path):
+                # every local file is checked before the first byte goes out
+                check_local_media(path, kind, name, self.provider.name)
         refs: dict[str, str] = {}
         for name, kind, path in items:
             self.check_cancel()
-            if is_url(path):
+            if name in uploaded:
+                refs[name] = uploaded[name]
+                yield Uploaded(name, uploaded[name], True)
+            elif is_url(path):
                 refs[name] = path
-                continue
-            refs[name] = yield from self.upload_one(name, kind, path)
+            else:
+                refs[name] = yield from self.upload_one(name, kind, path)
         return refs
 
     def upload_one(self, name: str, kind: str, path: str) -> Iterator[Event]:
         cfg = self.provider.config
         digest = file_sha256(path)
         where = (cfg.provider, cfg.host(), key_fingerprint(cfg.api_key), digest)
-        cached = self.cache.get(*where) or self.provider.find_uploaded(path, kind, digest)
-        if cached:
+        cached = self.cache.get(*where) or _quiet_find(self.provider, path, kind, digest)
+        if cached and not ref_problem(cached):
             self.cache.put(*where, cached)
             self.reused.append(where)
             yield Uploaded(name, cached, True)
@@ -219,7 +295,7 @@ class _Runner:
         yield Uploading(name, 0, total)
         for attempt in range(2):
             try:
-                ref = yield from _relay(lambda report: self.provider.upload(path, kind, report),
+                ref = yield from _relay(lambda report: self._upload(path, kind, report),
                                         lambda sent, tot: Uploading(name, sent, tot), self.cancel)
                 break
             except LipsyncError as exc:
@@ -232,97 +308,25 @@ class _Runner:
         yield Uploaded(name, ref, False)
         return ref
 
-    # -- submit --------------------------------------------------------------------------------
-
-    def submit(self, refs: dict[str, str]) -> Iterator[Event]:
-        """Submit, waiting out the provider's concurrency limit (429: nothing was created)."""
-        started = self.clock()
-        told = False
-        while True:
-            try:
-                return self.submit_once(refs)
-            except RateLimited as exc:
-                waited = self.clock() - started
-                if waited >= RATE_LIMIT_PATIENCE:
-                    raise
-                if not told:
-                    yield Status(JobState.QUEUED, None, "the provider's concurrency limit is reached: waiting "
-                                                        "for a free slot (nothing is billed meanwhile)")
-                    told = True
-                self.http.wait(min(RATE_LIMIT_PATIENCE - waited,
-                                   exc.retry_after if exc.retry_after is not None else 5.0))
-
-    def submit_once(self, refs: dict[str, str]) -> RemoteRef:
-        """Submit once; an accepted submit whose answer is unreadable is the ambiguous case:
-        re-sent with the same key where the provider de-duplicates it (the replay answers with the
-        job), otherwise OutcomeUnknown: the job may exist, re-sending could pay twice."""
-        provider = self.provider
-        retries = UNREADABLE_SUBMIT_RETRIES if provider.idempotent_submit else 0
-        for attempt in range(retries + 1):
-            try:
-                return provider.submit(self.request, refs)
-            except LipsyncError as exc:
-                if not unreadable_answer(exc):
-                    raise
-                log.debug("unreadable submit answer (%s), attempt %d", exc, attempt + 1)
-                if attempt < retries:
-                    self.http.wait(self.http.backoff(attempt))
-                    continue
-                if provider.idempotent_submit:
-                    raise OutcomeUnknown(f"the submit answer could not be read ({exc.message}); re-attaching "
-                                         "re-sends it with the same idempotency key, which is never billed twice",
-                                         provider.name) from None
-                raise OutcomeUnknown(f"the provider answered the submit but the answer could not be read "
-                                     f"({exc.message}); the job may or may not have been created, so it was not "
-                                     "sent again — check the provider's dashboard before submitting again",
-                                     provider.name) from None
-        raise AssertionError("unreachable")
-
-    # -- polling -------------------------------------------------------------------------------
-
-    def wait(self, ref: RemoteRef, deadline: float) -> Iterator[Event]:
-        start = self.clock()
-        first, cap = self.provider.poll_interval
-        interval = first
-        last: tuple | None = None
-        trouble = 0
-        while True:
-            self.check_cancel()
-            try:
-                result: PollResult = self.provider.poll(ref)
-            except (ProviderUnavailable, RateLimited) as exc:
-                # a poll is only a question: keep asking through a bad patch (the transport has
-                # already retried this request), but not forever
-                trouble += 1
-                if trouble > POLL_TROUBLE_LIMIT:
-                    raise
-                log.debug("poll trouble %d: %s", trouble, exc)
-                self.http.wait(getattr(exc, "retry_after", None) or min(cap, interval * 2 ** trouble))
-                continue
-            trouble = 0
-            crash_point("polling")
-            key = (result.state, result.progress, result.message)
-            if key != last and result.state is not JobState.COMPLETED:
-                yield Status(result.state, result.progress, result.message)
-                last = key
-            if result.state is JobState.COMPLETED:
-                yield Status(JobState.COMPLETED, 1.0 if result.progress is None else result.progress,
-                             result.message)
-                return result
-            if result.state.terminal or result.error is not None:
-                err = result.error or JobFailed(None, f"the job ended as {result.state.value}", self.provider.name,
-                                                rejected=result.state is JobState.REJECTED)
-                raise err
-            if self.clock() - start > deadline:
-                raise PollTimeout(f"still not finished after {deadline:g} s; the job may still be running — "
-                                  f"resume it later with its id {ref.remote_id}", self.provider.name)
-            pause = min(result.retry_after, cap) if result.retry_after is not None else interval
-            self.http.wait(pause)
-            interval = min(cap, interval * 1.5)
+    def _upload(self, path: str, kind: str, report) -> str:
+        """One upload; an answer the provider module chokes on, or a ref we cannot send, is unreadable."""
+        try:
+            ref = self.provider.upload(path, kind, report)
+        except LipsyncError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            log.debug("upload answer broke the %s parser: %r", self.provider.name, exc)
+            raise LipsyncError(f"the upload answer could not be read ({type(exc).__name__})",
+                               self.provider.name) from None
+        problem = ref_problem(ref)
+        if problem:
+            raise LipsyncError(f"the upload answer carried {problem}", self.provider.name)
+        return ref
 
     # -- downloads -----------------------------------------------------------------------------
 
-    def download_all(self, result: PollResult, out_dir: Path, stem: str, cap: int | None) -> Iterator[Event]:
+    def download_all(self, result: PollResult, out_file, out_dir: Path, stem: str, cap: int | None,
+                     tag: str) -> Iterator[Event]:
         if not result.outputs:
             raise JobFailed("output_missing", "the job completed but returned no output URL", self.provider.name)
         fmt = (self.request.options.output_format or "").lower()
@@ -330,14 +334,30 @@ class _Runner:
         paths: list[str] = []
         for i, url in enumerate(result.outputs):
             self.check_cancel()
-            name = stem if i == 0 else f"{stem}_{i + 1}"
-            dest = out_dir / (name + extension_of(url, default_ext))
+            if out_file is not None:
+                first = Path(out_file)
+                dest = first if i == 0 else first.with_name(f"{first.stem}_{i + 1}{first.suffix}")
+            else:
+                name = stem if i == 0 else f"{stem}_{i + 1}"
+                dest = out_dir / (name + extension_of(url, default_ext))
             kwargs: dict[str, Any] = {} if cap is None else {"max_bytes": cap}
             path = yield from _relay(
-                lambda report, url=url, dest=dest: download(self.http, url, dest, progress=report, **kwargs),
+                lambda report, url=url, dest=dest, kwargs=kwargs: download(
+                    self.http, url, dest, progress=report, tag=tag, **kwargs),
                 lambda got, total: Downloading(got, total), self.cancel)
             paths.append(str(path))
         return paths
+
+
+def _quiet_find(provider, path: str, kind: str, digest: str) -> str | None:
+    # a dedup lookup is an optimisation: any failure (a garbage answer included) means "upload it"
+    try:
+        return provider.find_uploaded(path, kind, digest)
+    except Cancelled:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        log.debug("upload lookup failed: %r", exc)
+        return None
 
 
 def _relay(work: Callable[[Callable[[int, Any], None]], Any], make: Callable[[int, Any], Event],
@@ -363,7 +383,7 @@ def _relay(work: Callable[[Callable[[int, Any], None]], Any], make: Callable[[in
     def target() -> None:
         try:
             outcome["value"] = work(report)
-        except BaseException as exc:  # handed back to the generator's thread
+        except BaseException as exc:  # noqa: BLE001 - handed back to the generator's thread
             outcome["error"] = exc
         finally:
             events.put(None)
@@ -395,7 +415,7 @@ def remote_estimate(request: JobRequest, config: ProviderConfig, *, transport: h
     with Http(config.provider, transport=transport) as http:
         provider = provider_type(config, http)
         runner = _Runner(request, provider, http, None, time.monotonic, upload_cache or DEFAULT_CACHE)
-        steps = runner.upload_all()
+        steps = runner.upload_all({})
         while True:
             try:
                 next(steps)

@@ -2,10 +2,13 @@
 
 cancel        stops following a job (the client also cancels remotely where the provider can, fal);
               a submitted job keeps its remote id, so Re-attach can still collect a result already paid.
-retry         a NEW job (new idempotency key) with the same source, sound strips and options.
-retry_failed  every job that FAILED or was REJECTED (or was cancelled before it was submitted) and
-              has not been run again successfully since; finished, running and UNKNOWN jobs (they
-              may have been billed: Re-attach them) are never submitted again.
+retry         what vse/retry.py decides, so no retry pays twice: a job the provider accepted is
+              polled and downloaded again; one it never confirmed is sent again with the same key
+              where the provider de-duplicates; anything else is a NEW job (new key). Money may
+              move only after the budget cap (and, where a first bill is possible, a question).
+retry_failed  the same for every job that FAILED or was REJECTED (or was cancelled before it was
+              submitted) and has not been run again successfully since; finished, running and
+              UNKNOWN jobs are never included.
 reattach      polls jobs that have a remote id again (after a reload, a cancel or a poll timeout).
 All re-runs go through vse/launch.py, so the result cache applies: a re-run whose inputs match a
 finished job costs nothing.
@@ -18,7 +21,7 @@ import time
 import bpy
 from bpy.props import BoolProperty, StringProperty
 
-from ..vse import compat, gate, launch, reattach, records
+from ..vse import compat, gate, launch, money, reattach, records, retry
 from ..vse.apply import apply_event
 from ..worker.runtime import RUNTIME
 from .follow import FollowJobsMixin
@@ -64,15 +67,51 @@ class LIPSYNC_OT_cancel(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class LIPSYNC_OT_retry(FollowJobsMixin, bpy.types.Operator):
-    """Run a finished or failed lip-sync job again as a new job (billed again: a finished job's
-    re-run skips the result cache, it is a deliberate new roll)"""
+_CONFIRM_DOC = "Retry even when it may cost money beyond the budget cap, or a first attempt may have been billed"
+
+
+class ConfirmThenFollow(FollowJobsMixin):
+    """invoke() may ask first (_ask); its OK runs execute(), which then follows the jobs modally
+    like invoke would, instead of blocking the UI until they end (`ui_confirmed` is an operator
+    property in each class: a plain attribute does not survive the popup)."""
+
+    def execute(self, context):
+        modal = self.ui_confirmed and not bpy.app.background and context.window is not None
+        return self._begin(context, modal=modal)
+
+
+def _ask(op, context, event, message: str, confirm_text: str):
+    op.confirm_budget = True
+    op.ui_confirmed = True
+    try:
+        return context.window_manager.invoke_confirm(op, event, title="Retry Lip Sync", message=message,
+                                                     confirm_text=confirm_text)
+    except TypeError:   # older signature
+        return context.window_manager.invoke_confirm(op, event)
+
+
+class LIPSYNC_OT_retry(ConfirmThenFollow, bpy.types.Operator):
+    """Retry a lip-sync job without paying twice: a job the provider accepted is collected again;
+    one it never confirmed is resent with the same key where the provider de-duplicates; anything
+    else runs as a new job (a finished job's re-run skips the result cache: a deliberate new roll)"""
 
     bl_idname = "lipsync.retry"
     bl_label = "Retry Lip Sync Job"
     bl_options = {"REGISTER"}
 
     job_id: StringProperty(name="Job ID", options={"SKIP_SAVE"})
+    confirm_budget: BoolProperty(name="Confirm", description=_CONFIRM_DOC, options={"SKIP_SAVE"})
+    ui_confirmed: BoolProperty(options={"HIDDEN", "SKIP_SAVE"})
+
+    def invoke(self, context, event):
+        _scene, job = _record(context, self.job_id)
+        if job is not None and not self.confirm_budget and not job.in_flight:
+            if retry.may_be_billed_already(job):
+                return _ask(self, context, event, "The first submit was never confirmed and may have been "
+                            "billed; check the provider's dashboard. Submit a new job?", "Submit New Job")
+            if retry.kind(job) != "follow" and retry.over_budget(job):
+                return _ask(self, context, event, retry.over_budget(job), "Retry Anyway")
+        return super().invoke(context, event)
 
     @classmethod
     def poll(cls, context):
@@ -90,15 +129,25 @@ class LIPSYNC_OT_retry(FollowJobsMixin, bpy.types.Operator):
             return launch.Launched().refuse("", "No job selected")
         if job.in_flight:
             return launch.Launched().refuse("", f'"{job.name}" is still running')
-        return launch.rerun(scene, job, use_cache=job.status != "COMPLETED")
+        return retry.retry(scene, job, confirmed=self.confirm_budget, use_cache=job.status != "COMPLETED")
 
 
-class LIPSYNC_OT_retry_failed(FollowJobsMixin, bpy.types.Operator):
+class LIPSYNC_OT_retry_failed(ConfirmThenFollow, bpy.types.Operator):
     """Run again only the lip-sync jobs that failed; finished, running and unknown jobs are never resubmitted"""
 
     bl_idname = "lipsync.retry_failed"
     bl_label = "Retry Failed Lip Sync Jobs"
     bl_options = {"REGISTER"}
+
+    confirm_budget: BoolProperty(name="Confirm", description=_CONFIRM_DOC, options={"SKIP_SAVE"})
+    ui_confirmed: BoolProperty(options={"HIDDEN", "SKIP_SAVE"})
+
+    def invoke(self, context, event):
+        scene = compat.sequencer_scene(context)
+        over = _batch_over_cap(records.failed(scene)) if scene is not None else ""
+        if over and not self.confirm_budget:
+            return _ask(self, context, event, over, "Retry Anyway")
+        return super().invoke(context, event)
 
     @classmethod
     def poll(cls, context):
@@ -116,15 +165,29 @@ class LIPSYNC_OT_retry_failed(FollowJobsMixin, bpy.types.Operator):
     def start_jobs(self, context):
         scene = compat.sequencer_scene(context)
         # ids first: a re-run adds records, and a CollectionProperty add invalidates held items
-        ids = [job.job_id for job in records.failed(scene)]
+        failed = records.failed(scene)
+        over = "" if self.confirm_budget else _batch_over_cap(failed)
+        if over:
+            return launch.Launched().refuse("", over)
+        ids = [job.job_id for job in failed]
         started = launch.Launched()
         for job_id in ids:
             _scene, job = records.find(job_id)
             if job is not None:
-                started.add(launch.rerun(scene, job))
+                started.add(retry.retry(scene, job, confirmed=True))
         if not started.job_ids and not started.refused:
             started.refuse("", "no failed job")
         return started
+
+
+def _batch_over_cap(jobs) -> str:
+    """The refusal when the jobs a retry would bill again together exceed the budget cap."""
+    cap = money.budget_cap()
+    usd = sum(max(0.0, float(job.estimate)) for job in jobs if retry.kind(job) != "follow")
+    if cap > 0 and usd > cap:
+        return (f"the estimate ${usd:.2f} exceeds the budget cap ${cap:.2f} (add-on preferences); "
+                "confirm to retry anyway")
+    return ""
 
 
 class LIPSYNC_OT_reattach(FollowJobsMixin, bpy.types.Operator):

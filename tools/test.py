@@ -28,7 +28,7 @@ ROOT = venvs.ROOT
 # test folders that need real bpy, run on every Blender target
 BLENDER_FOLDERS = ("blender", "reliability", "packaging")
 # test folders that need no bpy, run once per Python version
-PLAIN_FOLDERS = ("structure", "client", "sandbox", "conformance", "worker", "bench")
+PLAIN_FOLDERS = ("structure", "client", "hostile", "sandbox", "conformance", "worker", "bench")
 
 
 def _summary_line(output: str) -> str:

@@ -13,7 +13,7 @@ import traceback
 
 import bpy
 
-from ..client.errors import Cancelled, LipsyncError, humanize, scrub
+from ..client.errors import Cancelled, JobFailed, LipsyncError, humanize, scrub
 from ..worker import events as ev
 from ..worker.runtime import DEFAULT_BUDGET, RUNTIME
 from . import money, records, reuse, takes
@@ -114,7 +114,18 @@ def _uploaded(_scene, _job, _event: ev.Uploaded) -> None:
     """Nothing to record: the upload's reference matters to the client's upload cache only."""
 
 
+def _before_submit(_scene, job, event: ev.BeforeSubmit) -> None:
+    """The paid POST comes next: keep what a byte-identical resubmit needs, then let it go."""
+    sent = event.submitting
+    job.uploaded = dict(sent.refs)
+    job.request = sent.request_json
+    job.remote_state = "SENDING"
+    job.status = "SUBMITTING"
+    event.saved.set()
+
+
 def _submitted(_scene, job, event: ev.Submitted) -> None:
+    job.remote_state = "HELD"
     job.remote_id = event.remote_id
     job.resume = event.extra or {}
     job.submitted = time.time()
@@ -141,6 +152,7 @@ def _downloading(_scene, job, event: ev.Downloading) -> None:
 def _failed(_scene, job, event: ev.Failed) -> None:
     if event.remote_id:
         job.remote_id = event.remote_id
+    job.remote_state = remote_state_after(event)
     job.status = event.state.value
     job.message = humanize(event.error)
     if event.state.value == "CANCELLED" and job.remote_id:
@@ -150,8 +162,20 @@ def _failed(_scene, job, event: ev.Failed) -> None:
     log.info("lip-sync job %s %s: %s", job.job_id, job.status, job.message)
 
 
+def remote_state_after(event: ev.Failed) -> str:
+    """What the provider holds after a failure (props.py REMOTE_STATES): decides what Retry does."""
+    if event.accepted is None:
+        return "UNSURE"
+    if not event.accepted:
+        return "NONE"
+    # the provider itself ended the job (failed, rejected): only a new job can help
+    return "ENDED" if isinstance(event.error, JobFailed) else "HELD"
+
+
 def _worker_error(_scene, job, event: ev.WorkerError) -> None:
     cancelled = isinstance(event.exception, Cancelled)   # Esc while the media was being cut
+    if job.remote_state == "SENDING":     # saved for the POST, then the worker broke: who knows
+        job.remote_state = "UNSURE"
     job.status = "CANCELLED" if cancelled else "FAILED"
     if cancelled:
         job.message = "Cancelled before anything was sent"
@@ -171,6 +195,8 @@ def _worker_done(_scene, job, event: ev.WorkerDone) -> None:
         job.message = "Cancelled before it started"
         job.finished = time.time()
     elif job.in_flight:  # ended without Completed/Failed: never leave a record "running"
+        if job.remote_state == "SENDING":
+            job.remote_state = "UNSURE"
         job.status = "UNKNOWN"
         job.message = "The worker stopped without a result; Re-attach or Retry"
         job.finished = time.time()
@@ -237,6 +263,7 @@ _HANDLERS = {
     ev.CacheHit: _cache_hit,
     ev.Uploading: _uploading,
     ev.Uploaded: _uploaded,
+    ev.BeforeSubmit: _before_submit,
     ev.Submitted: _submitted,
     ev.Status: _status,
     ev.Downloading: _downloading,

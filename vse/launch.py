@@ -219,9 +219,10 @@ def _known_results() -> dict:
     return _batch["known"]
 
 
-def start(job, strip_job, config, *, resume=None, use_cache: bool = True) -> None:
+def start(job, strip_job, config, *, resume=None, use_cache: bool = True, uploaded: dict | None = None) -> None:
     """Hand the record's job to a worker. `resume` = client RemoteRef to poll instead of submit.
-    `use_cache`: a finished job with the same fingerprint is reused instead (vse/reuse.py)."""
+    `use_cache`: a finished job with the same fingerprint is reused instead (vse/reuse.py).
+    `uploaded`: resend the record's saved request and uploads under its key (vse/retry.py)."""
     RUNTIME.set_limit(get_prefs().max_concurrent_jobs)
     apply.forget_shown(job.job_id)             # a retry starts over: read the record afresh
     job.attempts += 1
@@ -232,6 +233,7 @@ def start(job, strip_job, config, *, resume=None, use_cache: bool = True) -> Non
         job_id=job.job_id, strip_job=strip_job, provider=job.provider, model=job.model, options=job.options,
         client_key=job.client_key, config=config, work_dir=folders.work_dir(job.job_id),
         out_dir=folders.trusted_out_dir(job.out_dir), out_stem=job.out_stem, use_segments=job.use_segments,
-        overrides=_overrides(job, strip_job), resume=resume, request_json=job.request, poll_interval=poll_interval(),
+        overrides=_overrides(job, strip_job), resume=resume, request_json=job.request, uploaded=uploaded or {},
+        poll_interval=poll_interval(),
         known=_known_results() if resume is None and use_cache else {})
     RUNTIME.submit(job.job_id, lambda cancel, emit: run(order, cancel, emit))

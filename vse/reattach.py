@@ -2,10 +2,11 @@
 
 On file load (the load_post handler, vse/handlers.py) every record still "in flight" is looked at once:
 - it has a remote id: poll it with `resume=RemoteRef(remote_id, extra)`, never resubmit;
-- no remote id, provider de-duplicates submits (sync.so Idempotency-Key, Runware taskUUID): the
-  media is cut again and submitted with the SAME client_key, so at most one job is billed;
-- no remote id, any other provider: we cannot know whether the submit reached the provider, so
-  the record becomes UNKNOWN with a sentence saying so; Retry is the artist's explicit choice.
+- no remote id: opening a file never spends money (issue #13). The record becomes UNKNOWN "not
+  confirmed", with what is known; only the artist's Retry sends it (vse/launch.py `retry`): with
+  the same key and the saved uploads where the provider de-duplicates submits (sync.so
+  Idempotency-Key, Runware taskUUID), so it is billed at most once, else as a new job after a
+  warning that the first may have been billed.
 Nothing happens while online access is off or the key is missing: the record says why and the
 Re-attach button (lipsync.reattach) tries again.
 
@@ -25,11 +26,12 @@ import time
 
 import bpy
 
-from ..client.errors import LipsyncError, humanize
+from ..client.errors import humanize
 from ..client.models import AudioInput, JobRequest, Options, RemoteRef
+from ..client.names import LABELS
 from ..preferences import provider_config
 from ..worker.runtime import RUNTIME
-from . import compat, gate, launch, records, snapshot, timeline
+from . import gate, launch, records, timeline
 
 log = logging.getLogger(__name__)
 
@@ -66,26 +68,21 @@ def reattach_record(scene, job, *, manual: bool = False) -> bool:
         launch.start(job, None, config, resume=ref)
         job.status = "QUEUED"
         return True
-    if job.provider in IDEMPOTENT_PROVIDERS:
-        sed = scene.sequence_editor
-        strip = compat.strips_all(sed).get(job.source_strip) if sed else None
-        sounds = [compat.strips_all(sed).get(n) for n in job.sound_strips] if sed else []
-        sounds = [s for s in sounds if s is not None] or None
-        try:
-            if strip is None:
-                raise LipsyncError(f'the source strip "{job.source_strip}" is gone')
-            strip_job = snapshot.snapshot_job(scene, strip, sounds)
-        except LipsyncError as exc:
-            job.status = "UNKNOWN"
-            job.message = f"Could not re-submit with the same key: {humanize(exc)}"
-            return False
-        launch.start(job, strip_job, config)
-        job.message = "Re-submitted with the same idempotency key (the provider de-duplicates it)"
-        return True
+    # Even "preparing" is not proof that nothing was sent: the file may have been saved before the
+    # worker got further. Only the provider's answer (a remote id) proves anything.
     job.status = "UNKNOWN"
-    job.message = ("Blender stopped before the provider confirmed this job: it may or may not have been "
-                   "submitted (and billed). Check the provider's dashboard; Retry submits a new job")
+    job.remote_state = "UNSURE"
+    job.message = not_confirmed_message(job)
     return False
+
+
+def not_confirmed_message(job) -> str:
+    """What an artist needs to decide about a submit nobody confirmed (and what Retry will do)."""
+    what = (f"Blender stopped before {LABELS.get(job.provider, job.provider)} confirmed this job "
+            f"(key {job.client_key}): it may or may not have been submitted (and billed). Nothing was sent again")
+    if job.provider in IDEMPOTENT_PROVIDERS:
+        return what + "; Retry sends it again with the same key, which the provider bills at most once"
+    return what + "; check the provider's dashboard: Retry submits a new job"
 
 
 def reattach_all(job_id: str = "", manual: bool = False) -> list[str]:

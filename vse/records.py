@@ -178,6 +178,19 @@ class JobRecord:
     def request(self, text: str) -> None:
         self.rna.request_json = text
 
+    @property
+    def uploaded(self) -> dict:
+        """Input name -> what the provider's upload returned, saved right before the paid submit
+        (client Submitting.refs): a resubmit sends these again instead of uploading anew."""
+        refs = self._decode("uploaded", dict, {})
+        if any(not isinstance(k, str) or not isinstance(v, str) for k, v in refs.items()):
+            raise RecordError(f'Job record "{self.rna.name}": its uploaded should map names to references')
+        return refs
+
+    @uploaded.setter
+    def uploaded(self, value: dict) -> None:
+        self._encode("uploaded", value or {})
+
 
 # -- lookup -----------------------------------------------------------------------------------
 # job id -> (scene name, index) of EVERY record of the open file, kept in step with the

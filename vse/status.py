@@ -25,3 +25,19 @@ STATUS_ITEMS = [
 # Overall progress bar: 0-10 % preparing, 10-30 % uploading, 30-90 % remote, 90-100 % download.
 PHASE_PROGRESS = {"PENDING": 0.0, "PREPARING": 0.02, "UPLOADING": 0.1, "SUBMITTING": 0.3,
                   "QUEUED": 0.3, "PROCESSING": 0.35, "DOWNLOADING": 0.9}
+
+# What the provider holds of a job (issue #13): decides what Retry may do without paying twice.
+#   NONE     nothing was accepted (nothing sent, or the provider refused it): a Retry is a new job
+#   SENDING  the submit was saved and handed to the network: a crash now leaves it unconfirmed
+#   HELD     the provider accepted it (remote id): a Retry polls or downloads it again, never pays
+#   ENDED    the provider itself failed or rejected it: only a new, estimated, confirmed job helps
+#   UNSURE   the submit may or may not have arrived: resent only on the artist's word, with the
+#            same key and uploads where the provider de-duplicates, else as a new job
+REMOTE_STATES = ("NONE", "SENDING", "HELD", "ENDED", "UNSURE")
+REMOTE_STATE_ITEMS = [
+    ("NONE", "Nothing", "The provider holds nothing of this job", 0),
+    ("SENDING", "Sending", "The submit was on its way", 1),
+    ("HELD", "Accepted", "The provider accepted the job", 2),
+    ("ENDED", "Ended", "The provider ended the job (failed or rejected)", 3),
+    ("UNSURE", "Not Confirmed", "The provider never confirmed whether it got the job", 4),
+]

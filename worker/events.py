@@ -8,8 +8,9 @@ one table; a new event type is added here and there, nowhere else.
 from __future__ import annotations
 
 import dataclasses
+import threading
 
-from ..client.events import Completed, Downloading, Failed, Status, Submitted, Uploaded, Uploading
+from ..client.events import Completed, Downloading, Failed, Status, Submitted, Submitting, Uploaded, Uploading
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +41,16 @@ class CacheHit:
 
 
 @dataclasses.dataclass(frozen=True)
+class BeforeSubmit:
+    """The next step is the paid POST. The main thread saves `submitting` (client key, uploaded
+    refs, the request as sent) in the record, then sets `saved`; the worker waits for that before
+    it lets the client send (docs/architecture.md "Money"). A resubmit after a crash can then send
+    the same bytes under the same key, and a record that is gone is never paid for."""
+    submitting: Submitting
+    saved: threading.Event = dataclasses.field(default_factory=threading.Event, compare=False)
+
+
+@dataclasses.dataclass(frozen=True)
 class WorkerError:
     """The work function raised (a bug or an input problem caught outside the client)."""
     message: str
@@ -53,7 +64,8 @@ class WorkerDone:
 
 
 CLIENT_EVENTS = (Uploading, Uploaded, Submitted, Status, Downloading, Completed, Failed)
-HOST_EVENTS = (Phase, Prepared, Fingerprinted, CacheHit, WorkerError, WorkerDone)
+HOST_EVENTS = (Phase, Prepared, Fingerprinted, CacheHit, BeforeSubmit, WorkerError, WorkerDone)
 
-__all__ = ["CLIENT_EVENTS", "HOST_EVENTS", "CacheHit", "Completed", "Downloading", "Failed", "Fingerprinted",
-           "Phase", "Prepared", "Status", "Submitted", "Uploaded", "Uploading", "WorkerDone", "WorkerError"]
+__all__ = ["BeforeSubmit", "CLIENT_EVENTS", "HOST_EVENTS", "CacheHit", "Completed", "Downloading", "Failed",
+           "Fingerprinted", "Phase", "Prepared", "Status", "Submitted", "Submitting", "Uploaded", "Uploading",
+           "WorkerDone", "WorkerError"]

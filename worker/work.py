@@ -6,7 +6,14 @@ learns goes back through `emit(event)` (worker/events.py).
 
 A new job: fingerprint first (a cache hit prepares, uploads and submits nothing), then cut the
 media (worker/media.py), then drive the client's job generator. A resumed job (`order.resume`
-set) only polls and downloads the remote job it names: it is never submitted again.
+set) only polls and downloads the remote job it names: it is never submitted again. A resubmit
+(`order.uploaded` set: an artist's explicit Retry of a job the provider never confirmed) sends the
+recorded request with the recorded uploads under the recorded key, so the body is byte-identical
+and an idempotent provider bills it at most once (docs/architecture.md "Money").
+
+Before the paid POST the worker hands the client's Submitting event to the main thread and waits
+until the record holds it (BeforeSubmit); if that does not happen within SAVE_DEADLINE (the record
+was deleted, Blender is stuck), the job ends without sending anything.
 """
 
 from __future__ import annotations
@@ -20,8 +27,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ..client.config import ProviderConfig
+from ..client.errors import Cancelled, LipsyncError
 from ..client.models import JobRequest, Options
-from .events import CacheHit, Fingerprinted, Phase, Prepared
+from .events import BeforeSubmit, CacheHit, Fingerprinted, Phase, Prepared, Submitting
 from .fingerprint import fingerprint
 from . import media
 from .plan import StripJob
@@ -37,7 +45,8 @@ class WorkOrder:
     out_dir/out_stem  where the result goes (a folder vse/folders.py trusts)
     overrides   per-part options by part index (worker/media.py)
     resume      a client RemoteRef to poll instead of submitting
-    request_json  the recorded JobRequest (resume only)
+    request_json  the recorded JobRequest (resume and resubmit)
+    uploaded    the recorded upload refs of a resubmit (nothing is cut or uploaded again)
     known       fingerprint -> job id of finished jobs whose results still exist (the cache)
     """
 
@@ -55,8 +64,14 @@ class WorkOrder:
     overrides: dict = dataclasses.field(default_factory=dict)
     resume: Any = None
     request_json: str = ""
+    uploaded: dict = dataclasses.field(default_factory=dict)
     poll_interval: float | None = None
     known: dict = dataclasses.field(default_factory=dict)
+
+
+#: how long the worker waits for the main thread to save a job's submit before it gives up unsent
+SAVE_DEADLINE = 60.0
+SAVE_TICK = 0.05
 
 
 def hash_files(paths) -> str:
@@ -75,22 +90,42 @@ def run(order: WorkOrder, cancel: threading.Event, emit: Callable[[Any], None]) 
     from ..client.jobs import iter_job_events
 
     try:
-        if order.resume is not None:
+        if order.resume is not None or order.uploaded:
             request = JobRequest.from_json(order.request_json)
         else:
             request = _prepare(order, cancel, emit)
             if request is None:
                 return
         os.makedirs(order.out_dir, exist_ok=True)
-        for event in iter_job_events(request, order.config, order.out_dir, out_stem=order.out_stem,
-                                     resume=order.resume, cancel=cancel,
-                                     on_submitting=lambda *_: emit(Phase("SUBMITTING")),
-                                     poll_interval=order.poll_interval):
-            emit(event)
+        events = iter_job_events(request, order.config, order.out_dir, out_stem=order.out_stem,
+                                 resume=order.resume, uploaded=order.uploaded or None, cancel=cancel,
+                                 on_submitting=lambda *_: emit(Phase("SUBMITTING")),
+                                 poll_interval=order.poll_interval)
+        try:
+            for event in events:
+                if isinstance(event, Submitting):
+                    _save_before_paying(event, cancel, emit)
+                else:
+                    emit(event)
+        finally:
+            events.close()      # an exception above stops the job where it is: before the POST
     finally:
         # the cut upload files are not needed any more: a re-attach only polls, a resubmit or a
         # retry cuts again from the strips (the strip's own file is never in work_dir)
         shutil.rmtree(order.work_dir, ignore_errors=True)
+
+
+def _save_before_paying(event: Submitting, cancel: threading.Event, emit, deadline: float = SAVE_DEADLINE) -> None:
+    """Hand the submit to the main thread and wait until the record holds it (or give up unsent)."""
+    barrier = BeforeSubmit(event)
+    emit(barrier)
+    waited = 0.0
+    while not barrier.saved.wait(SAVE_TICK):
+        if cancel.is_set():
+            raise Cancelled("cancelled before the job was sent")
+        waited += SAVE_TICK
+        if waited >= deadline:
+            raise LipsyncError(f"Blender did not record the job within {deadline:.0f} s, so it was not sent")
 
 
 def _prepare(order: WorkOrder, cancel: threading.Event, emit) -> JobRequest | None:

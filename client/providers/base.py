@@ -80,6 +80,12 @@ class Provider:
         code, message = generic_code_message(response)
         return error_for_status(self.name, response, code, message)
 
+    def proves_refusal(self, response: httpx.Response) -> bool:
+        """Whether an error answer to a submit is this provider's own documented refusal body, which
+        proves no job was created (a gateway's page proves nothing, issue #13). Only providers
+        without idempotency need it; by default nothing counts as proof."""
+        return False
+
     # -- helpers -------------------------------------------------------------------------------
 
     def auth_headers(self) -> dict[str, str]:
@@ -99,7 +105,8 @@ class Provider:
         parts = urllib.parse.urlsplit(url)
         if not path.startswith("/") or (parts.scheme, parts.netloc) != (host.scheme, host.netloc):
             raise InputError(f"refusing to send the key to {redact_url(url)!r}: not the configured host", self.name)
-        return self.http.request(method, url, safe=safe, parse_error=self.parse_error, headers=h, **kwargs)
+        return self.http.request(method, url, safe=safe, parse_error=self.parse_error, refusal=self.proves_refusal,
+                                 headers=h, **kwargs)
 
     def json_of(self, response: httpx.Response) -> Any:
         try:

@@ -9,6 +9,7 @@ server (unlike fal-client, which retries it, §8).
 from __future__ import annotations
 
 import os
+import urllib.parse
 from typing import Any
 
 import httpx
@@ -27,6 +28,16 @@ JOB_ERROR_TYPES = {"request_timeout", "startup_timeout", "file_download_error", 
 # the `model` field each endpoint takes (§5.1 table); v2/pro and v3 take none
 MODEL_FIELD = endpoints.FAL.model_field
 KNOWN_APPS = ("fal-ai/sync-lipsync",)
+
+
+def header_file_name(name: str) -> str:
+    """X-Fal-File-Name as an HTTP header can carry it: ASCII names as they are, others as their
+    UTF-8 percent-encoding (RFC 3986), which is ASCII and gives the original back. fal-client sends
+    the raw name (httpx then fails on a non-ASCII one, issue #13); control characters are encoded
+    too, so a name cannot end the header early."""
+    if name.isascii() and name.isprintable():
+        return name
+    return urllib.parse.quote(name, safe=" !#$&'()+,;=@[]^`{}~-._")
 
 
 def app_of(endpoint: str) -> str:
@@ -51,7 +62,8 @@ class FalProvider(Provider):
         ctype = content_type(path, kind)
         size = os.path.getsize(path)
         headers = {"Authorization": f"{token.get('token_type') or 'Bearer'} {token['token']}",
-                   "Content-Type": ctype, "X-Fal-File-Name": os.path.basename(path), "Content-Length": str(size)}
+                   "Content-Type": ctype, "X-Fal-File-Name": header_file_name(os.path.basename(path)),
+                   "Content-Length": str(size)}
 
         def body() -> dict[str, Any]:
             return {"content": ProgressReader(path, progress)}
@@ -116,6 +128,14 @@ class FalProvider(Provider):
     def cancel(self, ref: RemoteRef) -> bool:
         self.call("PUT", endpoints.path("fal", "cancel", app=self._app(ref), id=ref.remote_id), safe=True)
         return True
+
+    def proves_refusal(self, response: httpx.Response) -> bool:
+        # {"detail": "..."} or, for validation, {"detail": [{loc, msg, type}]} (§5.1)
+        data = body_json(response)
+        detail = data.get("detail") if isinstance(data, dict) else None
+        if isinstance(detail, list):
+            return bool(detail) and all(isinstance(d, dict) and isinstance(d.get("msg"), str) for d in detail)
+        return isinstance(detail, str) and bool(detail)
 
     def parse_error(self, response: httpx.Response) -> LipsyncError:
         data = body_json(response)

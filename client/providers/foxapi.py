@@ -83,6 +83,12 @@ class FoxApiProvider(Provider):
                                   rejected=str(code) in REJECT_CODES))
         return result
 
+    def proves_refusal(self, response: httpx.Response) -> bool:
+        # {"error": {"code", "message", "type", ...}} (§4.4)
+        data = body_json(response)
+        err = data.get("error") if isinstance(data, dict) else None
+        return isinstance(err, dict) and isinstance(err.get("message"), str) and bool(err["message"])
+
     def parse_error(self, response: httpx.Response) -> LipsyncError:
         data = body_json(response)
         if isinstance(data, dict) and isinstance(data.get("error"), dict):

@@ -201,6 +201,13 @@ class SyncProvider(Provider):
             message = flatten(data.get("message")) or flatten(data.get("error"))
             if data.get("suggestion"):
                 message = f"{message} — {data['suggestion']}"
+            if (isinstance(code, str) and code.startswith("IDEMPOTENCY_") and code != "INVALID_IDEMPOTENCY_KEY"
+                    and response.status_code in (409, 422)):
+                # the key is already bound to a job created from another body (§1.11): that job
+                # exists and may be billed, so this is not a refusal to be retried under a new key
+                return OutcomeUnknown(f"sync.so already holds a job under this idempotency key, created from a "
+                                      f"different request ({code}); it was not sent again", self.name,
+                                      status=response.status_code)
             if code == "IDEMPOTENCY_OUTCOME_UNKNOWN" and response.status_code == 503:
                 err = OutcomeUnknown(f"sync.so could not tell whether the submit was accepted: {message}",
                                      self.name, status=503)

@@ -98,6 +98,12 @@ class WaveSpeedProvider(Provider):
                                   rejected=code in REJECT_CODES))
         return result
 
+    def proves_refusal(self, response: httpx.Response) -> bool:
+        # {"code": <int>, "message": "...", "data": null} (§3.3, the HTTP-level envelope)
+        data = body_json(response)
+        return (isinstance(data, dict) and isinstance(data.get("code"), int) and data["code"] != 200
+                and isinstance(data.get("message"), str) and bool(data["message"]) and not data.get("data"))
+
     def parse_error(self, response: httpx.Response) -> LipsyncError:
         data = body_json(response)
         if isinstance(data, dict):

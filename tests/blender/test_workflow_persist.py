@@ -101,22 +101,30 @@ def _record_unsubmitted(addon, scene, provider, media):
     return rec
 
 
-@pytest.mark.parametrize("provider", ["sync", "wavespeed"])
+@pytest.mark.parametrize("provider", PROVIDERS)
 def test_never_submitted_job_is_not_resubmitted_silently(addon, scene, online, clean_env, sandbox,
                                                         tmp_path_factory, provider):
+    """Opening a file never spends (issue #13): a record the provider never confirmed is shown as
+    such, and only the artist's Retry sends it: with the same key where the provider de-duplicates
+    (billed at most once), else as a new job."""
     use_sandbox(clean_env, sandbox, provider)
     rec = _record_unsubmitted(addon, scene, provider, str(tmp_path_factory.mktemp("media")))
-    key = rec.client_key
-    started = lipsync("vse.reattach").reattach_all()
-    if provider == "sync":   # idempotency key persisted: re-submitting with it is safe
-        assert started == [rec.job_id]
-        assert bpy.ops.lipsync.reattach(follow_only=True) == {"FINISHED"}
-        assert rec.status == "COMPLETED" and rec.client_key == key
-        assert sandbox.stats()["generations_by_key"]["sync"] == {key: 1}
-    else:                    # no idempotency: say so, never pay twice behind the artist's back
-        assert started == []
-        assert rec.status == "UNKNOWN" and "may or may not have been submitted" in rec.message
-        assert sandbox.stats()["generations"].get(provider, 0) == 0
+    key, job_id = rec.client_key, rec.job_id
+    assert lipsync("vse.reattach").reattach_all() == []
+    assert sandbox.stats()["requests"] == 0                       # nothing sent, nothing billed
+    assert rec.status == "UNKNOWN" and rec.remote_state == "UNSURE"
+    assert "may or may not have been submitted" in rec.message and key in rec.message and "Retry" in rec.message
+    assert not bpy.ops.lipsync.retry_failed.poll()                 # never part of Retry Failed Only
+
+    assert bpy.ops.lipsync.retry(job_id=job_id) == {"FINISHED"}    # the artist's explicit action
+    by_key = sandbox.stats()["generations_by_key"].get(provider, {})
+    if provider in ("sync", "runware"):   # same key: the provider bills it at most once
+        rec = lipsync("vse.records").find(job_id)[1]
+        assert rec.status == "COMPLETED" and rec.client_key == key, (rec.status, rec.message)
+        assert by_key == {key: 1} and len(scene.lipsync.jobs) == 1
+    else:                                  # no idempotency: a new job under a new key
+        assert len(scene.lipsync.jobs) == 2 and scene.lipsync.jobs[-1].client_key != key
+        assert scene.lipsync.jobs[-1].status == "COMPLETED" and sandbox.stats()["generations"][provider] == 1
 
 
 def test_offline_load_does_not_reattach(addon, scene, clean_env, sandbox, tmp_path_factory):

@@ -81,13 +81,27 @@ def test_upload_faults_are_retried(sandbox, media, tmp_path, provider):
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-def test_submit_429_and_503_are_retried_for_everyone(sandbox, media, tmp_path, provider):
-    # a 429/503 proves the submit was not acted on, so even providers without idempotency retry
+def test_documented_429_on_submit_is_waited_out_by_everyone(sandbox, media, tmp_path, provider):
+    # the provider's own rate-limit body proves the submit was not acted on: even providers
+    # without idempotency may send it again
     sandbox.arm(provider, "http_429", count=1, on="submit", retry_after=0)
-    sandbox.arm(provider, "http_503", count=1, on="submit")
     ok(run(sandbox, request(provider, FIRST_MODEL[provider], media), tmp_path))
     assert sandbox.stats()["generations"][provider] == 1
-    assert len(submits(sandbox, provider)) == 3
+    assert len(submits(sandbox, provider)) == 2
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_submit_503_is_resent_only_with_idempotency(sandbox, media, tmp_path, provider):
+    # a 5xx proves nothing: a gateway answers so after forwarding the request (issue #13)
+    sandbox.arm(provider, "http_503", count=1, on="submit")
+    events = run(sandbox, request(provider, FIRST_MODEL[provider], media), tmp_path)
+    if provider in IDEMPOTENT:
+        ok(events)
+        assert len(submits(sandbox, provider)) == 2
+    else:
+        result = failed(events)
+        assert result.state is JobState.UNKNOWN and isinstance(result.error, OutcomeUnknown)
+        assert len(submits(sandbox, provider)) == 1
 
 
 @pytest.mark.parametrize("provider", ["sync", "wavespeed"])

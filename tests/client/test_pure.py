@@ -83,3 +83,25 @@ def test_url_safety_and_retry_after():
     assert parse_retry_after("3") == 3.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
     assert parse_retry_after("soon") is None
+
+
+def test_retry_after_is_clamped_and_never_raises():
+    from client.transport import MAX_RETRY_AFTER, clamp_wait
+
+    for absurd in ("1e9", "inf", "Infinity", "1e400", "Fri, 31 Dec 9999 23:59:59 GMT"):
+        assert parse_retry_after(absurd) == MAX_RETRY_AFTER, absurd
+    for unreadable in ("nan", "NaN", "-nan", "Sun, 99 Foo 99999 99:99:99 GMT", "9" * 5000, "\x00"):
+        assert parse_retry_after(unreadable) is None, unreadable
+    assert parse_retry_after("-5") == 0.0
+    assert clamp_wait(float("nan")) is None and clamp_wait(1e308 * 10) == MAX_RETRY_AFTER
+
+
+def test_scrub_ignores_letter_case_and_url_encoding():
+    from client.errors import contains_secret, scrub
+
+    register_secret("Sk-MiXeD/Case+Key-77")
+    for echo in ("Sk-MiXeD/Case+Key-77", "sk-mixed/case+key-77", "SK-MIXED/CASE+KEY-77",
+                 "Sk-MiXeD%2FCase%2BKey-77", "sk-mixed%2fcase%2bkey-77"):
+        text = f"invalid key '{echo}' given"
+        assert contains_secret(text) and "***" in scrub(text) and "ase" not in scrub(text).split("'")[1], echo
+    assert JobFailed("code-sk-mixed/case+key-77", "x", "fal").code == "code-***"

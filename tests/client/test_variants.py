@@ -39,8 +39,8 @@ def test_foxapi_result_objects(sandbox, media, tmp_path):
 def test_concurrency_limit_is_rate_limited(sandbox, media, tmp_path, monkeypatch):
     # a concurrency 429 is waited out (tests/reliability/test_rel_wire_rate.py); only after the
     # patience deadline does the job end RateLimited
-    import client.jobs
-    monkeypatch.setattr(client.jobs, "RATE_LIMIT_PATIENCE", 0.3)
+    import client.submitting
+    monkeypatch.setattr(client.submitting, "RATE_LIMIT_PATIENCE", 0.3)
     sandbox.configure(provider="sync", concurrency=1, processing_seconds=2.0)
     first = iter_job_events(request("sync", "lipsync-2", media), config(sandbox, "sync"), tmp_path / "1",
                             sleep=fast_sleep, poll_interval=0.02, upload_cache=UploadCache())

@@ -6,9 +6,11 @@ point; the child then applies what its workers had reported, saves the .blend (a
 autosave would have just before) and dies with os._exit(137) — no handler, no cleanup runs.
 A second fresh process opens the file: load_post re-attaches, `lipsync.reattach` waits.
 
-Every job must finish exactly once (one generation in the sandbox, one take placed) or end in a
-state the artist can act on: UNKNOWN with a sentence saying it may or may not have been submitted,
-for providers that cannot de-duplicate a submit (WaveSpeed, FoxAPI, fal) when the crash hid its fate.
+Opening the file never spends (issue #13): a job the provider had not confirmed when Blender died
+is UNKNOWN after the load, for every provider. The artist then presses Retry: where the provider
+de-duplicates submits (sync.so, Runware) it is sent with the same key (and the saved uploads), so
+it finishes billed once; the others stay UNKNOWN with a sentence saying it may or may not have
+been submitted. Every job finishes exactly once (one generation, one take) or ends so.
 """
 
 from __future__ import annotations
@@ -67,6 +69,10 @@ try:
     bpy.ops.lipsync.reattach(follow_only=True)
 except RuntimeError as exc:
     result["report"] = str(exc)
+result["after_reattach"] = {{r.name: r.status for r in scene.lipsync.jobs}}
+for r in list(scene.lipsync.jobs):
+    if r.status == "UNKNOWN" and r.provider in ("sync", "runware"):
+        bpy.ops.lipsync.retry(job_id=r.job_id)      # the artist's explicit action
 def vis(s):
     return [s.left_handle, s.right_handle] if hasattr(s, "left_handle") else [s.frame_final_start, s.frame_final_end]
 sed = scene.sequence_editor
@@ -146,7 +152,10 @@ def test_crash_and_resume(sandbox, tmp_path, tmp_path_factory, user_resources, p
         assert gens <= 1, (p, stats["generations"])                             # never paid twice
         if p in IDEMPOTENT:
             assert set(stats["generations_by_key"][p]) <= {job["key"]}
-        hidden = point in ("started", "submitted") and p not in IDEMPOTENT
+        unconfirmed = point in ("started", "submitted")
+        if unconfirmed:   # the load sent nothing: only the explicit Retry above did
+            assert res["after_reattach"][name] == "UNKNOWN", (p, res["after_reattach"])
+        hidden = unconfirmed and p not in IDEMPOTENT
         if hidden:
             # the crash hid whether the submit went out: say so, never resubmit silently
             assert job["status"] == "UNKNOWN", (p, job)
