@@ -73,9 +73,14 @@ CASES = ([(rate, "Add>Movie", v) for rate in CLIP_RATES
 
 
 def _one_to_one(strip, left, right):
-    """What the add-on uploaded before issue 14: source frame f - content_start + trim."""
-    first = int(round(left - _timing(strip, "frame_start"))) + int(_timing(strip, "animation_offset_start"))
-    return [first + i for i in range(right - left)]
+    """What the add-on uploaded (and so placed) before issue 14: source frame
+    f - content_start + trim_start, frames past the content held at its first or last, the
+    content counted as frame_duration + both trims (the timeline length, not the file's)."""
+    get = lipsync("vse.compat").get_timing
+    trim = int(get(strip, "animation_offset_start"))
+    total = int(get(strip, "frame_duration")) + trim + int(get(strip, "animation_offset_end"))
+    first = int(round(left - get(strip, "frame_start"))) + trim
+    return [min(max(first + i, 0), total - 1) for i in range(right - left)]
 
 
 @pytest.mark.parametrize("scene_rate", ["24", "25", "30"])

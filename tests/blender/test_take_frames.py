@@ -36,11 +36,14 @@ def _shown(scene, left, right, folder, prefix):
 
 
 def _one_to_one(strip, left, right):
-    """Source frames the add-on before issue 14 uploaded (and so placed) at left..right-1."""
-    compat = lipsync("vse.compat")
-    trim = int(compat.get_timing(strip, "animation_offset_start"))
-    first = int(round(left - compat.get_timing(strip, "frame_start"))) + trim
-    return [first + i for i in range(right - left)]
+    """What the add-on uploaded (and so placed) before issue 14: source frame
+    f - content_start + trim_start, frames past the content held at its first or last, the
+    content counted as frame_duration + both trims (the timeline length, not the file's)."""
+    get = lipsync("vse.compat").get_timing
+    trim = int(get(strip, "animation_offset_start"))
+    total = int(get(strip, "frame_duration")) + trim + int(get(strip, "animation_offset_end"))
+    first = int(round(left - get(strip, "frame_start"))) + trim
+    return [min(max(first + i, 0), total - 1) for i in range(right - left)]
 
 
 @pytest.mark.parametrize("how", ["Add>Movie", "API"])
