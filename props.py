@@ -82,6 +82,8 @@ class LipsyncJob(bpy.types.PropertyGroup):
     status: EnumProperty(name="Status", items=STATUS_ITEMS, default="PENDING")
     progress: FloatProperty(name="Progress", min=0.0, max=1.0, subtype="FACTOR")
     message: StringProperty(name="Message")
+    notes: StringProperty(name="Notes", description="What the artist should know about this job's inputs "
+                          "(e.g. two voices sharing frames), shown with its status from submit to take")
     cost: FloatProperty(name="Cost (USD)", default=-1.0, description="-1 = not reported")
     estimate: FloatProperty(name="Estimate (USD)", default=-1.0, description="-1 = no published price")
     created: FloatProperty(name="Created")

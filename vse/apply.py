@@ -225,7 +225,8 @@ def _cache_hit(scene, job, event: ev.CacheHit) -> None:
     job.takes = placed
     job.status = "COMPLETED"
     job.progress = 1.0
-    job.message = f"Reused take {', '.join(placed)}, no charge (same inputs as an earlier job)"
+    job.message = (f"Reused take {', '.join(placed)}, no charge (same inputs as an earlier job)"
+                   + (f"; {job.notes}" if job.notes else ""))
     records.touch()
     log.info("lip-sync job %s: %s", job.job_id, job.message)
     money.refresh_spent()
@@ -246,7 +247,7 @@ def _completed(scene, job, event: ev.Completed) -> None:
     job.takes = placed
     job.status = "COMPLETED"
     job.progress = 1.0
-    job.message = f"{len(placed)} take(s): {', '.join(placed)}"
+    job.message = f"{len(placed)} take(s): {', '.join(placed)}" + (f"; {job.notes}" if job.notes else "")
     records.touch()
     money.refresh_spent()
     if not bpy.app.background:

@@ -231,7 +231,7 @@ def start(job, strip_job, config, *, resume=None, use_cache: bool = True, upload
     job.attempts += 1
     job.status = "PENDING"
     job.progress = 0.0
-    job.message = "Re-attached: polling the provider" if resume else ""
+    job.message = "Re-attached: polling the provider" if resume else job.notes
     order = WorkOrder(
         job_id=job.job_id, strip_job=strip_job, provider=job.provider, model=job.model, options=job.options,
         client_key=job.client_key, config=config, work_dir=folders.work_dir(job.job_id),

@@ -20,7 +20,10 @@ def summarize(job_ids, refused=()) -> tuple[str, str]:
     """(report level, "4 done, 1 failed: <reason>") for a set of jobs.
     `refused`: "strip: reason" of strips that never became a job (bad input), counted as failed."""
     done, failed, cancelled, unknown, reasons = 0, len(refused), 0, 0, list(refused)
+    notes = []
     for job in records.of(job_ids):
+        if job.notes:                       # e.g. two voices sharing frames: said even when done
+            notes.append(f"{job.name}: {job.notes}")
         if job.status == "COMPLETED":
             done += 1
         elif job.status == "CANCELLED":
@@ -42,6 +45,9 @@ def summarize(job_ids, refused=()) -> tuple[str, str]:
     if reasons:
         text += ": " + reasons[0] + (f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else "")
     level = "INFO" if not (failed or unknown) else ("ERROR" if not done else "WARNING")
+    if notes:
+        text += " | " + "; ".join(notes)
+        level = "WARNING" if level == "INFO" else level
     return level, text
 
 

@@ -23,6 +23,7 @@ import bpy
 
 from ..client.errors import InputError
 from ..client.models import JobRequest, new_client_key
+from ..worker import envelope
 from ..worker.plan import Placement
 from .status import IN_FLIGHT
 
@@ -339,6 +340,7 @@ def create(scene, strip_job, *, provider: str, model: str, options: dict, use_se
     job.placement = strip_job.placement
     # the dialogue strips by name, Text strips included (a re-run finds them again, issue 17)
     job.sound_strips = [p.strip_name for p in strip_job.audio] + [t.strip_name for t in strip_job.text]
+    job.notes = envelope.overlap_note(strip_job.audio)
     job.segment_overrides = segment_overrides or {}
     job.use_segments = use_segments
     job.group = group

@@ -7,19 +7,22 @@ uploaded or paid for, and nothing in the scene is changed.
 
 How Blender times strips (measured on bpy 4.5, 5.0 and 5.2, docs/blender.md §2):
 
-- A movie strip shows ONE SOURCE FRAME PER TIMELINE FRAME, whatever its own frame rate: a 100-frame
-  25 fps clip in a 24 fps scene lasts 100 timeline frames (4.17 s, played 4 % slow). Timeline
-  frame ``f`` shows source frame ``f - content_start + content_trim_start``
-  (4.x names: ``frame_start``, ``animation_offset_start``).
+- A movie strip added through the API (`new_movie`) shows ONE SOURCE FRAME PER TIMELINE FRAME,
+  whatever its own frame rate: a 100-frame 25 fps clip in a 24 fps scene lasts 100 timeline
+  frames (4.17 s, played 4 % slow). One added with Add > Movie or drag-and-drop has Blender's
+  automatic playback rate: it plays at its own rate (96 timeline frames), so frames are skipped
+  or shown twice. vse/playback.py reads which, and worker/framemap.py holds Blender's arithmetic
+  for the source frame shown at each timeline frame (docs/architecture.md, "Frames and seconds").
 - A sound strip plays in seconds: it lasts ``seconds x scene fps`` frames, and timeline frame ``f``
   plays the sound file at ``(f - content_start + content_trim_start) / scene_fps - sound_offset``
   seconds (``sound_offset`` delays the sound; measured with clicks in a mixdown).
 - Both are visible on ``[left_handle, right_handle)`` (4.x: ``frame_final_start/end``).
 
-So the artist judges lip sync against the video played at the SCENE rate. We therefore upload the
-visible source frames retimed to the scene rate (one uploaded frame per timeline frame), and all
-times sent to the provider are seconds of that uploaded video = seconds of the timeline from the
-video's left handle. The result, placed at the left handle, then lines up frame for frame.
+So the artist judges lip sync against the video as Blender plays it at the SCENE rate. We
+therefore upload, for every visible timeline frame, the source frame Blender shows there (one
+uploaded frame per timeline frame), and all times sent to the provider are seconds of that
+uploaded video = seconds of the timeline from the video's left handle. The result, placed at the
+left handle, then lines up frame for frame.
 
 Rates are exact fractions (29.97 is 30000/1001): see `exact_rate`.
 
@@ -39,9 +42,10 @@ from fractions import Fraction
 import bpy
 
 from ..client.errors import InputError
+from ..worker import framemap
 from ..worker.plan import AudioPart, Placement, StripJob, TextPart, VideoSource, exact_rate
 from ..worker.ranges import included, merge, sub_job, with_handles
-from . import compat, speech, timeline
+from . import compat, dialogue, playback, speech, timeline
 
 GUIDE_PREFIXES = ("nolipsync",)
 MARKER_START = "nolipsync"
@@ -145,7 +149,9 @@ def effective_range(strip, parents=None) -> tuple[int, int]:
 
 
 def _audible(strip, parents) -> bool:
-    return not strip.mute and strip.volume > 0 and not any(m.mute for m in _ancestors(strip, parents))
+    """Blender plays `strip` somewhere: not muted (strip, channel, meta), and a volume above 0
+    or an animated one (whatever the value at the playhead; docs/blender.md §9)."""
+    return not dialogue.muted(strip, parents) and (strip.volume > 0 or dialogue.animated(strip))
 
 
 def _speed_effect_of(scene, strip):
@@ -164,10 +170,14 @@ def read_video(scene, strip, rate: Fraction | None = None, parents=None) -> Vide
     ``frame_offset_start = 5`` and ``frame_offset_end = 7``):
 
     - handles: left 16, right 104 -> ``frames = 88``
-    - source frame at 16 = 16 - content_start 11 + content_trim_start 0 = 5 -> ``first_frame = 5``,
-      ``file_start = 5/25 = 0.2 s`` into the file
+    - added with `new_movie` (no playback rate): source frame at 16 = 16 - content_start 11 +
+      content_trim_start 0 = 5 -> ``first_frame = 5``, ``file_start = 5/25 = 0.2 s`` into the file
     - the 88 frames play at the scene rate: ``duration = 88/24 = 3.666.. s`` (in the file they
       span 88/25 = 3.52 s; the upload is retimed to 24 fps so it lasts what the artist watched)
+    - the same clip added with Add > Movie lasts 96 frames at 11..107; trimmed the same way it is
+      visible on 16..100; frame 16 shows source frame round(5 x 25/24) = 5, frame 28 shows
+      round(17 x 25/24) = 18, one ahead of the one-to-one 17: ``frame_map`` gives them all
+      (VideoSource.source_frames)
 
     NTSC: a 30000/1001 clip in a 30000/1001 scene trimmed to frames 31..91 has
     ``file_start = 30 * 1001/30000 = 1.001 s`` and ``duration = 60 * 1001/30000 = 2.002 s``.
@@ -196,11 +206,8 @@ def read_video(scene, strip, rate: Fraction | None = None, parents=None) -> Vide
     path = _abspath(strip.filepath, getattr(scene, "library", None))
     if not strip.filepath or not os.path.isfile(path):
         raise InputError(f'The movie file of strip "{strip.name}" was not found: {path}')
-    content_start = compat.get_timing(strip, "frame_start")
-    trim_start = int(compat.get_timing(strip, "animation_offset_start"))
-    trim_end = int(compat.get_timing(strip, "animation_offset_end"))
-    first = int(round(left - content_start)) + trim_start
-    total = int(compat.get_timing(strip, "frame_duration")) + trim_start + trim_end
+    fmap = playback.frame_map(scene, strip, (left, right))
+    first = framemap.shown(fmap, left)
     # Never read MovieStrip.fps here: its getter opens the movie (40-150 ms per read, measured on
     # a 1080p file). The element keeps the rate Blender read when it loaded the file (saved in
     # the .blend); if it is 0 the worker reads the rate from the file (media.resolve_rate).
@@ -221,8 +228,10 @@ def read_video(scene, strip, rate: Fraction | None = None, parents=None) -> Vide
         height=int(height),
         first_frame=first,
         rate=file_rate,
-        total_frames=total,
+        total_frames=fmap.file_frames,
         stream_index=int(getattr(strip, "stream_index", 0)),
+        frame_map=fmap,
+        timeline_start=left,
     )
 
 
@@ -269,26 +278,32 @@ def read_audio_part(strip, video_range: tuple[int, int], rate: Fraction, parents
     file_start = (start - content_start + trim_start) / rate - sound_offset
     video_offset = Fraction(start - video_range[0]) / rate
     duration = Fraction(end - start) / rate
+    part_start = Fraction(start)
     if file_start < 0:  # silence before the delayed sound begins
-        video_offset, duration, file_start = video_offset - file_start, duration + file_start, Fraction(0)
+        video_offset, duration, part_start = video_offset - file_start, duration + file_start, start - file_start * rate
+        file_start = Fraction(0)
         if duration <= 0:
             return None
+    volume, gain = dialogue.gain(strip, start, end, part_start, rate)
+    if volume <= 0 and not gain:   # silent on all of this range
+        return None
     return AudioPart(
         strip_name=strip.name,
         path=path,
         file_start=float(file_start),
         duration=float(duration),
         video_offset=float(video_offset),
-        volume=float(strip.volume),
+        volume=volume,
         frame_start=start,
         frame_end=end,
         channel=int(strip.channel),
+        gain=gain,
     )
 
 
 def overlapping_sounds(scene, movie_strip) -> list:
-    """Audible sound strips (unmuted, volume > 0, not in a muted meta) overlapping the movie's
-    visible range, by channel."""
+    """Audible sound strips (`_audible`: not muted, not on a muted channel or in a muted meta,
+    volume above 0 or animated) overlapping the movie's visible range, by channel."""
     index = timeline.index(scene)
     if index is None:
         return []
@@ -373,7 +388,7 @@ def snapshot_job(scene, movie_strip, sound_strips=None) -> StripJob:
         raise InputError(
             f'No audible sound strip overlaps movie strip "{movie_strip.name}" (frames '
             f"{video_range[0]}..{video_range[1]}); put the dialogue on a sound strip under it, or its line "
-            "in a Text strip (muted strips do not count).")
+            "in a Text strip (muted strips, strips on muted channels and ones whose volume stays at 0 do not count).")
     parts.sort(key=lambda p: (p.video_offset, p.channel, p.strip_name))
     lines.sort(key=lambda t: (t.video_offset, t.channel, t.strip_name))
     placement = Placement(

@@ -107,13 +107,16 @@ def fingerprint(strip_job, *, provider: str, model: str, options: dict, use_segm
     """The cache key of a job (see module doc). WORKER THREAD: reads the media files."""
     video = strip_job.video
     rate = strip_job.scene_rate
+    # with the playback rate the same first frame and count can upload other frames (worker/framemap.py)
+    shown = None if video.one_to_one else hashlib.sha256(repr(video.source_frames()).encode()).hexdigest()
     data = {
         "provider": provider, "model": model, "options": options, "segments": bool(use_segments),
         "overrides": {str(k): v for k, v in (overrides or {}).items()},
         "video": [file_digest(video.path), video.first_frame, video.frames, video.stream_index,
-                  f"{rate.numerator}/{rate.denominator}"],
+                  f"{rate.numerator}/{rate.denominator}"] + ([shown] if shown else []),
         "audio": [[file_digest(p.path), round(p.file_start, 6), round(p.duration, 6), round(p.video_offset, 6),
-                   round(p.volume, 4)] for p in strip_job.audio],
+                   round(p.volume, 4)] + ([[[round(t, 6), round(g, 4)] for t, g in p.gain]] if p.gain else [])
+                  for p in strip_job.audio],
     }
     if strip_job.text:   # spoken lines (issue 17): the words, the voice and its settings decide the output
         data["text"] = [[t.text, t.voice, round(t.video_offset, 6), round(t.duration, 6), t.stability,

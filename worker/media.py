@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import subprocess
 import time
 from fractions import Fraction
 
 from ..client.errors import Cancelled, InputError
 from ..client.media_info import mp4_video_info
 from ..client.models import AudioInput, Segment
-from . import ffmpeg, speech
+from . import envelope, ffmpeg, framemap, ranges, speech
 from .plan import exact_rate
 
 _ACCEPTED_EXTS = (".mp4", ".mov", ".m4v")
@@ -80,6 +81,71 @@ def resolve_rate(video, ff: str | None = None):
     rate = exact_rate(float(rate))
     return dataclasses.replace(video, rate=rate, fps=float(rate),
                                file_start=float(Fraction(video.first_frame) / rate))
+
+
+def settle_length(video):
+    """`video` with its content length read from the file when Blender's timeline length leaves it
+    open (a clip with the playback rate, faster than the scene: worker/framemap.lengths_for)."""
+    fmap = video.frame_map
+    if fmap is None or fmap.n_src_max <= fmap.n_src:
+        return video
+    info = mp4_video_info(video.path) if video.stream_index == 0 else None
+    settled = framemap.settle_length(fmap, info["frames"] if info else None)
+    return dataclasses.replace(video, frame_map=settled, total_frames=settled.file_frames)
+
+
+def _cut_video(ff, video, rate, out, procs, cancel) -> None:
+    """Start the cut of the uploaded frames (appended to `procs`): one ffmpeg when they are
+    consecutive source frames, else a decoder and an encoder with `ffmpeg.remap` copying the frames
+    Blender shows between them (run here, in the worker thread)."""
+    frames = video.source_frames()
+    cut = ffmpeg.plain_cut(frames)
+    first = frames[0]
+    # Only a seek can land on the wrong frame; from frame 0 ffmpeg starts at the first picture anyway.
+    seekable = os.path.splitext(video.path)[1].lower() in ffmpeg.SEEKABLE_EXTS
+    text = ffmpeg.probe(ff, video.path) if (first > 0 and seekable) or cut is None else ""
+    offset = 0.0
+    if first > 0:
+        offset = ffmpeg.video_start_offset(ff, video.path, video.stream_index, text) if seekable else None
+    if cut is not None:
+        procs.append((ffmpeg.start(ffmpeg.video_command(ff, video, rate, out, offset)), "video"))
+        return
+    counts = [0] * (frames[-1] - first + 1)
+    for frame in frames:
+        counts[frame - first] += 1
+    decoder = ffmpeg.start(ffmpeg.decode_command(ff, video, first, len(counts), offset), stdout=subprocess.PIPE)
+    procs.append((decoder, "video"))
+    encoder = ffmpeg.start(ffmpeg.encode_command(ff, rate, out, ffmpeg.stream_colors(text, video.stream_index)),
+                           stdin=subprocess.PIPE)
+    procs.append((encoder, "video"))
+    ffmpeg.remap(decoder, encoder, counts, rate, cancel)
+
+
+def _voices(chosen) -> list[tuple[float, float, list]]:
+    """`chosen` (index, part, override) as non-overlapping segments: (start, end, parts heard).
+    A segment has one audio, so where dialogue overlaps the voices are mixed into a segment of
+    their own (issue 14) instead of two segments fighting over the same frames; each part keeps
+    its own segment, and options, where it is heard alone."""
+    spans = [(part.video_offset, part.video_offset + part.duration) for _i, part, _o in chosen]
+    return [(a, b, [chosen[i] for i in heard]) for a, b, heard in envelope.voices(spans)]
+
+
+def _segment_audio(ff, chosen, work_dir, duration, procs, audio, segments) -> None:
+    """Start one audio cut per segment (appended to `procs`), with its AudioInput and Segment:
+    one part's cut where it is heard alone, the mix of the parts heard together elsewhere. A mix
+    takes the options of the part that started first (the artist is told, vse/records.py notes)."""
+    for number, (first, last, group) in enumerate(_voices(chosen), start=1):
+        ident = f"a{number}"
+        path = os.path.join(work_dir, f"{ident}.mp3")
+        parts = [ranges.clip_part(part, first, last) for _i, part, _o in group]
+        if len(group) == 1 and parts[0].duration == group[0][1].duration:
+            cmd = ffmpeg.audio_part_command(ff, parts[0], path)
+        else:
+            cmd = ffmpeg.mixed_audio_command(ff, parts, last - first, path)
+        procs.append((ffmpeg.start(cmd), f"audio of {group[0][1].strip_name}"))
+        audio.append(AudioInput(id=ident, path=path))
+        start, end = min(max(first, 0.0), duration), min(last, duration)
+        segments.append(Segment(start=start, end=end, audio_id=ident, options_override=group[0][2]))
 
 
 def passthrough_reason(video, scene_rate: Fraction) -> str | None:
@@ -142,7 +208,7 @@ def prepare_media(job, work_dir, *, use_segments: bool, segment_overrides=None, 
         raise Cancelled("Cancelled before preparing media.")
     t0 = time.perf_counter()
     os.makedirs(work_dir, mode=0o700, exist_ok=True)   # cut media: this user's only (issue #13)
-    video, rate = resolve_rate(job.video), job.scene_rate
+    video, rate = settle_length(resolve_rate(job.video)), job.scene_rate
     chosen = _enabled_parts(job.audio, segment_overrides)
     if not chosen and not job.text:
         raise InputError("Every dialogue part is disabled; enable at least one sound strip.")
@@ -169,24 +235,12 @@ def prepare_media(job, work_dir, *, use_segments: bool, segment_overrides=None, 
             procs.append((ffmpeg.start(ffmpeg.mixed_audio_command(ff, parts, duration, mixed)), "mixed audio"))
             audio.append(AudioInput(id="a1", path=mixed))
         else:
-            for number, (_index, part, override) in enumerate(chosen, start=1):
-                ident = f"a{number}"
-                path = os.path.join(work_dir, f"{ident}.mp3")
-                procs.append((ffmpeg.start(ffmpeg.audio_part_command(ff, part, path)), f"audio of {part.strip_name}"))
-                audio.append(AudioInput(id=ident, path=path))
-                start = min(max(part.video_offset, 0.0), duration)
-                end = min(part.video_offset + part.duration, duration)
-                segments.append(Segment(start=start, end=end, audio_id=ident, options_override=override))
+            _segment_audio(ff, chosen, work_dir, duration, procs, audio, segments)
         if lines:
             segments += speech.text_segments(job, duration)
         if reason is not None:
-            # Started after the audio encodes so the stream probe overlaps them. Only a seek can
-            # land on the wrong frame; from frame 0 ffmpeg starts at the first picture anyway.
-            offset = 0.0
-            if video.first_frame > 0:
-                seekable = os.path.splitext(video.path)[1].lower() in ffmpeg.SEEKABLE_EXTS
-                offset = ffmpeg.video_start_offset(ff, video.path, video.stream_index) if seekable else None
-            procs.append((ffmpeg.start(ffmpeg.video_command(ff, video, rate, video_path, offset)), "video"))
+            # Started after the audio encodes so the video work overlaps them.
+            _cut_video(ff, video, rate, video_path, procs, cancel)
         for proc, what in procs:
             ffmpeg.finish(proc, what, cancel)
     finally:

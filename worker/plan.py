@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 from fractions import Fraction
 
+from .framemap import FrameMap, source_frames
+
 
 @dataclasses.dataclass(frozen=True)
 class VideoSource:
@@ -24,12 +26,15 @@ class VideoSource:
                 (NaN while the rate is unknown)
     duration    seconds the visible range lasts on the timeline = frames / scene rate; this is
                 also the duration of the uploaded video (retimed to the scene rate)
-    frames      visible timeline frames (= source frames uploaded, one per timeline frame)
+    frames      timeline frames uploaded (one uploaded frame per timeline frame)
     width/height  picture size in pixels (0 when Blender has not loaded the movie yet)
-    first_frame source frame index (0-based) of the first visible frame
+    first_frame source frame index (0-based) of the first uploaded frame
     rate        exact file rate (None while unknown); the scene rate is on the StripJob
     total_frames  the file's frame count as Blender sees it (for the untrimmed pass-through)
     stream_index  video stream Blender shows (``MovieStrip.stream_index``)
+    frame_map   how the strip picks source frames (worker/framemap.py); None = one source frame
+                per timeline frame from first_frame on, as before the map existed
+    timeline_start  timeline frame of the first uploaded frame (handles included)
     """
 
     path: str
@@ -43,11 +48,30 @@ class VideoSource:
     rate: Fraction | None = None
     total_frames: int = 0
     stream_index: int = 0
+    frame_map: FrameMap | None = None
+    timeline_start: int = 0
 
     @property
     def untrimmed(self) -> bool:
         """Every frame of the file is visible (candidate for upload as is)."""
-        return self.first_frame == 0 and self.frames == self.total_frames
+        return self.first_frame == 0 and self.frames == self.total_frames and self.one_to_one
+
+    @property
+    def one_to_one(self) -> bool:
+        """Upload frame i is source frame first_frame + i (no playback-rate mapping)."""
+        return self.frame_map is None or self.frame_map.plain
+
+    def source_frames(self) -> list[int]:
+        """The source frame of every uploaded frame (what Blender shows at its timeline frame).
+
+        Example: a 30 fps clip added with Add > Movie to a 24 fps scene at frame 1 (factor 1.25):
+        timeline frames 1, 2, 3, 4, 5 show source frames 0, 1, 3, 4, 5 (2.5 rounds up to 3).
+        """
+        if self.frame_map is None:
+            last = self.total_frames - 1 if self.total_frames else None
+            return [min(max(self.first_frame + i, 0), last if last is not None else self.first_frame + i)
+                    for i in range(self.frames)]
+        return list(source_frames(self.frame_map, self.timeline_start, self.frames))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,7 +81,10 @@ class AudioPart:
     file_start    seconds into the sound file where the overlap starts
     duration      seconds of the overlap
     video_offset  seconds from the video's first visible frame to the start of the overlap (>= 0)
-    volume        the strip's volume (applied when cutting; muted strips never become parts)
+    volume        the strip's volume (applied when cutting; muted strips never become parts); 1.0
+                  when `gain` holds its animation
+    gain          the volume animation as (seconds from the part's start, gain) points, () when
+                  the volume is not animated (worker/envelope.py, docs/blender.md §9)
     frame_start/frame_end  the overlap in timeline frames ([start, end), ints)
     channel       the sound strip's channel (parts are ordered by video_offset, then channel)
     """
@@ -71,6 +98,7 @@ class AudioPart:
     frame_start: int = 0
     frame_end: int = 0
     channel: int = 0
+    gain: tuple[tuple[float, float], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -24,6 +24,8 @@ from __future__ import annotations
 import dataclasses
 from fractions import Fraction
 
+from . import envelope, framemap
+
 
 def merge(ranges) -> list[tuple[int, int]]:
     out = []
@@ -57,14 +59,10 @@ def sub_job(job, start: int, end: int):
     lo, hi = Fraction(start - left) / rate, Fraction(end - left) / rate
     parts = []
     for part in job.audio:
-        p_lo = Fraction(part.video_offset)
-        p_hi = p_lo + Fraction(part.duration)
-        a, b = max(p_lo, lo), min(p_hi, hi)
-        if b <= a:
-            continue
-        parts.append(dataclasses.replace(
-            part, file_start=float(Fraction(part.file_start) + (a - p_lo)), duration=float(b - a),
-            video_offset=float(a - lo), frame_start=max(part.frame_start, start), frame_end=min(part.frame_end, end)))
+        clipped = clip_part(part, lo, hi)
+        if clipped is not None:
+            parts.append(dataclasses.replace(clipped, frame_start=max(part.frame_start, start),
+                                             frame_end=min(part.frame_end, end)))
     lines = []
     for line in job.text:
         # a spoken line is kept whole where its start falls in the piece: it cannot be cut mid-word
@@ -75,14 +73,25 @@ def sub_job(job, start: int, end: int):
                                              frame_end=min(line.frame_end, end)))
     if not parts and not lines:
         return None
-    video = job.video
-    skip = start - left
-    video = dataclasses.replace(
-        video, first_frame=video.first_frame + skip, frames=end - start,
-        duration=float(Fraction(end - start) / rate),
-        file_start=float(Fraction(video.first_frame + skip) / video.rate) if video.rate else video.file_start)
+    video = _video_from(job.video, start - left, end - start, rate)
     placement = dataclasses.replace(job.placement, frame_start=start, frame_end=end)
     return dataclasses.replace(job, video=video, audio=tuple(parts), placement=placement, text=tuple(lines))
+
+
+def clip_part(part, lo, hi):
+    """Dialogue part `part` heard in [lo, hi) (seconds of the upload), its video_offset counted
+    from `lo`, or None when it is not heard there (frame_start/frame_end are left as they were).
+
+    Example: a part at 1.0 s lasting 2.0 s, clipped to [1.5, 2.0) -> file_start + 0.5 s,
+    duration 0.5 s, video_offset 0.0, its gain envelope shifted by 0.5 s."""
+    lo, hi = Fraction(lo), Fraction(hi)
+    p_lo = Fraction(part.video_offset)
+    a, b = max(p_lo, lo), min(p_lo + Fraction(part.duration), hi)
+    if b <= a:
+        return None
+    return dataclasses.replace(
+        part, file_start=float(Fraction(part.file_start) + (a - p_lo)), duration=float(b - a),
+        gain=envelope.shift(part.gain, float(a - p_lo)), video_offset=float(a - lo))
 
 
 def with_handles(job, handles: int):
@@ -95,21 +104,38 @@ def with_handles(job, handles: int):
     video = job.video
     if handles <= 0:
         return job
-    pre = max(0, min(handles, video.first_frame))
-    end = video.first_frame + video.frames
-    post = max(0, min(handles, (video.total_frames or end) - end))
+    pre, post = _handles(video, handles)
     if not pre and not post:
         return job
     rate = job.scene_rate
     shift = Fraction(pre) / rate
-    frames = video.frames + pre + post
-    video = dataclasses.replace(
-        video, first_frame=video.first_frame - pre, frames=frames, duration=float(Fraction(frames) / rate),
-        file_start=float(Fraction(video.first_frame - pre) / video.rate) if video.rate else video.file_start)
+    video = _video_from(video, -pre, video.frames + pre + post, rate)
     parts = tuple(dataclasses.replace(p, video_offset=float(Fraction(p.video_offset) + shift)) for p in job.audio)
     lines = tuple(dataclasses.replace(t, video_offset=float(Fraction(t.video_offset) + shift)) for t in job.text)
     placement = dataclasses.replace(job.placement, handle_start=pre)
     return dataclasses.replace(job, video=video, audio=parts, placement=placement, text=lines)
+
+
+def _video_from(video, skip: int, frames: int, rate: Fraction):
+    """`video` uploading `frames` timeline frames from `skip` frames after its first (a piece, or
+    handles when `skip` < 0)."""
+    timeline_start = video.timeline_start + skip
+    fmap = video.frame_map
+    first = video.first_frame + skip if fmap is None else framemap.source_frames(fmap, timeline_start, 1)[0]
+    return dataclasses.replace(
+        video, first_frame=first, frames=frames, timeline_start=timeline_start,
+        duration=float(Fraction(frames) / rate),
+        file_start=float(Fraction(first) / video.rate) if video.rate else video.file_start)
+
+
+def _handles(video, handles: int) -> tuple[int, int]:
+    if video.frame_map is not None:
+        return framemap.handle_frames(video.frame_map, video.timeline_start,
+                                      video.timeline_start + video.frames, handles)
+    pre = max(0, min(handles, video.first_frame))
+    end = video.first_frame + video.frames
+    post = max(0, min(handles, (video.total_frames or end) - end))
+    return pre, post
 
 
 def shift_speaker(options: dict, pre: int) -> dict:

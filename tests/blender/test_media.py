@@ -214,25 +214,31 @@ def test_cancel_kills_running_ffmpeg(scene, mods, media, tmp_path, monkeypatch):
 # --- audio ------------------------------------------------------------------------------------
 
 def test_segments_of_two_overlapping_strips(scene, mods, media, tmp_path):
+    """Overlapping dialogue is never two segments over the same frames (one voice lost, issue 14):
+    each strip keeps its own segment where it is heard alone, and the overlap is a segment of
+    its own with both mixed (with the options of the strip that started first)."""
     set_rate(scene, 24)
     m = movie(scene, media["v25"], channel=3, frame_start=11, offsets=(5, 7))  # visible 16..104
     sound(scene, media["clicks"], channel=1, frame_start=7, handles=(9, 57))  # heard 16..57
     sound(scene, media["clicks_b"], channel=2, frame_start=43, handles=(47, 200))  # heard 47..104
     job, prepared = prepare(mods, scene, m, tmp_path,
                             segment_overrides={1: {"temperature": 0.3}})
-    a1, a2 = prepared.audio
-    assert (a1.id, a2.id) == ("a1", "a2") and prepared.mixed_audio_path is None
-    s1, s2 = prepared.segments
-    assert (s1.audio_id, s1.start, s1.end) == ("a1", 0.0, pytest.approx(41 / 24, abs=1e-12))
+    a1, a2, a3 = prepared.audio
+    assert (a1.id, a2.id, a3.id) == ("a1", "a2", "a3") and prepared.mixed_audio_path is None
+    s1, s2, s3 = prepared.segments
+    assert (s1.audio_id, s1.start, s1.end) == ("a1", 0.0, pytest.approx(31 / 24, abs=1e-12))
     assert (s2.audio_id, s2.start, s2.end) == ("a2", pytest.approx(31 / 24, abs=1e-12),
+                                               pytest.approx(41 / 24, abs=1e-12))
+    assert (s3.audio_id, s3.start, s3.end) == ("a3", pytest.approx(41 / 24, abs=1e-12),
                                                pytest.approx(88 / 24, abs=1e-12))
-    assert s1.options_override == {} and s2.options_override == {"temperature": 0.3}
-    # cut 1 starts at file time 9/24 = 0.375 s: the clicks at 0.5, 1, 2 s are 0.125 s, ... in
-    pcm1, pcm2 = decode_audio(a1.path), decode_audio(a2.path)
-    assert len(pcm1) == round(41 / 24 * RATE) and len(pcm2) == round(57 / 24 * RATE)
-    assert click_times(pcm1) == pytest.approx([0.125, 0.625, 1.625], abs=0.002)
-    # cut 2 starts at file time 4/24 s: clicks at 0.25 and 1.5 s of clicks_b
-    assert click_times(pcm2) == pytest.approx([0.25 - 4 / 24, 1.5 - 4 / 24], abs=0.002)
+    assert s1.options_override == {} and s2.options_override == {} and s3.options_override == {"temperature": 0.3}
+    # in upload seconds: clicks (cut from file time 9/24 s) at 0.125, 0.625, 1.625; clicks_b (from
+    # file time 4/24 s, at 31/24 s) at 31/24 + 0.25 - 4/24 = 1.375 and 31/24 + 1.5 - 4/24 = 2.625
+    pcm1, pcm2, pcm3 = decode_audio(a1.path), decode_audio(a2.path), decode_audio(a3.path)
+    assert [len(p) for p in (pcm1, pcm2, pcm3)] == [round(n / 24 * RATE) for n in (31, 10, 47)]
+    assert click_times(pcm1) == pytest.approx([0.125, 0.625], abs=0.002)
+    assert click_times(pcm2) == pytest.approx([1.375 - 31 / 24, 1.625 - 31 / 24], abs=0.002)  # both voices
+    assert click_times(pcm3) == pytest.approx([2.625 - 41 / 24], abs=0.002)
 
 
 def test_disabled_segment_dropped(scene, mods, media, tmp_path):
@@ -361,7 +367,7 @@ def test_held_frames_past_the_media_are_cloned(scene, mods, media, tmp_path):
     m = movie(scene, media["v25"], frame_start=11, offsets=(-3, -4))  # 8..115: 3 + 100 + 4 frames
     sound(scene, media["clicks"], channel=1)
     job, prepared = prepare(mods, scene, m, tmp_path)
-    assert (job.video.first_frame, job.video.frames) == (-3, 107)
+    assert (job.video.first_frame, job.video.frames) == (0, 107)   # frame 0 is held for 3 frames
     assert read_codes(prepared.video_path) == [0] * 3 + list(range(100)) + [99] * 4
 
 

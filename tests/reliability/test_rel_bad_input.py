@@ -290,7 +290,7 @@ CASES = {
     "sound file missing": (c_sound_file_missing, ('sound file of strip "shot_line0" was not found',), False),
     "no sound strip overlapping": (c_no_sound_overlapping, ("No audible sound strip overlaps",), False),
     "zero-length overlap": (c_zero_length_overlap, ("No audible sound strip overlaps",), False),
-    "only a muted sound strip": (c_only_muted_sound, ("muted strips do not count",), False),
+    "only a muted sound strip": (c_only_muted_sound, ("muted strips, strips on muted channels",), False),
     "sound strip at volume 0": (c_silent_sound, ("No audible sound strip overlaps",), False),
     "sound packed into the .blend": (c_packed_sound, ("packed into the .blend", "Unpack"), False),
     "reversed movie": (c_reversed_movie, ("plays in reverse",), False),
