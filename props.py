@@ -100,10 +100,21 @@ class LipsyncJob(bpy.types.PropertyGroup):
 
 
 class LipsyncStripInfo(bpy.types.PropertyGroup):
-    """Provenance on a take strip (docs/architecture.md, "Takes"). Read as `strip.lipsync` (5.0+ hides strip[...])."""
+    """Identity on a source strip, provenance on a take, the role of a fill (docs/architecture.md,
+    "Takes"). Read as `strip.lipsync` (5.0+ hides strip[...])."""
 
+    # identity (vse/identity.py): duplicates, pastes and splits copy these, the stamp tells them apart
+    uid: StringProperty(name="Lip Sync ID", description="Stable identity of this strip (survives renames and moves)")
+    stamp: StringProperty(name="Stamp", description="Session, generation and address of the strip that owns the uid")
+    stamp_name: StringProperty(name="Stamped Name", description="The strip's name when it was last stamped")
+    muted_by_take: BoolProperty(name="Muted by Take",
+                                description="On a source strip: muted because one of its takes plays in its place")
     is_take: BoolProperty(name="Is Take")
+    is_fill: BoolProperty(name="Is Fill",
+                          description="A copy of the source playing where its take does not reach (made and removed "
+                                      "by the add-on)")
     source: StringProperty(name="Source Strip")
+    source_uid: StringProperty(name="Source ID", description="uid of the source strip of this take or fill")
     job_id: StringProperty(name="Job ID")
     take_index: IntProperty(name="Take")
     provider: StringProperty(name="Provider")
@@ -112,7 +123,7 @@ class LipsyncStripInfo(bpy.types.PropertyGroup):
     options_json: StringProperty(name="Options", default="{}")
     cost: FloatProperty(name="Cost (USD)", default=-1.0)
     created: FloatProperty(name="Created")
-    group: StringProperty(name="Group", description="Takes placed together (pieces of one split job)")
+    group: StringProperty(name="Group", description="Takes placed together (pieces of one split job) and their fills")
     reused: BoolProperty(name="Reused", description="Placed from the result cache at no cost")
     ab_other: StringProperty(name="A/B Other",
                              description="On a source strip: what A/B flips back to (take name, empty = original)")

@@ -136,7 +136,7 @@ class LIPSYNC_OT_submit_selected(BudgetConfirmMixin, FollowJobsMixin, bpy.types.
 
     def _movies(self, context) -> list:
         movies = [s for s in compat.selected_strips(context)
-                  if compat.strip_type(s) == "MOVIE" and not s.lipsync.is_take]
+                  if compat.strip_type(s) == "MOVIE" and not (s.lipsync.is_take or s.lipsync.is_fill)]
         movies.sort(key=lambda s: (compat.visible_range(s)[0], s.channel))
         return movies
 

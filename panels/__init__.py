@@ -238,7 +238,7 @@ def _wrap(text, width):
             line = f"{line} {word}".strip()
     if line:
         lines.append(line)
-    return lines[:6]
+    return lines[:10]
 
 
 class LIPSYNC_PT_takes(_SidebarPanel, bpy.types.Panel):

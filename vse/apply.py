@@ -16,7 +16,7 @@ import bpy
 from ..client.errors import Cancelled, LipsyncError, humanize, scrub
 from ..worker import events as ev
 from ..worker.runtime import DEFAULT_BUDGET, RUNTIME
-from . import money, records, reuse, takes
+from . import journal, money, records, reuse, takes
 from .status import PHASE_PROGRESS
 
 log = logging.getLogger(__name__)
@@ -44,13 +44,17 @@ def apply_event(job_id: str, event) -> None:
     """Write one worker event into its record. Unknown ids are dropped: the file was closed or
     the record deleted while the worker ran."""
     scene, job = records.find(job_id)
+    if job is None and journal.noted(job_id):  # an undo removed the record of a running job
+        scene, job = journal.revive(job_id)
     if job is not None:
         handler = _HANDLERS.get(type(event))
         if handler is None:
             log.debug("lip-sync job %s: no handler for %r", job_id, event)
         else:
             handler(scene, job, event)
-    _scene, job = records.find(job_id)         # O(1): the lookup above filled the cache
+    scene, job = records.find(job_id)          # O(1): the lookup above filled the cache
+    if job is not None and (isinstance(event, _DURABLE) or not journal.noted(job_id)):
+        journal.note(scene, job)
     remember_shown(job_id, job)
 
 
@@ -164,12 +168,14 @@ def _cache_hit(scene, job, event: ev.CacheHit) -> None:
         log.exception("re-using a cached lip-sync result failed")
         job.status, job.message = "FAILED", f"Could not reuse the cached result: {humanize(exc)}"
         return
-    job.takes = placed
+    job.takes = placed.names
     job.status = "COMPLETED"
     job.progress = 1.0
-    job.message = f"Reused take {', '.join(placed)}, no charge (same inputs as an earlier job)"
+    job.message = "; ".join([f"Reused take {', '.join(placed.names)}, no charge (same inputs as an earlier job)",
+                             *placed.notes])
     log.info("lip-sync job %s: %s", job.job_id, job.message)
     money.refresh_spent()
+    _undo_step(job)
 
 
 def _completed(scene, job, event: ev.Completed) -> None:
@@ -184,19 +190,29 @@ def _completed(scene, job, event: ev.Completed) -> None:
         job.status = "FAILED"
         job.message = f"Result downloaded to {', '.join(event.outputs)} but not placed: {humanize(exc)}"
         return
-    job.takes = placed
+    job.takes = placed.names
     job.status = "COMPLETED"
     job.progress = 1.0
-    job.message = f"{len(placed)} take(s): {', '.join(placed)}"
+    # every problem of the placement is in the record's message, not only in the log
+    job.message = "; ".join([f"{len(placed.names)} take(s): {', '.join(placed.names)}", *placed.notes])
     money.refresh_spent()
+    _undo_step(job)
+
+
+def _undo_step(job) -> None:
+    """Each placement is its own undo step in the UI (background bpy pushes none by itself):
+    Ctrl+Z right after removes the take, not also the artist's last edit. What Undo does to the
+    record: docs/architecture.md, "Undo" (vse/journal.py keeps what the job did)."""
     if not bpy.app.background:
-        # its own undo step: Ctrl+Z right after must not also revert the artist's last edit; undoing
-        # it leaves the record as it was before, which the panel offers to Re-attach
         try:
             bpy.ops.ed.undo_push(message=f"Lip Sync: place take of {job.source_strip}")
         except RuntimeError:
             pass
 
+
+# events after which the record is noted (vse/journal.py): what the job is, not its progress
+_DURABLE = (ev.Prepared, ev.Fingerprinted, ev.Submitted, ev.CacheHit, ev.Completed, ev.Failed, ev.WorkerError,
+            ev.WorkerDone)
 
 _HANDLERS = {
     ev.Phase: _phase,

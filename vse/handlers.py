@@ -2,8 +2,14 @@
 
 - save_pre: move results from the session's temp folder beside the .blend being written
   (vse/folders.py), so the saved file already refers to `//lipsync/...`.
-- load_post: re-attach jobs that were in flight (vse/reattach.py; polls by remote id, never
-  spends) and subscribe again to the selection (file loads drop msgbus subscriptions).
+- load_post: stamp the strips' identities again (every address changed, vse/identity.py), start a
+  new journal (vse/journal.py), re-attach jobs that were in flight (vse/reattach.py; polls by
+  remote id, never spends) and subscribe again to the selection (file loads drop msgbus
+  subscriptions).
+- undo_post/redo_post: stamp identities again and give the job records back what Undo must not
+  take from them (vse/journal.py, docs/architecture.md "Undo").
+- save_pre also tells copies of source strips from their originals while the addresses still do
+  (vse/identity.py), so the saved file has one owner per uid.
 - msgbus: the active strip and the selection keep the segment rows and the estimate current
   without computing in draw() (notifications arrive on the main thread, never in background).
 - unregister removes them all, and the app timers too: a timer left registered hangs bpy 4.5 at
@@ -17,7 +23,7 @@ import logging
 import bpy
 from bpy.app.handlers import persistent
 
-from . import compat, folders, notices, reattach, segments
+from . import apply, compat, folders, identity, journal, money, notices, reattach, records, segments
 
 log = logging.getLogger(__name__)
 _OWNER = object()   # msgbus owner of our subscriptions
@@ -25,6 +31,7 @@ _OWNER = object()   # msgbus owner of our subscriptions
 
 @persistent
 def _save_pre(filepath="", *_args):
+    identity.resolve_all(stale=False)
     path = filepath if isinstance(filepath, str) and filepath else bpy.data.filepath
     if not path:
         return
@@ -38,11 +45,26 @@ def _save_pre(filepath="", *_args):
 
 @persistent
 def _load_post(*_args):
+    journal.clear()
+    identity.bump_generation()
+    identity.resolve_all(stale=True)
     subscribe()
     started = reattach.reattach_all()
     if started:
         log.info("re-attached %d lip-sync job(s)", len(started))
     reattach.schedule_follow()
+
+
+@persistent
+def _undo_post(*_args):
+    identity.bump_generation()
+    identity.resolve_all(stale=True)
+    changed = journal.restore()
+    for job_id in changed:
+        apply.remember_shown(job_id, records.find(job_id)[1])
+    if changed:
+        money.refresh_spent()
+        log.info("after undo/redo: %d lip-sync job record(s) given back what they did", len(changed))
 
 
 def _sequencer_scene():
@@ -54,7 +76,8 @@ def on_active_strip_changed():
     if scene is None or scene.sequence_editor is None:
         return
     strip = scene.sequence_editor.active_strip
-    if strip is not None and compat.strip_type(strip) == "MOVIE" and not strip.lipsync.is_take \
+    ours = strip is not None and (strip.lipsync.is_take or strip.lipsync.is_fill)
+    if strip is not None and compat.strip_type(strip) == "MOVIE" and not ours \
             and strip.name != scene.lipsync.segments_strip:
         segments.refresh_segments(scene, strip)
     else:
@@ -75,7 +98,8 @@ def subscribe():
                              notify=on_selection_changed)
 
 
-_HANDLERS = (("save_pre", _save_pre), ("load_post", _load_post))
+_HANDLERS = (("save_pre", _save_pre), ("load_post", _load_post), ("undo_post", _undo_post),
+             ("redo_post", _undo_post))
 _TIMERS = (notices.clear_status, reattach.follow_in_ui)
 
 

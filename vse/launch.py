@@ -21,7 +21,7 @@ from ..preferences import get_prefs, provider_config
 from ..worker.ranges import shift_overrides, shift_speaker
 from ..worker.runtime import RUNTIME
 from ..worker.work import WorkOrder, run
-from . import apply, checks, compat, folders, gate, money, options as panel_options, records, reuse, snapshot
+from . import apply, checks, compat, folders, gate, identity, money, options as panel_options, records, reuse, snapshot
 
 # Dev/test knob: first poll interval in seconds (providers default to 0.5-1 s, growing to 5-10 s).
 POLL_INTERVAL_ENV = "LIPSYNC_POLL_INTERVAL"
@@ -157,6 +157,7 @@ def rerun(scene, job, **kw) -> Launched:
     if not gate.has_key(job.provider):
         return Launched().refuse("", gate.missing_key_message(job.provider))
     try:
+        identity.follow_renames(scene, job)   # the source may have been renamed since
         spec = rerun_spec(job, **kw)
     except LipsyncError as exc:
         return Launched().refuse(job.name, humanize(exc))

@@ -130,9 +130,9 @@ def selected_movies(scene) -> list:
     if sed is None:
         return []
     movies = [s for s in compat.strips_all(sed)
-              if s.select and compat.strip_type(s) == "MOVIE" and not s.lipsync.is_take]
+              if s.select and compat.strip_type(s) == "MOVIE" and not (s.lipsync.is_take or s.lipsync.is_fill)]
     if not movies and sed.active_strip is not None and compat.strip_type(sed.active_strip) == "MOVIE" \
-            and not sed.active_strip.lipsync.is_take:
+            and not (sed.active_strip.lipsync.is_take or sed.active_strip.lipsync.is_fill):
         movies = [sed.active_strip]
     return movies
 

@@ -25,7 +25,7 @@ from ..client.errors import LipsyncError, humanize
 from ..client.models import AudioInput, JobRequest, Options, RemoteRef
 from ..preferences import provider_config
 from ..worker.runtime import RUNTIME
-from . import compat, gate, launch, records, snapshot
+from . import compat, gate, identity, launch, records, snapshot
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,8 @@ def reattach_record(scene, job, *, manual: bool = False) -> bool:
         return True
     if job.provider in IDEMPOTENT_PROVIDERS:
         sed = scene.sequence_editor
-        strip = compat.strips_all(sed).get(job.source_strip) if sed else None
+        where = job.placement   # the source by uid: it may have been renamed since (vse/identity.py)
+        strip = identity.find_source(scene, where.source_uid, job.source_strip)
         sounds = [compat.strips_all(sed).get(n) for n in job.sound_strips] if sed else []
         sounds = [s for s in sounds if s is not None] or None
         try:

@@ -24,6 +24,7 @@ import bpy
 from ..client.errors import InputError
 from ..client.models import new_client_key
 from ..worker.plan import Placement
+from .placement import anchored
 from .status import IN_FLIGHT
 
 
@@ -243,7 +244,7 @@ def create(scene, strip_job, *, provider: str, model: str, options: dict, use_se
     job.status = "PENDING"
     job.created = time.time()
     job.source_strip = strip_job.placement.source_strip
-    job.placement = strip_job.placement
+    job.placement = anchored(scene, strip_job)   # the source by uid, and where it was
     job.sound_strips = [p.strip_name for p in strip_job.audio]
     job.segment_overrides = segment_overrides or {}
     job.use_segments = use_segments

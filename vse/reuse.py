@@ -30,9 +30,9 @@ def known_results() -> dict[str, str]:
     return found
 
 
-def reuse(scene, job, source) -> list[str]:
+def reuse(scene, job, source) -> takes.Placed:
     """Apply a cache hit: re-activate the source's take when it is a take of the same strip, else
-    place the cached result files as new takes. Returns take names."""
+    place the cached result files as new takes."""
     # a piece of a split job (worker/ranges.py) always gets its own take: re-activating an old
     # piece would mute the other pieces placed with it
     same_strip = source.source_strip == job.source_strip and not job.group and not source.group
@@ -40,5 +40,5 @@ def reuse(scene, job, source) -> list[str]:
     existing = [t for t in existing if t is not None]
     if same_strip and existing:
         takes.select_take(scene, job.source_strip, existing[0].name)
-        return [t.name for t in existing]
+        return takes.Placed([t.name for t in existing], [])
     return takes.place_outputs(scene, job, [bpy.path.abspath(o) for o in source.outputs])
