@@ -39,7 +39,7 @@ SPEAKER_ITEMS = [
 
 
 def _estimate_update(self, context):
-    segments.refresh_estimate(self.id_data)   # the scene these settings belong to
+    segments.mark_dirty(self.id_data)   # the scene these settings belong to; refreshed off the draw path
 
 
 class LipsyncSegment(bpy.types.PropertyGroup):

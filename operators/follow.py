@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import bpy
 
-from ..vse import notices
+from ..vse import compat, launch, notices
 from ..vse.follower import Follower
 
 TIMER_SECONDS = 0.25
@@ -44,7 +44,8 @@ class FollowJobsMixin:
     def _begin(self, context, modal: bool):
         self._timer = None
         self._timer_used = False
-        launched = self.start_jobs(context)
+        with launch.batch(compat.sequencer_scene(context)):   # the timeline read once for all strips
+            launched = self.start_jobs(context)
         if not launched.job_ids:
             if launched.refused:
                 self.report_refused(launched)

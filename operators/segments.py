@@ -8,7 +8,7 @@ from ..vse import compat, segments
 
 
 class LIPSYNC_OT_refresh_segments(bpy.types.Operator):
-    """Rebuild the segment rows from the sound strips overlapping the active movie strip"""
+    """Rebuild the segment rows from the sound strips overlapping the active movie strip, and the estimate"""
 
     bl_idname = "lipsync.refresh_segments"
     bl_label = "Refresh Segments"
@@ -21,6 +21,7 @@ class LIPSYNC_OT_refresh_segments(bpy.types.Operator):
     def execute(self, context):
         scene = compat.sequencer_scene(context)
         why = segments.refresh_segments(scene, compat.active_strip(context))
+        segments.refresh_estimate(scene, force=True)     # the button also re-reads the estimate
         if why:
             self.report({"WARNING"}, why)
         return {"FINISHED"}

@@ -18,14 +18,18 @@ from .follow import FollowJobsMixin
 _CONFIRM_DOC = "Submit even when the estimate exceeds the budget cap in the add-on preferences"
 
 
-def over_budget(op, scene, movies, provider, model, options, confirmed=False) -> bool:
-    """True (and says why) when the estimate of `movies` exceeds the preferences' budget cap and
+def over_budget(op, scene, plans, provider, model, options, confirmed=False) -> bool:
+    """True (and says why) when the estimate of `plans` (launch.plan of each strip: the jobs about
+    to be sent, priced without reading the strips again) exceeds the preferences' budget cap and
     the artist has not confirmed it. In the UI the operator asks first (invoke_confirm); scripts
     pass confirm_budget=True."""
-    est = money.estimate_strips(scene, movies, provider, model, options)
-    if confirmed or not money.over_cap(est):
+    if confirmed or money.budget_cap() <= 0:
         return False
-    op.report({"ERROR"}, f"The estimate ${est.usd:.2f} for {len(movies)} strip(s) exceeds the budget cap "
+    est = money.estimate_planned(scene, [jobs for jobs, why, _name in plans if not why],
+                                 sum(1 for _jobs, why, _name in plans if why), provider, model, options)
+    if not money.over_cap(est):
+        return False
+    op.report({"ERROR"}, f"The estimate ${est.usd:.2f} for {len(plans)} strip(s) exceeds the budget cap "
                          f"${money.budget_cap():.2f} (add-on preferences); confirm to submit anyway")
     return True
 
@@ -38,7 +42,8 @@ class BudgetConfirmMixin:
         raise NotImplementedError
 
     def invoke(self, context, event):
-        if not self.confirm_budget and not bpy.app.background and context.window is not None:
+        if not self.confirm_budget and not bpy.app.background and context.window is not None \
+                and money.budget_cap() > 0:
             try:
                 scene, movies, provider, model = self.budget_targets(context)
                 options = from_settings(scene.lipsync, getattr(self, "sync_mode", ""))
@@ -112,13 +117,15 @@ class LIPSYNC_OT_submit(BudgetConfirmMixin, FollowJobsMixin, bpy.types.Operator)
                 return launch.Launched().refuse(strip.name,
                                                 f'Every dialogue strip under "{strip.name}" is switched off')
         options = _options_or_report(self, settings, settings.provider, settings.model)
-        if options is None or over_budget(self, scene, [strip], settings.provider, settings.model, options,
-                                          self.confirm_budget):
+        if options is None:
             return launch.Launched()
         spec = launch.LaunchSpec(strip=strip.name, provider=settings.provider, model=settings.model, options=options,
                                  sound_strips=tuple(s.name for s in sounds) if sounds is not None else None,
                                  use_segments=settings.use_segments, segment_overrides=overrides)
-        return launch.launch(scene, spec)
+        planned = launch.plan(scene, spec)
+        if over_budget(self, scene, [planned], settings.provider, settings.model, options, self.confirm_budget):
+            return launch.Launched()
+        return launch.launch(scene, spec, planned)
 
 
 class LIPSYNC_OT_submit_selected(BudgetConfirmMixin, FollowJobsMixin, bpy.types.Operator):
@@ -171,12 +178,14 @@ class LIPSYNC_OT_submit_selected(BudgetConfirmMixin, FollowJobsMixin, bpy.types.
         if not movies:
             self.report({"ERROR"}, "Select one or more movie strips (takes are skipped)")
             return launch.Launched()
-        if over_budget(self, scene, movies, provider, model, options, self.confirm_budget):
+        specs = [launch.LaunchSpec(strip=strip.name, provider=provider, model=model, options=options,
+                                   use_segments=settings.use_segments) for strip in movies]
+        plans = [launch.plan(scene, spec) for spec in specs]       # each strip read once
+        if over_budget(self, scene, plans, provider, model, options, self.confirm_budget):
             return launch.Launched()
         started = launch.Launched()
-        for strip in movies:
-            started.add(launch.launch(scene, launch.LaunchSpec(strip=strip.name, provider=provider, model=model,
-                                                               options=options, use_segments=settings.use_segments)))
+        for spec, planned in zip(specs, plans):
+            started.add(launch.launch(scene, spec, planned))
         return started
 
 

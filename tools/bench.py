@@ -13,6 +13,7 @@ to the JSON file.
     cli      tools/bench/cli_run.py       `python -m client run`, 10 MB clip vs plain httpx
     enable   tools/bench/enable.py        import bpy + enable vs an empty extension
     memory   tools/bench/upload_memory.py peak extra RSS of a 1 GB upload
+    scale    tools/bench/scale.py         2,000-shot timeline, 1,000 jobs: estimate, submit, tick, draw, load
 
 `--quick` shrinks every size (smoke test only: the figures then mean nothing).
 """
@@ -42,6 +43,7 @@ FIGURES = {
     "cli": "cli_run.py",
     "enable": "enable.py",
     "memory": "upload_memory.py",
+    "scale": "scale.py",
 }
 COLUMNS = ("figure", "ours", "reference", "ratio", "target", "verdict")
 

@@ -32,12 +32,41 @@ def shown(job_id: str):
     return _shown[job_id]
 
 
+# job id -> the batch tallies following it (vse/notices.Progress): told of each applied event, so
+# a status line costs the events of a tick, not the jobs of the batch (issue #16)
+_watchers: dict[str, list] = {}
+
+
+def watch(tally) -> None:
+    for job_id in tally.job_ids:
+        _watchers.setdefault(job_id, []).append(tally)
+
+
+def unwatch(tally) -> None:
+    for job_id in tally.job_ids:
+        found = _watchers.get(job_id)
+        if found is not None and tally in found:
+            found.remove(tally)
+            if not found:
+                del _watchers[job_id]
+
+
 def remember_shown(job_id: str, job) -> None:
-    _shown[job_id] = None if job is None else (job.in_flight, job.progress)
+    row = None if job is None else (job.in_flight, job.progress)
+    _shown[job_id] = row
+    for tally in _watchers.get(job_id, ()):
+        tally.update(job_id, row)
 
 
 def forget_shown(job_id: str) -> None:
     _shown.pop(job_id, None)
+
+
+def forget() -> None:
+    """A file load: the records shown and the batches watching them belonged to the last file
+    (a load also removes the modal handlers that would have closed their tallies)."""
+    _shown.clear()
+    _watchers.clear()
 
 
 def apply_event(job_id: str, event) -> None:
@@ -173,6 +202,7 @@ def _cache_hit(scene, job, event: ev.CacheHit) -> None:
     job.progress = 1.0
     job.message = "; ".join([f"Reused take {', '.join(placed.names)}, no charge (same inputs as an earlier job)",
                              *placed.notes])
+    records.touch()
     log.info("lip-sync job %s: %s", job.job_id, job.message)
     money.refresh_spent()
     _undo_step(job)
@@ -195,6 +225,7 @@ def _completed(scene, job, event: ev.Completed) -> None:
     job.progress = 1.0
     # every problem of the placement is in the record's message, not only in the log
     job.message = "; ".join([f"{len(placed.names)} take(s): {', '.join(placed.names)}", *placed.notes])
+    records.touch()
     money.refresh_spent()
     _undo_step(job)
 

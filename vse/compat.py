@@ -29,9 +29,20 @@ _TIMING_NAMES = {
 }
 
 
+_names: dict = {}   # (RNA type, 4.x name) -> the name this Blender uses
+
+
 def _name(strip, old):
-    new = _TIMING_NAMES[old]
-    return new if new in strip.bl_rna.properties else old
+    # Cached per RNA type: looking the property up in bl_rna on every read was a third of the
+    # estimate's time on a 2,000-shot timeline (issue #16, tools/bench/scale.py).
+    key = (type(strip), old)
+    found = _names.get(key)
+    if found is None:
+        new = _TIMING_NAMES[old]
+        found = new if new in strip.bl_rna.properties else old
+        if isinstance(strip, bpy.types.bpy_struct):      # a stand-in of a test is not cached
+            _names[key] = found
+    return found
 
 
 def get_timing(strip, old_name):

@@ -2,16 +2,18 @@
 
 - save_pre: move results from the session's temp folder beside the .blend being written
   (vse/folders.py), so the saved file already refers to `//lipsync/...`.
-- load_post: stamp the strips' identities again (every address changed, vse/identity.py), start a
-  new journal (vse/journal.py), re-attach jobs that were in flight (vse/reattach.py; polls by
-  remote id, never spends) and subscribe again to the selection (file loads drop msgbus
-  subscriptions).
-- undo_post/redo_post: stamp identities again and give the job records back what Undo must not
-  take from them (vse/journal.py, docs/architecture.md "Undo").
+- load_post: forget what was cached of the last file, stamp the strips' identities again (every
+  address changed, vse/identity.py), start a new journal (vse/journal.py), re-attach jobs that were
+  in flight (vse/reattach.py; polls by remote id, never spends; spread over app-timer ticks in the
+  UI) and subscribe again to the selection (file loads drop msgbus subscriptions).
+- undo_post/redo_post: the records' id map is rebuilt on next use (vse/records.py); identities are
+  stamped again and the job records get back what Undo must not take from them (vse/journal.py,
+  docs/architecture.md "Undo").
 - save_pre also tells copies of source strips from their originals while the addresses still do
   (vse/identity.py), so the saved file has one owner per uid.
-- msgbus: the active strip and the selection keep the segment rows and the estimate current
-  without computing in draw() (notifications arrive on the main thread, never in background).
+- msgbus and depsgraph_update_post: the active strip keeps the segment rows current; the
+  selection and edits mark the estimate dirty, refreshed by a debounced app timer
+  (vse/segments.py), never in draw() (notifications arrive on the main thread, never in background).
 - unregister removes them all, and the app timers too: a timer left registered hangs bpy 4.5 at
   exit (docs/blender.md §4).
 """
@@ -23,7 +25,7 @@ import logging
 import bpy
 from bpy.app.handlers import persistent
 
-from . import apply, compat, folders, identity, journal, money, notices, reattach, records, segments
+from . import apply, compat, folders, identity, journal, money, notices, reattach, records, segments, timeline
 
 log = logging.getLogger(__name__)
 _OWNER = object()   # msgbus owner of our subscriptions
@@ -45,18 +47,44 @@ def _save_pre(filepath="", *_args):
 
 @persistent
 def _load_post(*_args):
+    on_file_loaded()
+
+
+def on_file_loaded(background: bool | None = None) -> list[str]:
+    """What load_post does; `background` None = bpy.app.background (tests pass False to drive the
+    UI's path by hand, docs/blender.md §7). Returns the job ids re-attached at once."""
+    # a new file: nothing cached from the last one describes it (vse/timeline.py, vse/records.py)
+    timeline.forget()
+    records.forget()
+    apply.forget()
+    segments.forget()
     journal.clear()
     identity.bump_generation()
     identity.resolve_all(stale=True)
     subscribe()
-    started = reattach.reattach_all()
+    started = reattach.on_load(background)      # UI: spread over app-timer ticks (vse/reattach.py)
     if started:
         log.info("re-attached %d lip-sync job(s)", len(started))
-    reattach.schedule_follow()
+    reattach.schedule_follow(background)
+    return started
+
+
+@persistent
+def _depsgraph_update_post(scene, depsgraph=None):
+    # a strip moved, trimmed, muted...: the estimate may change; the timer decides (debounced)
+    if scene is not None and scene.sequence_editor is not None \
+            and (depsgraph is None or depsgraph.id_type_updated("SCENE")):
+        segments.mark_dirty(scene)
 
 
 @persistent
 def _undo_post(*_args):
+    # undo and redo restore an earlier copy of the file's data: record indices may have moved,
+    # every strip address changed (vse/identity.py), records may have lost what jobs did (journal)
+    records.forget()
+    scene = _sequencer_scene()
+    if scene is not None:
+        segments.mark_dirty(scene)
     identity.bump_generation()
     identity.resolve_all(stale=True)
     changed = journal.restore()
@@ -79,15 +107,15 @@ def on_active_strip_changed():
     ours = strip is not None and (strip.lipsync.is_take or strip.lipsync.is_fill)
     if strip is not None and compat.strip_type(strip) == "MOVIE" and not ours \
             and strip.name != scene.lipsync.segments_strip:
-        segments.refresh_segments(scene, strip)
+        segments.refresh_segments(scene, strip)      # one strip's rows; marks the estimate dirty
     else:
-        segments.refresh_estimate(scene)
+        segments.mark_dirty(scene)
 
 
 def on_selection_changed():
     scene = _sequencer_scene()
     if scene is not None:
-        segments.refresh_estimate(scene)
+        segments.mark_dirty(scene)
 
 
 def subscribe():
@@ -99,8 +127,8 @@ def subscribe():
 
 
 _HANDLERS = (("save_pre", _save_pre), ("load_post", _load_post), ("undo_post", _undo_post),
-             ("redo_post", _undo_post))
-_TIMERS = (notices.clear_status, reattach.follow_in_ui)
+             ("redo_post", _undo_post), ("depsgraph_update_post", _depsgraph_update_post))
+_TIMERS = (notices.clear_status, reattach.follow_in_ui, reattach.reattach_step, segments.estimate_timer)
 
 
 def register():
@@ -118,3 +146,5 @@ def unregister():
     for timer in _TIMERS:
         if bpy.app.timers.is_registered(timer):
             bpy.app.timers.unregister(timer)
+    timeline.forget()
+    segments.forget()

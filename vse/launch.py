@@ -10,6 +10,7 @@ re-attach, so every path records, checks and starts a job the same way (docs/arc
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 
@@ -21,7 +22,8 @@ from ..preferences import get_prefs, provider_config
 from ..worker.ranges import shift_overrides, shift_speaker
 from ..worker.runtime import RUNTIME
 from ..worker.work import WorkOrder, run
-from . import apply, checks, compat, folders, gate, identity, money, options as panel_options, records, reuse, snapshot
+from . import (apply, checks, compat, folders, gate, identity, money, options as panel_options, records, reuse,
+               snapshot, timeline)
 
 # Dev/test knob: first poll interval in seconds (providers default to 0.5-1 s, growing to 5-10 s).
 POLL_INTERVAL_ENV = "LIPSYNC_POLL_INTERVAL"
@@ -107,19 +109,30 @@ def _plan(scene, spec: LaunchSpec, strip, handles: int) -> list:
     return planned
 
 
-def launch(scene, spec: LaunchSpec) -> Launched:
-    """Snapshot, check, record and start the jobs of one strip (one per included range)."""
-    settings = scene.lipsync
+def plan(scene, spec: LaunchSpec) -> tuple[list, str, str]:
+    """(the StripJobs `spec` would send, "", strip name) or ([], why not, strip name): the
+    snapshot and the checks, nothing recorded. A batch plans each strip once, prices those plans
+    for the budget check and launches them (issue #16: the strips used to be read again for each)."""
     sed = scene.sequence_editor
     strip = compat.strips_all(sed).get(spec.strip) if sed else None
     if strip is None:
-        return Launched().refuse(spec.strip, f'the strip "{spec.strip}" no longer exists')
+        return [], f'the strip "{spec.strip}" no longer exists', spec.strip
+    handles = scene.lipsync.handles if spec.handles is None else spec.handles
+    try:
+        return _plan(scene, spec, strip, handles), "", strip.name
+    except LipsyncError as exc:
+        return [], humanize(exc), strip.name
+
+
+def launch(scene, spec: LaunchSpec, planned: tuple[list, str, str] | None = None) -> Launched:
+    """Record and start the jobs of one strip (one per included range); `planned` = what
+    `plan(scene, spec)` returned, else it is planned now."""
+    settings = scene.lipsync
+    planned, why, name = plan(scene, spec) if planned is None else planned
+    if why:
+        return Launched().refuse(name, why)
     handles = settings.handles if spec.handles is None else spec.handles
     use_cache = settings.use_cache if spec.use_cache is None else spec.use_cache
-    try:
-        planned = _plan(scene, spec, strip, handles)
-    except LipsyncError as exc:
-        return Launched().refuse(strip.name, humanize(exc))
     config = provider_config(spec.provider)
     # a provider without segments gets the dialogue strips mixed into one track instead
     # (parts at their offsets, silence elsewhere, exactly the video's length: worker/media.py)
@@ -178,6 +191,35 @@ def _overrides(job, strip_job) -> dict:
     return {i: by_name[p.strip_name] for i, p in enumerate(strip_job.audio) if p.strip_name in by_name}
 
 
+# What one batch (a submit of many strips, a retry of all failed jobs) computes once; None outside
+# a batch. The finished jobs cannot change during one: its own jobs have not started yet.
+_batch: dict | None = None
+
+
+@contextlib.contextmanager
+def batch(scene):
+    """Many launches in a row: the timeline is read once (vse/timeline.py `pinned`; launching
+    never edits strips) and the finished jobs are listed once, not once per job."""
+    global _batch
+    if _batch is not None or scene is None:
+        yield
+        return
+    with timeline.pinned(scene):
+        _batch = {}
+        try:
+            yield
+        finally:
+            _batch = None
+
+
+def _known_results() -> dict:
+    if _batch is None:
+        return reuse.known_results()
+    if "known" not in _batch:
+        _batch["known"] = reuse.known_results()
+    return _batch["known"]
+
+
 def start(job, strip_job, config, *, resume=None, use_cache: bool = True) -> None:
     """Hand the record's job to a worker. `resume` = client RemoteRef to poll instead of submit.
     `use_cache`: a finished job with the same fingerprint is reused instead (vse/reuse.py)."""
@@ -192,5 +234,5 @@ def start(job, strip_job, config, *, resume=None, use_cache: bool = True) -> Non
         client_key=job.client_key, config=config, work_dir=folders.work_dir(job.job_id),
         out_dir=folders.trusted_out_dir(job.out_dir), out_stem=job.out_stem, use_segments=job.use_segments,
         overrides=_overrides(job, strip_job), resume=resume, request_json=job.request, poll_interval=poll_interval(),
-        known=reuse.known_results() if resume is None and use_cache else {})
+        known=_known_results() if resume is None and use_cache else {})
     RUNTIME.submit(job.job_id, lambda cancel, emit: run(order, cancel, emit))

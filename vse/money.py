@@ -20,7 +20,7 @@ from ..client.pricing import estimate
 from ..preferences import get_prefs
 from ..worker.fingerprint import fingerprint_if_hashed
 from ..worker.ranges import shift_speaker
-from . import compat, records, reuse, snapshot
+from . import compat, records, reuse, snapshot, timeline
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,19 +46,28 @@ def estimate_usd(provider, model, strip_job, options) -> float:
 
 def estimate_strips(scene, strips, provider: str, model: str, options: dict,
                     handles: int | None = None) -> BatchEstimate:
+    """The estimate of `strips` as they would be planned now (each strip read once)."""
+    planned, refused = [], 0
+    with timeline.pinned(scene):     # one read of the timeline for every strip (issue #16)
+        excluded = snapshot.excluded_ranges(scene)
+        for strip in strips:
+            try:
+                planned.append(snapshot.plan_jobs(scene, strip, handles=handles, excluded=excluded))
+            except LipsyncError:
+                refused += 1
+    return estimate_planned(scene, planned, refused, provider, model, options)
+
+
+def estimate_planned(scene, planned, refused: int, provider: str, model: str, options: dict) -> BatchEstimate:
+    """The estimate of jobs already planned (`planned`: one list of StripJobs per strip), so a
+    submit prices the very plans it is about to send instead of reading the strips again."""
     usd = seconds = 0.0
-    unknown = count = refused = cached = 0
-    excluded = snapshot.excluded_ranges(scene)
+    unknown = count = cached = 0
     # a job whose files were hashed before and whose fingerprint matches a finished job is free
     known = reuse.known_results() if scene.lipsync.use_cache else {}
     segments = scene.lipsync.use_segments and supports(provider, model, "segments")[0]
-    for strip in strips:
-        try:
-            planned = snapshot.plan_jobs(scene, strip, handles=handles, excluded=excluded)
-        except LipsyncError:
-            refused += 1
-            continue
-        for job in planned:
+    for jobs in planned:
+        for job in jobs:
             count += 1
             if known and fingerprint_if_hashed(
                     job, provider=provider, model=model, use_segments=segments, overrides={},
@@ -126,11 +135,12 @@ def refresh_spent() -> None:
 
 
 def selected_movies(scene) -> list:
+    """The selected movie strips that are not takes (else the active one), in timeline order."""
     sed = scene.sequence_editor
-    if sed is None:
+    index = timeline.index(scene)
+    if index is None:
         return []
-    movies = [s for s in compat.strips_all(sed)
-              if s.select and compat.strip_type(s) == "MOVIE" and not (s.lipsync.is_take or s.lipsync.is_fill)]
+    movies = [s for s in index.strips(index.selected("MOVIE")) if not (s.lipsync.is_take or s.lipsync.is_fill)]
     if not movies and sed.active_strip is not None and compat.strip_type(sed.active_strip) == "MOVIE" \
             and not (sed.active_strip.lipsync.is_take or sed.active_strip.lipsync.is_fill):
         movies = [sed.active_strip]

@@ -45,27 +45,60 @@ def summarize(job_ids, refused=()) -> tuple[str, str]:
     return level, text
 
 
-def status_line(job_ids) -> str:
+class Progress:
+    """How far one batch is: (in flight, progress) per job as last applied, and their totals,
+    updated by vse/apply.py for each event it applies (`apply.watch`). The first status line reads
+    the records no event has reached yet, once; after that a tick costs the events it applied,
+    not the jobs it follows (issue #16: 1,000 jobs in flight). `close()` stops the updates."""
+
+    def __init__(self, job_ids) -> None:
+        self.job_ids = tuple(dict.fromkeys(job_ids))
+        self._rows: dict[str, tuple[bool, float]] = {}
+        self._finished = 0
+        self._sum = 0.0                  # progress of the running jobs + 1 per finished one
+        self._filled = False
+        apply.watch(self)
+
+    def update(self, job_id: str, row) -> None:
+        old = self._rows.pop(job_id, None)
+        if old is not None:
+            self._finished -= not old[0]
+            self._sum -= old[1] if old[0] else 1.0
+        if row is not None:
+            self._rows[job_id] = row
+            self._finished += not row[0]
+            self._sum += row[1] if row[0] else 1.0
+
+    def _fill(self) -> None:
+        unseen = []
+        for job_id in self.job_ids:
+            try:
+                self.update(job_id, apply.shown(job_id))
+            except KeyError:
+                unseen.append(job_id)
+        if unseen:                       # no event applied yet: read those records once
+            found = {job.job_id: job for job in records.of(unseen)}
+            for job_id in unseen:
+                apply.remember_shown(job_id, found.get(job_id))     # updates self too
+        self._filled = True
+
+    def line(self) -> str:
+        if not self._filled:
+            self._fill()
+        count = len(self._rows)
+        if not count:
+            return ""
+        progress = min(1.0, max(0.0, self._sum / count))
+        return (f"Lip Sync: {self._finished}/{count} finished, {count - self._finished} running "
+                f"({progress:.0%}) - Esc to stop waiting")
+
+    def close(self) -> None:
+        apply.unwatch(self)
+
+
+def status_line(progress: Progress) -> str:
     """Status-bar text while jobs run: 'Lip Sync: 2/5 finished, 3 running (41%) - Esc to stop waiting'."""
-    rows = []
-    unseen = []
-    for job_id in job_ids:
-        try:
-            rows.append(apply.shown(job_id))
-        except KeyError:
-            unseen.append(job_id)
-    if unseen:                                 # no event applied yet: read those records once
-        found = {job.job_id: job for job in records.of(unseen)}
-        for job_id in unseen:
-            apply.remember_shown(job_id, found.get(job_id))
-            rows.append(apply.shown(job_id))
-    rows = [row for row in rows if row is not None]
-    if not rows:
-        return ""
-    finished = sum(1 for flying, _p in rows if not flying)
-    progress = sum(p if flying else 1.0 for flying, p in rows) / len(rows)
-    return (f"Lip Sync: {finished}/{len(rows)} finished, {len(rows) - finished} running "
-            f"({progress:.0%}) - Esc to stop waiting")
+    return progress.line()
 
 
 def redraw_sequencers(context) -> None:

@@ -9,15 +9,19 @@ On file load (the load_post handler, vse/handlers.py) every record still "in fli
 Nothing happens while online access is off or the key is missing: the record says why and the
 Re-attach button (lipsync.reattach) tries again.
 
-In the UI the handler cannot wait itself: it starts the workers, then registers a one-shot
-`bpy.app.timers` callback (app timers fire in the UI, not in background) that invokes the modal
-`lipsync.reattach` to follow them. In background mode a script calls `bpy.ops.lipsync.reattach()`,
-whose execute() blocks until the re-attached jobs end.
+In the UI the handler cannot wait itself: it queues the records, an app timer re-attaches them a
+few at a time (`on_load`, `reattach_step`: a file with 1,000 jobs in flight opens without a
+freeze), then registers a one-shot `bpy.app.timers` callback (app timers fire in the UI, not in
+background) that invokes the modal `lipsync.reattach` to follow them. In background mode load_post
+re-attaches them all at once and a script calls `bpy.ops.lipsync.reattach()`, whose execute()
+blocks until the re-attached jobs end.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
+import time
 
 import bpy
 
@@ -25,7 +29,7 @@ from ..client.errors import LipsyncError, humanize
 from ..client.models import AudioInput, JobRequest, Options, RemoteRef
 from ..preferences import provider_config
 from ..worker.runtime import RUNTIME
-from . import compat, gate, identity, launch, records, snapshot
+from . import compat, gate, identity, launch, records, snapshot, timeline
 
 log = logging.getLogger(__name__)
 
@@ -88,16 +92,68 @@ def reattach_record(scene, job, *, manual: bool = False) -> bool:
 def reattach_all(job_id: str = "", manual: bool = False) -> list[str]:
     """Re-attach every in-flight record of the open file (or just `job_id`); returns started ids."""
     started = []
-    for scene, job in records.everywhere():
-        if job_id and job.job_id != job_id:
-            continue
-        try:
-            if reattach_record(scene, job, manual=manual):
-                started.append(job.job_id)
-        except Exception as exc:  # noqa: BLE001 - one bad record must not stop the others
-            log.exception("re-attach of %s failed", job.job_id)
-            job.message = f"Re-attach failed: {humanize(exc)}"
+    with timeline.pinning() as pin:      # re-attaching reads strips, never edits them
+        for scene, job in records.everywhere():
+            if job_id and job.job_id != job_id:
+                continue
+            pin(scene)
+            try:
+                if reattach_record(scene, job, manual=manual):
+                    started.append(job.job_id)
+            except Exception as exc:  # noqa: BLE001 - one bad record must not stop the others
+                log.exception("re-attach of %s failed", job.job_id)
+                job.message = f"Re-attach failed: {humanize(exc)}"
     return started
+
+
+# -- when: spread over app-timer ticks after a load (issue #16) -----------------------------------
+# A file with 1,000 jobs in flight must not freeze the UI while it opens: in the UI, load_post only
+# queues the ids of the records in flight, and an app timer re-attaches STEP_BUDGET seconds'
+# worth of them per call (reattach_record decides what each one may do, unchanged), then starts
+# the follower. App timers never fire in background mode (docs/blender.md §4): there load_post
+# re-attaches all of them at once, as before, and a script follows them with bpy.ops.lipsync.reattach.
+STEP_BUDGET = 0.02
+STEP_INTERVAL = 0.05
+_queue: collections.deque = collections.deque()     # job ids still to re-attach after the load
+
+
+def on_load(background: bool | None = None) -> list[str]:
+    """load_post: re-attach the records in flight now (background; returns the ids started) or
+    over the next ticks (UI; returns [])."""
+    _queue.clear()
+    if bpy.app.background if background is None else background:
+        return reattach_all()
+    _queue.extend(job.job_id for _scene, job in records.everywhere() if job.in_flight)
+    if _queue and not bpy.app.timers.is_registered(reattach_step):
+        bpy.app.timers.register(reattach_step, first_interval=0.0)
+    return []
+
+
+def reattach_step():
+    """App timer (UI): re-attach queued records for at most STEP_BUDGET s; then follow them."""
+    started = time.perf_counter()
+    with timeline.pinning() as pin:
+        while _queue:                     # at least one per call, so a slow record cannot stall the rest
+            job_id = _queue.popleft()
+            scene, job = records.find(job_id)
+            if job is not None:           # else removed (or undone) since the load
+                pin(scene)
+                try:
+                    reattach_record(scene, job)
+                except Exception as exc:  # noqa: BLE001 - one bad record must not stop the others
+                    log.exception("re-attach of %s failed", job_id)
+                    job.message = f"Re-attach failed: {humanize(exc)}"
+            if time.perf_counter() - started >= STEP_BUDGET:
+                break
+    if _queue:
+        return STEP_INTERVAL
+    schedule_follow(background=False)     # app timers only run in the UI
+    return None
+
+
+def pending() -> int:
+    """Records still waiting for their turn to re-attach (the UI spreads them over ticks)."""
+    return len(_queue)
 
 
 def follow_in_ui():

@@ -180,35 +180,82 @@ class JobRecord:
 
 
 # -- lookup -----------------------------------------------------------------------------------
-# job id -> (scene name, index). Only names and indices are cached, never RNA pointers: a
-# CollectionProperty reallocates on add/remove, and file loads replace every datablock.
+# job id -> (scene name, index) of EVERY record of the open file, kept in step with the
+# collections: `create` adds its record, and the map is rebuilt only when a collection's size is
+# not the one it was built for (a file load, an undo, a record removed by hand) or a hit is stale.
+# So a lookup is O(1), also for an id that is not in the file (issue #16: a miss used to walk every
+# record, once per event of a closed file's jobs). Only names and indices are kept, never RNA
+# pointers: a CollectionProperty reallocates on add/remove, and file loads replace every datablock.
 _where: dict[str, tuple[str, int]] = {}
+_sizes: dict[str, int] | None = None       # scene name -> len(jobs) that _where describes
+# Bumped when records are added or finish (`touch`) and on file loads: what is cached from the
+# records (the panel's estimate counts identical finished jobs as free) is keyed by it.
+revision = 0
 
 
-def find(job_id: str):
-    """(scene, JobRecord) of a job id in the open file, or (None, None). O(1) on a cache hit, which
-    the drain relies on: one lookup per event, and a tick may apply many events."""
-    hit = _where.get(job_id)
+def touch() -> None:
+    global revision
+    revision += 1
+
+
+def _sizes_now() -> dict[str, int]:
+    return {scene.name: len(scene.lipsync.jobs) for scene in bpy.data.scenes}
+
+
+rebuilds = 0                               # how often the map was rebuilt (tests see it kept in step)
+
+
+def _rebuild() -> None:
+    global _sizes, rebuilds
+    rebuilds += 1
+    _where.clear()
+    for scene in bpy.data.scenes:
+        for index, rna in enumerate(scene.lipsync.jobs):
+            _where[rna.job_id] = (scene.name, index)
+    _sizes = _sizes_now()
+
+
+def forget() -> None:
+    """The open file changed wholesale (load, undo): the next lookup rebuilds the map."""
+    global _sizes
+    _where.clear()
+    _sizes = None
+    touch()
+
+
+def _at(job_id: str, hit):
     if hit is not None:
         scene = bpy.data.scenes.get(hit[0])
         if scene is not None and hit[1] < len(scene.lipsync.jobs):
             rna = scene.lipsync.jobs[hit[1]]
             if rna.job_id == job_id:
                 return scene, JobRecord(rna)
-    _where.clear()
-    found = (None, None)
-    for scene in bpy.data.scenes:
-        for index, rna in enumerate(scene.lipsync.jobs):
-            _where[rna.job_id] = (scene.name, index)
-            if rna.job_id == job_id:
-                found = (scene, JobRecord(rna))
-    return found
+    return None
+
+
+def find(job_id: str):
+    """(scene, JobRecord) of a job id in the open file, or (None, None). O(1): one lookup per
+    event of the drain, and a tick may apply many events."""
+    hit = _where.get(job_id)
+    found = _at(job_id, hit)
+    if found is not None:
+        return found
+    if hit is None and _sizes is not None and _sizes == _sizes_now():
+        return None, None                  # the map is complete: no such record
+    _rebuild()
+    return _at(job_id, _where.get(job_id)) or (None, None)
 
 
 def of(job_ids) -> list[JobRecord]:
-    """The records of `job_ids` that exist, in one pass over the file's records."""
-    wanted = set(job_ids)
-    return [JobRecord(rna) for scene in bpy.data.scenes for rna in scene.lipsync.jobs if rna.job_id in wanted]
+    """The records of `job_ids` that exist, in the order of `job_ids` (each once)."""
+    found, seen = [], set()
+    for job_id in job_ids:
+        if job_id not in seen:
+            seen.add(job_id)
+            job = find(job_id)[1]
+            if job is not None:
+                found.append(job)
+    return found
 
 
 def in_scene(scene) -> list[JobRecord]:
@@ -232,9 +279,14 @@ def create(scene, strip_job, *, provider: str, model: str, options: dict, use_se
            segment_overrides: dict | None, group: str, handle_frames: int, estimate: float,
            out_dir: str, client_key: str | None = None) -> JobRecord:
     """Write a new record for `strip_job` (a worker/plan.py StripJob) before anything is sent."""
+    in_step = _sizes is not None and _sizes == _sizes_now()
     rna = scene.lipsync.jobs.add()
     job = JobRecord(rna)
     job.job_id = new_client_key()
+    touch()
+    if in_step:                            # keep the id map complete (see find)
+        _where[job.job_id] = (scene.name, len(scene.lipsync.jobs) - 1)
+        _sizes[scene.name] = len(scene.lipsync.jobs)
     job.name = strip_job.placement.source_strip
     job.provider, job.model = provider, model
     job.options = options

@@ -7,9 +7,17 @@ keeps its on/off toggle and its own speaker point across refreshes, matched by s
 
 from __future__ import annotations
 
+import json
+import logging
+import time
+
+import bpy
+
 from ..client.capabilities import supports
 from ..client.errors import InputError, LipsyncError, humanize
-from . import compat, money, options, snapshot
+from . import compat, money, options, records, snapshot, timeline
+
+log = logging.getLogger(__name__)
 
 
 def refresh_segments(scene, strip) -> str:
@@ -20,12 +28,12 @@ def refresh_segments(scene, strip) -> str:
     settings.segments.clear()
     settings.segments_strip = strip.name if strip is not None else ""
     if strip is None or compat.strip_type(strip) != "MOVIE":
-        refresh_estimate(scene)
+        mark_dirty(scene)
         return "Make a movie strip active"
     try:
         job = snapshot.snapshot_job(scene, strip)
     except LipsyncError as exc:
-        refresh_estimate(scene)
+        mark_dirty(scene)
         return humanize(exc)
     for part in job.audio:
         row = settings.segments.add()
@@ -37,7 +45,7 @@ def refresh_segments(scene, strip) -> str:
         if part.strip_name in kept:
             enabled, own, frame, point = kept[part.strip_name]
             row.enabled, row.use_speaker_point, row.speaker_frame, row.speaker_point = enabled, own, frame, point
-    refresh_estimate(scene)
+    mark_dirty(scene)
     return ""
 
 
@@ -61,14 +69,81 @@ def chosen_sounds(scene, strip):
     return sounds, overrides
 
 
-def refresh_estimate(scene) -> None:
-    """Write the estimated cost of the current selection (or active strip) into estimate_text:
-    the jobs that would really be sent (no-lipsync ranges left out, handles added; vse/money.py)."""
+# -- the panel's estimate ------------------------------------------------------------------------
+# Off the draw path, debounced, cached (issue #16). In the UI, msgbus callbacks, property updates
+# and depsgraph updates only `mark_dirty`; an app timer refreshes DEBOUNCE seconds after the last
+# mark (a strip being dragged refreshes once it is let go). App timers never fire in background
+# mode (docs/blender.md §4): there the estimate is computed on demand, by `refresh_estimate`
+# (scripts, tests) and by the submit's budget check, which prices its own plans.
+DEBOUNCE = 0.2
+_dirty: dict[str, float] = {}             # scene name -> when it was last marked (monotonic)
+_shown: dict[str, tuple] = {}             # scene name -> (key, text) of the estimate shown
+
+
+def mark_dirty(scene, background: bool | None = None) -> None:
+    """The estimate of `scene` may be out of date: refresh it soon (UI) or on demand (background)."""
+    _dirty[scene.name] = time.monotonic()
+    background = bpy.app.background if background is None else background
+    if not background and not bpy.app.timers.is_registered(estimate_timer):
+        bpy.app.timers.register(estimate_timer, first_interval=DEBOUNCE)
+
+
+def estimate_timer():
+    """App timer (UI only): refresh the estimates marked dirty once nothing marked them for DEBOUNCE s."""
+    quiet = DEBOUNCE - (time.monotonic() - max(_dirty.values(), default=0.0))
+    if quiet > 0.005:
+        return quiet                      # still being edited: wait until it settles
+    names = list(_dirty)
+    _dirty.clear()
+    for name in names:
+        scene = bpy.data.scenes.get(name)
+        if scene is None:
+            continue
+        try:
+            refresh_estimate(scene)
+        except Exception:  # noqa: BLE001 - a timer that raises is dropped by Blender: log and go on
+            log.exception("lip-sync estimate of scene %s failed", name)
+    return None
+
+
+def _key(scene, index, movies, opts) -> tuple:
+    """Everything the estimate depends on, cheaply: the timeline stamp (vse/timeline.py), the
+    strips, the settings, the markers (no-lipsync ranges), the scene rate, and the records
+    (a finished job makes an identical one free)."""
     settings = scene.lipsync
-    if scene.sequence_editor is None:
-        settings.estimate_text = ""
-        return
-    movies = money.selected_movies(scene)
-    # the options a submit would send, so a result-cache hit is recognised (money.estimate_strips)
-    est = money.estimate_strips(scene, movies, settings.provider, settings.model, options.from_settings(settings))
-    settings.estimate_text = money.describe(est, len(movies))
+    render = scene.render
+    return (index.generation, tuple(s.name for s in movies), settings.provider, settings.model,
+            json.dumps(opts, sort_keys=True), settings.handles, settings.use_cache, settings.use_segments,
+            render.fps, render.fps_base, render.frame_map_old, render.frame_map_new,
+            tuple((m.name, m.frame) for m in scene.timeline_markers), records.revision)
+
+
+def refresh_estimate(scene, force: bool = False) -> None:
+    """Write the estimated cost of the current selection (or active strip) into estimate_text:
+    the jobs that would really be sent (no-lipsync ranges left out, handles added; vse/money.py).
+    Nothing is read again while the timeline, the selection and the settings stay as they were,
+    unless `force` (the panel's refresh button)."""
+    settings = scene.lipsync
+    _dirty.pop(scene.name, None)
+    with timeline.pinned(scene):
+        index = timeline.index(scene)
+        if index is None:
+            text = ""
+        else:
+            movies = money.selected_movies(scene)
+            # the options a submit would send, so a result-cache hit is recognised (money.estimate_strips)
+            opts = options.from_settings(settings)
+            key = _key(scene, index, movies, opts)
+            shown = _shown.get(scene.name)
+            if force or shown is None or shown[0] != key:
+                est = money.estimate_strips(scene, movies, settings.provider, settings.model, opts)
+                shown = _shown[scene.name] = (key, money.describe(est, len(movies)))
+            text = shown[1]
+    if settings.estimate_text != text:
+        settings.estimate_text = text
+
+
+def forget() -> None:
+    """A file load or unregister: nothing shown is known any more."""
+    _dirty.clear()
+    _shown.clear()

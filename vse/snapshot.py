@@ -41,7 +41,7 @@ import bpy
 from ..client.errors import InputError
 from ..worker.plan import AudioPart, Placement, StripJob, VideoSource, exact_rate
 from ..worker.ranges import included, merge, sub_job, with_handles
-from . import compat
+from . import compat, timeline
 
 GUIDE_PREFIXES = ("nolipsync",)
 MARKER_START = "nolipsync"
@@ -60,9 +60,11 @@ def is_guide_strip(strip) -> bool:
 def excluded_ranges(scene) -> list[tuple[int, int]]:
     """Timeline frame ranges [start, end) marked "no lipsync" in `scene`, merged and sorted."""
     found = []
-    sed = scene.sequence_editor
-    if sed is not None:
-        for strip in compat.strips_all(sed):
+    index = timeline.index(scene)
+    if index is not None:
+        guides = [n for kind in ("COLOR", "ADJUSTMENT") for n in index.names(kind)
+                  if _norm(n).startswith(GUIDE_PREFIXES)]
+        for strip in index.strips(guides):
             if is_guide_strip(strip) and not strip.mute:
                 left, right = compat.visible_range(strip)
                 found.append((int(left), int(right)))
@@ -113,15 +115,11 @@ def _check_movie(strip) -> None:
         raise InputError(f'Strip "{strip.name}" {advice}.')
 
 
-def _parents(scene) -> dict:
-    """Strip name -> the meta strip that holds it, for every strip inside a meta."""
-    sed = scene.sequence_editor
-    parents = {}
-    for meta in compat.strips_all(sed) if sed else ():
-        if compat.strip_type(meta) == "META":
-            for child in compat.strips(meta):
-                parents[child.name] = meta
-    return parents
+def _parents(scene):
+    """Strip name -> the meta strip that holds it, for every strip inside a meta (a mapping that
+    looks the meta up when asked, vse/timeline.py)."""
+    index = timeline.index(scene)
+    return index.parents if index is not None else {}
 
 
 def _ancestors(strip, parents) -> list:
@@ -151,11 +149,9 @@ def _audible(strip, parents) -> bool:
 
 def _speed_effect_of(scene, strip):
     """The Speed effect strip fed by `strip`, if any (it changes what the artist sees and hears)."""
-    sed = getattr(scene, "sequence_editor", None)
-    if sed is None:
-        return None
-    for other in compat.strips_all(sed):
-        if compat.strip_type(other) == "SPEED" and getattr(other, "input_1", None) == strip:
+    index = timeline.index(scene) if getattr(scene, "sequence_editor", None) is not None else None
+    for other in index.strips(index.names("SPEED")) if index is not None else ():
+        if getattr(other, "input_1", None) == strip:
             return other
     return None
 
@@ -292,18 +288,13 @@ def read_audio_part(strip, video_range: tuple[int, int], rate: Fraction, parents
 def overlapping_sounds(scene, movie_strip) -> list:
     """Audible sound strips (unmuted, volume > 0, not in a muted meta) overlapping the movie's
     visible range, by channel."""
-    sed = scene.sequence_editor
-    if sed is None:
+    index = timeline.index(scene)
+    if index is None:
         return []
-    parents = _parents(scene)
+    parents = index.parents
     left, right = effective_range(movie_strip, parents)
-    found = []
-    for strip in compat.strips_all(sed):
-        if compat.strip_type(strip) != "SOUND" or not _audible(strip, parents):
-            continue
-        s_left, s_right = effective_range(strip, parents)
-        if s_left < right and s_right > left:
-            found.append(strip)
+    # an interval search of the index, not a walk over every strip (issue #16)
+    found = [s for s in index.strips(index.overlapping(left, right, kind="SOUND")) if _audible(s, parents)]
     found.sort(key=lambda s: (s.channel, compat.visible_range(s)[0]))
     return found
 

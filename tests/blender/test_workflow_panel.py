@@ -1,6 +1,7 @@
 """Segments, speaker point, panels and menus: what the sidebar shows and what reaches the provider."""
 
 import math
+import time
 import types
 
 import bpy
@@ -42,18 +43,26 @@ def test_panel_segments_reach_the_provider(addon, scene, online, clean_env, sand
 
 
 def test_active_strip_change_refreshes_rows(addon, scene, tmp_path_factory):
-    """The msgbus callback (UI only) rebuilds rows and the estimate when another strip is made active."""
+    """The msgbus callbacks (UI only) rebuild the rows when another strip is made active and mark
+    the estimate dirty; the debounced app timer refreshes it (called here by hand: app timers do
+    not fire in background, docs/blender.md §4)."""
     segments = lipsync("vse.handlers")   # the msgbus callbacks
+    estimate = lipsync("vse.segments")
     media = str(tmp_path_factory.mktemp("media"))
     add_shot(addon, scene, media, name="one", at=11)
     two = add_shot(addon, scene, media, name="two", at=211, n_sounds=2)
     scene.sequence_editor.active_strip = two
     segments.on_active_strip_changed()
     assert scene.lipsync.segments_strip == "two" and len(scene.lipsync.segments) == 2
+    time.sleep(estimate.DEBOUNCE)
+    assert estimate.estimate_timer() is None
     assert scene.lipsync.estimate_text.startswith("2 strip(s)")
     for strip in scene.sequence_editor.strips_all:
         strip.select = strip.name == "one"
     segments.on_selection_changed()
+    assert scene.lipsync.estimate_text.startswith("2 strip(s)")          # marked only
+    time.sleep(estimate.DEBOUNCE)
+    assert estimate.estimate_timer() is None
     assert scene.lipsync.estimate_text.startswith("1 strip(s), 1.9 s: about $")
 
 

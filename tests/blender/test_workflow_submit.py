@@ -66,6 +66,7 @@ def test_estimate_and_options_recorded(addon, scene, online, clean_env, sandbox,
     settings.provider, settings.model = "sync", "lipsync-2"
     settings.use_temperature, settings.temperature = True, 0.3
     settings.speaker_mode = "AUTO"
+    lipsync("vse.segments").refresh_estimate(scene)   # background: computed on demand (no app timers)
     assert "about $" in settings.estimate_text
     assert bpy.ops.lipsync.submit() == {"FINISHED"}
     rec = settings.jobs[0]

@@ -57,6 +57,25 @@ def test_cancel_pending_and_running(runtime):
     assert not rt.cancel("a")   # finished: nothing to cancel
 
 
+def test_cancel_many_waiting_jobs_and_start_order(runtime):
+    """1,000 jobs waiting for a slot (issue #16): cancelling them all ends each once, before it
+    started; the ones left start oldest first."""
+    rt = runtime.Runtime(limit=1)
+    started = []
+    rt.submit("running", _sleeper(5))
+    for i in range(1000):
+        rt.submit(f"w{i}", lambda cancel, emit, i=i: started.append(i))
+    assert rt.any_active({"w999"}) and not rt.any_active({"nope"})
+    assert rt.cancel_many([f"w{i}" for i in range(0, 1000, 2)] + ["nope"]) == 500
+    events = []
+    assert rt.cancel("running")
+    assert rt.wait(["running"] + [f"w{i}" for i in range(1000)], lambda j, e: events.append((j, e)), deadline=10)
+    done = [j for j, e in events if getattr(e, "cancelled_before_start", False)]
+    assert sorted(done) == sorted(f"w{i}" for i in range(0, 1000, 2))          # each once
+    assert started == list(range(1, 1000, 2))                                  # the others, in order
+    assert not rt.any_active({f"w{i}" for i in range(1000)})
+
+
 def test_worker_exception_becomes_event(runtime, ev):
     rt = runtime.Runtime()
     events = []
