@@ -137,9 +137,22 @@ def match_picture(source, take) -> None:
         setattr(take.crop, name, int(round(getattr(source.crop, name) * _value_scale("crop." + name, ratio))))
 
 
+def copy_colorspace(source, take) -> None:
+    """The colour space the source's file is read in. Not part of the RNA walk: setting it reloads
+    the movie, so it is set once, and only when it differs (the result is the source's own pixels
+    re-encoded, so it is read the same way)."""
+    src, dst = getattr(source, "colorspace_settings", None), getattr(take, "colorspace_settings", None)
+    if src is not None and dst is not None and dst.name != src.name:
+        try:
+            dst.name = src.name
+        except _WRITE_ERRORS:
+            pass
+
+
 def copy_look(source, take) -> None:
     """Every look setting and modifier of `source` onto `take`, scaled to the take's picture."""
     copy_rna(source, take, STRIP_SKIP)
+    copy_colorspace(source, take)
     copy_modifiers(source, take)
     match_picture(source, take)
 
