@@ -14,7 +14,7 @@ import traceback
 import bpy
 
 from ..client.errors import Cancelled, LipsyncError, humanize, scrub
-from ..worker import events as ev
+from ..worker import events as ev, joins
 from ..worker.runtime import DEFAULT_BUDGET, RUNTIME
 from . import journal, money, records, reuse, takes
 from .status import PHASE_PROGRESS
@@ -170,6 +170,8 @@ def _worker_error(_scene, job, event: ev.WorkerError) -> None:
 
 
 def _worker_done(_scene, job, event: ev.WorkerDone) -> None:
+    if job.joined and job.in_flight and not event.cancelled_before_start:
+        return   # waits for the job it joined (settle_joiner), which has its own worker
     if event.cancelled_before_start:
         job.status = "CANCELLED"
         job.message = "Cancelled before it started"
@@ -178,34 +180,61 @@ def _worker_done(_scene, job, event: ev.WorkerDone) -> None:
         job.status = "UNKNOWN"
         job.message = "The worker stopped without a result; Re-attach or Retry"
         job.finished = time.time()
+    if job.status != "COMPLETED" and not job.in_flight and job.fingerprint:
+        joins.release(job.fingerprint, job.job_id)   # the next identical submit runs on its own
+        _settle_joiners(job)                         # and those waiting for it are told
+
+
+def _reuse(scene, job, source, gone: str) -> bool:
+    """Place (or re-activate) the result of the finished record `source` for `job`, no charge."""
+    job.finished = time.time()
+    if source is None or source.status != "COMPLETED":
+        job.status, job.message = "FAILED", gone
+        return False
+    try:
+        reuse.adopt(scene, job, source)
+    except Exception as exc:  # noqa: BLE001 - say why in the record, keep the queue going
+        log.exception("re-using a lip-sync result failed")
+        job.status, job.message = "FAILED", f"Could not reuse the result of an earlier job: {humanize(exc)}"
+        return False
+    log.info("lip-sync job %s: %s", job.job_id, job.message)
+    money.refresh_spent()
+    _undo_step(job)
+    return True
 
 
 def _cache_hit(scene, job, event: ev.CacheHit) -> None:
     """The take of an earlier job with the same inputs, placed or re-activated."""
-    _src_scene, source = records.find(event.source_job)
-    job.finished = time.time()
-    if source is None:
-        job.status, job.message = "FAILED", "The cached result disappeared; Retry runs it again"
+    _reuse(scene, job, records.find(event.source_job)[1], "The cached result disappeared; Retry runs it again")
+
+
+def _joined(scene, job, event: ev.Joined) -> None:
+    job.fingerprint = event.fingerprint
+    job.joined = event.leader
+    settle_joiner(scene, job)
+
+
+def settle_joiner(scene, job) -> None:
+    """A job that joined a running job with the same inputs (worker/joins.py): placed at no charge
+    once the leader is done, waiting while it runs, failed (and the claim ended) when the leader
+    ended without a result. Also for joined records after a file load (vse/reattach.py)."""
+    _scene, leader = records.find(job.joined)
+    if leader is not None and leader.in_flight:
+        job.status = "QUEUED"
+        job.message = (f'Waits for the job of "{leader.name}", which has the same inputs: one run, one charge '
+                       "(its result is placed here too)")
         return
-    job.reused_from = source.job_id
-    job.remote_id = source.remote_id
-    job.cost = 0.0
-    job.outputs = source.outputs
-    try:
-        placed = reuse.reuse(scene, job, source)
-    except Exception as exc:  # noqa: BLE001 - say why in the record, keep the queue going
-        log.exception("re-using a cached lip-sync result failed")
-        job.status, job.message = "FAILED", f"Could not reuse the cached result: {humanize(exc)}"
-        return
-    job.takes = placed.names
-    job.status = "COMPLETED"
-    job.progress = 1.0
-    job.message = "; ".join([f"Reused take {', '.join(placed.names)}, no charge (same inputs as an earlier job)",
-                             *placed.notes])
-    records.touch()
-    log.info("lip-sync job %s: %s", job.job_id, job.message)
-    money.refresh_spent()
-    _undo_step(job)
+    gone = ("The job with the same inputs that this one joined ended without a result; Retry runs it on its own"
+            + (f" ({leader.message})" if leader is not None and leader.message else ""))
+    if not _reuse(scene, job, leader, gone):
+        joins.release(job.fingerprint, job.joined)
+
+
+def _settle_joiners(leader) -> None:
+    for scene, job in reuse.joiners(leader.job_id):
+        settle_joiner(scene, job)
+        remember_shown(job.job_id, job)
+        journal.note(scene, job)
 
 
 def _completed(scene, job, event: ev.Completed) -> None:
@@ -228,6 +257,7 @@ def _completed(scene, job, event: ev.Completed) -> None:
     records.touch()
     money.refresh_spent()
     _undo_step(job)
+    _settle_joiners(job)
 
 
 def _undo_step(job) -> None:
@@ -242,14 +272,15 @@ def _undo_step(job) -> None:
 
 
 # events after which the record is noted (vse/journal.py): what the job is, not its progress
-_DURABLE = (ev.Prepared, ev.Fingerprinted, ev.Submitted, ev.CacheHit, ev.Completed, ev.Failed, ev.WorkerError,
-            ev.WorkerDone)
+_DURABLE = (ev.Prepared, ev.Fingerprinted, ev.Submitted, ev.CacheHit, ev.Joined, ev.Completed, ev.Failed,
+            ev.WorkerError, ev.WorkerDone)
 
 _HANDLERS = {
     ev.Phase: _phase,
     ev.Prepared: _prepared,
     ev.Fingerprinted: _fingerprinted,
     ev.CacheHit: _cache_hit,
+    ev.Joined: _joined,
     ev.Uploading: _uploading,
     ev.Uploaded: _uploaded,
     ev.Submitted: _submitted,

@@ -25,6 +25,7 @@ import logging
 import bpy
 from bpy.app.handlers import persistent
 
+from ..worker import joins
 from . import apply, compat, folders, identity, journal, money, notices, reattach, records, segments, timeline
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ def on_file_loaded(background: bool | None = None) -> list[str]:
     apply.forget()
     segments.forget()
     journal.clear()
+    joins.clear()      # the claims named jobs of the last file (worker/joins.py)
     identity.bump_generation()
     identity.resolve_all(stale=True)
     subscribe()

@@ -20,6 +20,7 @@ from ..client.errors import InputError, LipsyncError, humanize
 from ..client.models import new_client_key
 from ..preferences import get_prefs, provider_config
 from ..worker.ranges import shift_overrides, shift_speaker
+from ..worker import joins
 from ..worker.runtime import RUNTIME
 from ..worker.work import WorkOrder, run
 from . import (apply, checks, compat, folders, gate, identity, money, options as panel_options, records, reuse,
@@ -222,17 +223,22 @@ def _known_results() -> dict:
 
 def start(job, strip_job, config, *, resume=None, use_cache: bool = True) -> None:
     """Hand the record's job to a worker. `resume` = client RemoteRef to poll instead of submit.
-    `use_cache`: a finished job with the same fingerprint is reused instead (vse/reuse.py)."""
+    `use_cache`: a finished job with the same fingerprint is reused instead (vse/reuse.py), a
+    running one joined (worker/joins.py)."""
     RUNTIME.set_limit(get_prefs().max_concurrent_jobs)
     apply.forget_shown(job.job_id)             # a retry starts over: read the record afresh
     job.attempts += 1
     job.status = "PENDING"
     job.progress = 0.0
     job.message = "Re-attached: polling the provider" if resume else ""
+    if resume is None:
+        job.joined = ""                        # a retry of a job that had joined another runs again
     order = WorkOrder(
         job_id=job.job_id, strip_job=strip_job, provider=job.provider, model=job.model, options=job.options,
         client_key=job.client_key, config=config, work_dir=folders.work_dir(job.job_id),
         out_dir=folders.trusted_out_dir(job.out_dir), out_stem=job.out_stem, use_segments=job.use_segments,
         overrides=_overrides(job, strip_job), resume=resume, request_json=job.request, poll_interval=poll_interval(),
-        known=_known_results() if resume is None and use_cache else {})
+        known=_known_results() if resume is None and use_cache else {}, join=resume is None and use_cache)
+    if resume is not None and job.fingerprint:
+        joins.claim(job.fingerprint, job.job_id)   # re-attached: a new identical submit joins it
     RUNTIME.submit(job.job_id, lambda cancel, emit: run(order, cancel, emit))

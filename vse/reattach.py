@@ -29,7 +29,7 @@ from ..client.errors import LipsyncError, humanize
 from ..client.models import AudioInput, JobRequest, Options, RemoteRef
 from ..preferences import provider_config
 from ..worker.runtime import RUNTIME
-from . import compat, gate, identity, launch, records, snapshot, timeline
+from . import apply, compat, gate, identity, launch, records, snapshot, timeline
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,10 @@ def reattach_record(scene, job, *, manual: bool = False) -> bool:
     if RUNTIME.is_active(job.job_id):
         return False
     if not (job.in_flight or (manual and job.remote_id and job.status in RESUMABLE)):
+        return False
+    if job.joined and not job.remote_id:
+        # it never ran: it waits for the job with the same inputs, which is re-attached itself
+        apply.settle_joiner(scene, job)
         return False
     why = gate.network_reason(job.provider)
     if why:

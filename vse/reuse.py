@@ -42,3 +42,24 @@ def reuse(scene, job, source) -> takes.Placed:
         takes.select_take(scene, job.source_strip, existing[0].name)
         return takes.Placed([t.name for t in existing], [])
     return takes.place_outputs(scene, job, [bpy.path.abspath(o) for o in source.outputs])
+
+
+def adopt(scene, job, source) -> None:
+    """Give record `job` the result of `source` (a finished record with the same inputs) at no
+    charge: its take re-activated, or placed again for another strip. Raises when it cannot."""
+    job.reused_from = source.job_id
+    job.remote_id = source.remote_id
+    job.cost = 0.0
+    job.outputs = source.outputs
+    placed = reuse(scene, job, source)
+    job.takes = placed.names
+    job.status = "COMPLETED"
+    job.progress = 1.0
+    job.message = "; ".join([f"Reused take {', '.join(placed.names)}, no charge (same inputs as the job of "
+                             f'"{source.name}")', *placed.notes])
+    records.touch()
+
+
+def joiners(leader_id: str) -> list:
+    """(scene, record) of the jobs in flight waiting for `leader_id`'s result (worker/joins.py)."""
+    return [(scene, job) for scene, job in records.everywhere() if job.joined == leader_id and job.in_flight]

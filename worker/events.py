@@ -40,6 +40,14 @@ class CacheHit:
 
 
 @dataclasses.dataclass(frozen=True)
+class Joined:
+    """A running (or just finished) job `leader` has the same inputs: this one waits for its
+    result instead of paying again (worker/joins.py); nothing was prepared, uploaded or submitted."""
+    leader: str
+    fingerprint: str
+
+
+@dataclasses.dataclass(frozen=True)
 class WorkerError:
     """The work function raised (a bug or an input problem caught outside the client)."""
     message: str
@@ -53,7 +61,7 @@ class WorkerDone:
 
 
 CLIENT_EVENTS = (Uploading, Uploaded, Submitted, Status, Downloading, Completed, Failed)
-HOST_EVENTS = (Phase, Prepared, Fingerprinted, CacheHit, WorkerError, WorkerDone)
+HOST_EVENTS = (Phase, Prepared, Fingerprinted, CacheHit, Joined, WorkerError, WorkerDone)
 
 __all__ = ["CLIENT_EVENTS", "HOST_EVENTS", "CacheHit", "Completed", "Downloading", "Failed", "Fingerprinted",
-           "Phase", "Prepared", "Status", "Submitted", "Uploaded", "Uploading", "WorkerDone", "WorkerError"]
+           "Joined", "Phase", "Prepared", "Status", "Submitted", "Uploaded", "Uploading", "WorkerDone", "WorkerError"]

@@ -21,9 +21,9 @@ from typing import Any
 
 from ..client.config import ProviderConfig
 from ..client.models import JobRequest, Options
-from .events import CacheHit, Fingerprinted, Phase, Prepared
+from .events import CacheHit, Fingerprinted, Joined, Phase, Prepared
 from .fingerprint import fingerprint
-from . import media
+from . import joins, media
 from .plan import StripJob
 
 
@@ -39,6 +39,8 @@ class WorkOrder:
     resume      a client RemoteRef to poll instead of submitting
     request_json  the recorded JobRequest (resume only)
     known       fingerprint -> job id of finished jobs whose results still exist (the cache)
+    join        a running job with the same fingerprint is joined instead of paying again
+                (worker/joins.py); off when the artist asked for a fresh run (cache off)
     """
 
     job_id: str
@@ -57,6 +59,7 @@ class WorkOrder:
     request_json: str = ""
     poll_interval: float | None = None
     known: dict = dataclasses.field(default_factory=dict)
+    join: bool = False
 
 
 def hash_files(paths) -> str:
@@ -101,6 +104,11 @@ def _prepare(order: WorkOrder, cancel: threading.Event, emit) -> JobRequest | No
     if key in order.known:
         emit(CacheHit(order.known[key], key))
         return None
+    if order.join:
+        leader = joins.claim(key, order.job_id)
+        if leader != order.job_id:
+            emit(Joined(leader, key))
+            return None
     emit(Phase("PREPARING"))
     prepared = media.prepare_media(order.strip_job, order.work_dir, use_segments=order.use_segments,
                              segment_overrides=order.overrides, cancel=cancel)
