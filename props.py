@@ -95,6 +95,8 @@ class LipsyncJob(bpy.types.PropertyGroup):
     fingerprint: StringProperty(name="Fingerprint",
                                 description="sha256 of the inputs' content, range, provider, model and options")
     reused_from: StringProperty(name="Reused From", description="Job whose result this one reused at no cost")
+    notes: StringProperty(name="Notes", description="What the artist must know about the placed take, one per line "
+                                                    "(moved, trimmed, shorter, an effect left on the original)")
     joined: StringProperty(name="Joined", description="Running job with the same inputs whose result this one "
                                                       "waits for instead of paying again")
     group: StringProperty(name="Group", description="Pieces of one strip split around no-lipsync ranges")

@@ -162,8 +162,8 @@ class LIPSYNC_OT_submit_selected(BudgetConfirmMixin, FollowJobsMixin, bpy.types.
         return True
 
     def report_refused(self, launched) -> None:
-        self.report({"ERROR"}, f"None of the {self._selected} selected strips could be submitted: "
-                               + "; ".join(launched.reasons()[:3]))
+        self.report_all(f"None of the {self._selected} selected strips could be submitted",
+                        launched.reasons())
 
     def start_jobs(self, context):
         scene = compat.sequencer_scene(context)

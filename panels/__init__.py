@@ -193,7 +193,9 @@ class LIPSYNC_UL_jobs(bpy.types.UIList):
             row.progress(factor=item.progress, type="BAR",
                          text=item.bl_rna.properties["status"].enum_items[item.status].name)
         else:
-            row.label(text=item.bl_rna.properties["status"].enum_items[item.status].name)
+            status = item.bl_rna.properties["status"].enum_items[item.status].name
+            notes = item.notes.count("\n") + 1 if item.notes else 0
+            row.label(text=f"{status}, {notes} note(s)" if notes else status, icon="ERROR" if notes else "NONE")
         row.label(text=_elapsed(item))
         row.label(text=f"${item.cost:.2f}" if item.cost >= 0 else "")
 
@@ -218,9 +220,16 @@ class LIPSYNC_PT_jobs(_SidebarPanel, bpy.types.Panel):
             est = f"estimate ${rec.estimate:.2f}" if rec.estimate >= 0 else "no estimate"
             cost = f", charged ${rec.cost:.2f}" if rec.cost >= 0 else ""
             col.label(text=est + cost, icon="FUND")
-        if rec.message:
-            for line in _wrap(rec.message, 48):
+        notes = [n for n in rec.notes.splitlines() if n]
+        text = rec.message
+        for note in notes:            # the notes are part of the message; drawn apart, each flagged
+            text = text.replace("; " + note, "")
+        if text:
+            for line in _wrap(text, 48):
                 col.label(text=line)
+        for note in notes:
+            for i, line in enumerate(_wrap(note, 44)):
+                col.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
         row = box.row(align=True)
         row.operator("lipsync.cancel", icon="CANCEL").job_id = rec.job_id
         row.operator("lipsync.retry", icon="FILE_REFRESH").job_id = rec.job_id
@@ -238,7 +247,7 @@ def _wrap(text, width):
             line = f"{line} {word}".strip()
     if line:
         lines.append(line)
-    return lines[:10]
+    return lines          # all of it: a problem cut off is a problem the artist never reads
 
 
 class LIPSYNC_PT_takes(_SidebarPanel, bpy.types.Panel):

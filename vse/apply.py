@@ -51,8 +51,16 @@ def unwatch(tally) -> None:
                 del _watchers[job_id]
 
 
+PROBLEMS = ("FAILED", "REJECTED", "UNKNOWN")
+
+
+def has_problem(job) -> bool:
+    """The job failed, needs attention, or its take came with a note (vse/placement.py notes)."""
+    return job.status in PROBLEMS or bool(job.notes)
+
+
 def remember_shown(job_id: str, job) -> None:
-    row = None if job is None else (job.in_flight, job.progress)
+    row = None if job is None else (job.in_flight, job.progress, has_problem(job))
     _shown[job_id] = row
     for tally in _watchers.get(job_id, ()):
         tally.update(job_id, row)
@@ -250,6 +258,7 @@ def _completed(scene, job, event: ev.Completed) -> None:
         job.message = f"Result downloaded to {', '.join(event.outputs)} but not placed: {humanize(exc)}"
         return
     job.takes = placed.names
+    job.notes = "\n".join(placed.notes)
     job.status = "COMPLETED"
     job.progress = 1.0
     # every problem of the placement is in the record's message, not only in the log

@@ -231,6 +231,7 @@ def start(job, strip_job, config, *, resume=None, use_cache: bool = True) -> Non
     job.status = "PENDING"
     job.progress = 0.0
     job.message = "Re-attached: polling the provider" if resume else ""
+    job.notes = ""
     if resume is None:
         job.joined = ""                        # a retry of a job that had joined another runs again
     order = WorkOrder(

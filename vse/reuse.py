@@ -53,6 +53,7 @@ def adopt(scene, job, source) -> None:
     job.outputs = source.outputs
     placed = reuse(scene, job, source)
     job.takes = placed.names
+    job.notes = "\n".join(placed.notes)
     job.status = "COMPLETED"
     job.progress = 1.0
     job.message = "; ".join([f"Reused take {', '.join(placed.names)}, no charge (same inputs as the job of "
