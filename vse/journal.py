@@ -63,13 +63,17 @@ def _write(rna, fields: dict) -> None:
 
 
 def _surviving_takes(scene, job) -> list[str]:
+    """The takes of `job` in the timeline now: an undo removed some, a redo brought them back."""
     sed = scene.sequence_editor
-    found = []
-    for name in job.takes:
+    found = [s for s in compat.strips_all(sed) if s.lipsync.is_take and s.lipsync.job_id == job.job_id] \
+        if sed is not None else []
+    found.sort(key=lambda s: (s.lipsync.take_index, s.name))
+    names = [s.name for s in found]
+    for name in job.takes:      # a reused job lists the earlier job's take it re-activated
         strip = compat.strips_all(sed).get(name) if sed is not None else None
-        if strip is not None and strip.lipsync.is_take and strip.lipsync.job_id == job.job_id:
-            found.append(name)
-    return found
+        if strip is not None and strip.lipsync.is_take and name not in names:
+            names.append(name)
+    return names
 
 
 def _restore_one(scene, job_id: str, fields: dict) -> bool:
@@ -83,8 +87,11 @@ def _restore_one(scene, job_id: str, fields: dict) -> bool:
     kept = _surviving_takes(scene, job)
     if kept != job.takes:
         job.takes = kept
-        if not kept and job.status == "COMPLETED":
-            job.message = f"{job.message}; {UNDONE}" if job.message else UNDONE
+    undone = UNDONE in job.message
+    if not kept and job.status == "COMPLETED" and not job.reused_from and not undone:
+        job.message = f"{job.message}; {UNDONE}" if job.message else UNDONE
+    elif kept and undone:                           # redo brought the take back
+        job.message = job.message.replace(f"; {UNDONE}", "").replace(UNDONE, "")
     note(scene, job)
     return True
 
