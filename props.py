@@ -157,6 +157,10 @@ class LipsyncSceneSettings(bpy.types.PropertyGroup):
     segments_index: IntProperty()
     segments_strip: StringProperty(name="Segments Of", description="The movie strip the segment rows belong to")
     estimate_text: StringProperty(name="Estimate")
+    split_long: BoolProperty(name="Split Long Strips", default=False, update=_estimate_update,
+                             description="Send a strip longer than the provider takes (300 s) as pieces under the "
+                                         "limit, each with its handles, placed end to end (each piece is a billed "
+                                         "job)")
     handles: IntProperty(name="Handles", min=0, max=250, default=0, update=_estimate_update,
                          description="Frames of pre-roll and tail sent for context where the media has them; "
                                      "the take hides them and covers exactly the strip")

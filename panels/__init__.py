@@ -87,6 +87,7 @@ class LIPSYNC_PT_main(_SidebarPanel, bpy.types.Panel):
         _option(col, settings, "number_results", "number_results")
         _option(col, settings, "use_segments", "segments")
         col.prop(settings, "handles")
+        col.prop(settings, "split_long")
         col.prop(settings, "use_cache")
         col.separator()
         row = col.row()

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
+from fractions import Fraction
 
-from ..client.capabilities import supports
+from ..client.capabilities import max_seconds, supports
 from ..client.config import MODELS, PROVIDERS
 from ..client.errors import InputError, LipsyncError, humanize
 from ..client.models import new_client_key
@@ -97,7 +99,9 @@ def _plan(scene, spec: LaunchSpec, strip, handles: int) -> list:
     if spec.sound_strips is not None:
         sed = scene.sequence_editor
         sounds = [s for s in (compat.strips_all(sed).get(n) for n in spec.sound_strips) if s is not None] or None
-    planned = snapshot.plan_jobs(scene, strip, sounds, handles=handles)
+    planned = snapshot.plan_jobs(scene, strip, sounds, handles=handles,
+                                 max_frames=_piece_frames(scene, spec.provider, handles))
+    _check_long(scene, spec, strip, planned)
     if spec.only_range is not None:
         planned = [j for j in planned if (j.placement.frame_start, j.placement.frame_end) == tuple(spec.only_range)]
         if not planned:
@@ -108,6 +112,30 @@ def _plan(scene, spec: LaunchSpec, strip, handles: int) -> list:
         checks.check_strip_job(job, spec.provider, spec.model, shift_speaker(spec.options, pre),
                                shift_overrides(spec.segment_overrides, pre))
     return planned
+
+
+def _piece_frames(scene, provider: str, handles: int) -> int:
+    """With "Split Long Strips" on: the most timeline frames a piece may cover so that, with its
+    handles, its upload stays under the provider's limit; 0 = no split. Example: 300 s at 24 fps,
+    handles 12 -> 7200 - 24 = 7176 frames."""
+    if not scene.lipsync.split_long or provider not in PROVIDERS:
+        return 0
+    limit = Fraction(str(max_seconds(provider))) * snapshot.scene_rate(scene)
+    return max(1, math.floor(limit) - 2 * handles)
+
+
+def _check_long(scene, spec: LaunchSpec, strip, planned) -> None:
+    """A strip over the provider's limit: say how it could be sent (the split is the artist's call:
+    one strip becomes several billed jobs)."""
+    if scene.lipsync.split_long or spec.provider not in PROVIDERS:
+        return
+    limit = max_seconds(spec.provider)
+    longest = max((job.video.duration for job in planned), default=0.0)
+    if longest > limit + 1e-6:
+        pieces = math.ceil(longest / limit)
+        raise InputError(f'"{strip.name}" lasts {longest:.1f} s and {spec.provider} takes at most {limit:g} s: turn '
+                         f'on "Split Long Strips" (Lip Sync panel) to send it as {pieces} pieces with handles, '
+                         "placed end to end", spec.provider)
 
 
 def plan(scene, spec: LaunchSpec) -> tuple[list, str, str]:
