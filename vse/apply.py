@@ -37,6 +37,11 @@ def shown(job_id: str):
 _watchers: dict[str, list] = {}
 
 
+# leaders some record waits for: a leader's end looks for its joiners only then (a batch of 1,000
+# jobs must not walk every record at each completion)
+_awaited: set[str] = set()
+
+
 def watch(tally) -> None:
     for job_id in tally.job_ids:
         _watchers.setdefault(job_id, []).append(tally)
@@ -75,6 +80,7 @@ def forget() -> None:
     (a load also removes the modal handlers that would have closed their tallies)."""
     _shown.clear()
     _watchers.clear()
+    _awaited.clear()       # re-attach settles the joined records of the new file again
 
 
 def apply_event(job_id: str, event) -> None:
@@ -228,6 +234,7 @@ def settle_joiner(scene, job) -> None:
     ended without a result. Also for joined records after a file load (vse/reattach.py)."""
     _scene, leader = records.find(job.joined)
     if leader is not None and leader.in_flight:
+        _awaited.add(leader.job_id)
         job.status = "QUEUED"
         job.message = (f'Waits for the job of "{leader.name}", which has the same inputs: one run, one charge '
                        "(its result is placed here too)")
@@ -239,6 +246,9 @@ def settle_joiner(scene, job) -> None:
 
 
 def _settle_joiners(leader) -> None:
+    if leader.job_id not in _awaited:
+        return
+    _awaited.discard(leader.job_id)
     for scene, job in reuse.joiners(leader.job_id):
         settle_joiner(scene, job)
         remember_shown(job.job_id, job)
