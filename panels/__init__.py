@@ -272,9 +272,11 @@ class LIPSYNC_PT_takes(_SidebarPanel, bpy.types.Panel):
             info = take.lipsync
             cost = f" ${info.cost:.2f}" if info.cost >= 0 else ""
             cost = " reused, free" if info.reused else cost
-            op = col.operator("lipsync.use_take", text=f"Take {info.take_index}: {info.model} ({info.provider}){cost}",
+            row = col.row(align=True)
+            op = row.operator("lipsync.use_take", text=f"Take {info.take_index}: {info.model} ({info.provider}){cost}",
                               icon="RADIOBUT_ON" if take == playing else "RADIOBUT_OFF", depress=take == playing)
             op.source, op.take = source.name, take.name
+            row.operator("lipsync.remove_take", text="", icon="X").take = take.name
         if found:
             row = layout.row(align=True)
             row.operator("lipsync.toggle_ab", text="A/B (F8)", icon="ARROW_LEFTRIGHT")

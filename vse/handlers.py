@@ -26,7 +26,7 @@ import bpy
 from bpy.app.handlers import persistent
 
 from ..worker import joins
-from . import apply, compat, folders, identity, journal, money, notices, reattach, records, segments, timeline
+from . import apply, compat, folders, identity, journal, money, notices, reattach, records, segments, takes, timeline
 
 log = logging.getLogger(__name__)
 _OWNER = object()   # msgbus owner of our subscriptions
@@ -77,6 +77,28 @@ def _depsgraph_update_post(scene, depsgraph=None):
     if scene is not None and scene.sequence_editor is not None \
             and (depsgraph is None or depsgraph.id_type_updated("SCENE")):
         segments.mark_dirty(scene)
+        _watch_count(scene)
+
+
+# scene name -> strips in it at the last update: fewer = something was deleted, maybe a playing take
+_counts: dict[str, int] = {}
+
+
+def _watch_count(scene) -> None:
+    count = len(compat.strips_all(scene.sequence_editor))
+    if count < _counts.get(scene.name, 0) and not bpy.app.timers.is_registered(heal_takes):
+        # not from inside the depsgraph update: edits there would start another one
+        bpy.app.timers.register(heal_takes, first_interval=0.0)
+    _counts[scene.name] = count
+
+
+def heal_takes():
+    """App timer: sources muted for a take the artist deleted play again (vse/takes.heal)."""
+    for scene in bpy.data.scenes:
+        healed = takes.heal(scene)
+        if healed:
+            log.info("take deleted: %s play(s) the original again", ", ".join(healed))
+    return None
 
 
 @persistent
@@ -130,7 +152,7 @@ def subscribe():
 
 _HANDLERS = (("save_pre", _save_pre), ("load_post", _load_post), ("undo_post", _undo_post),
              ("redo_post", _undo_post), ("depsgraph_update_post", _depsgraph_update_post))
-_TIMERS = (notices.clear_status, reattach.follow_in_ui, reattach.reattach_step, segments.estimate_timer)
+_TIMERS = (notices.clear_status, reattach.follow_in_ui, reattach.reattach_step, segments.estimate_timer, heal_takes)
 
 
 def register():

@@ -188,3 +188,33 @@ def flip(scene, source) -> str:
     select_take(scene, source.name, other)
     source.lipsync.ab_other = current
     return other
+
+
+def heal(scene) -> list[str]:
+    """Give back the sources muted for a take that is gone: the artist deleted the playing take
+    with Delete instead of the Takes panel's remove button (`remove_take`), so the source would
+    leave a hole in the edit (and Blender deleted the effects the take fed: Undo brings them back). Each plays again
+    as "original" (`play`: fills muted, effects fed by the source again). Returns their names.
+    Run after the timeline lost strips (vse/handlers.py) and on demand."""
+    sed = scene.sequence_editor
+    if sed is None:
+        return []
+    healed = []
+    for source in [s for s in compat.strips_all(sed) if s.lipsync.muted_by_take]:
+        if not any(t.lipsync.is_take and not t.mute for t in ours(scene, source)):
+            play(scene, source, "")
+            healed.append(source.name)
+    return healed
+
+
+def remove_take(scene, source, take) -> None:
+    """Delete `take` without taking the artist's effects with it: Blender deletes an effect
+    together with its input, and effects fed by the source are fed by the playing take
+    (`play`). So when the take plays, the original plays first (effects go back to the source),
+    then the take goes; its group's fills go with the last take of the group."""
+    group = take.lipsync.group
+    if not take.mute:
+        play(scene, source, "")
+    layers.owner_strips(scene, layers.parents(scene).get(take.name)).remove(take)
+    if not any(s.lipsync.is_take and s.lipsync.group == group for s in ours(scene, source)):
+        fills.remove(scene, source.lipsync.uid, group)

@@ -130,3 +130,45 @@ def test_scene_rate_change_is_said(addon, media, tmp_path):
     rec = K.finish(rec, [media.take])
     assert rec.status == "COMPLETED", rec.message
     assert "frame rate changed from 25 to 24" in rec.message, rec.message
+
+
+def _shot_with_cross(media, tmp_path):
+    scene, src = build(media)
+    K.fades(scene, src)
+    nxt = K.strips_of(scene.sequence_editor).new_movie("Next", media.other, 4, 90)
+    cross = K.new_effect(scene.sequence_editor, "Cross", "CROSS", 5, 90, 11, input1=src, input2=nxt)
+    before = ids(K.render(scene, str(tmp_path), "before", (20, 60, 95)))
+    rec = K.place(scene, src, media.take)
+    take = strips(scene)[rec.takes[0]]
+    assert src.mute and cross.input_1 == take              # the cross is fed by the take now
+    return scene, src, take, before
+
+
+def test_remove_take_keeps_the_effects_it_fed(addon, media, tmp_path):
+    scene, src, take, before = _shot_with_cross(media, tmp_path)
+    assert bpy.ops.lipsync.remove_take(take=take.name) == {"FINISHED"}
+    cross = strips(scene)["Cross"]
+    assert cross.input_1 == src and not src.mute and not src.lipsync.muted_by_take
+    assert not [s for s in strips(scene) if s.lipsync.is_take or s.lipsync.is_fill]
+    after = ids(K.render(scene, str(tmp_path), "after", (20, 60, 95)))
+    assert after == before, (after, before)
+
+
+def test_deleting_the_playing_take_gives_the_source_back(addon, media, tmp_path):
+    """Blender's own Delete: the effect the take fed goes with it (Blender's rule, Undo brings it
+    back); the add-on gives the source back so the shot does not leave a hole."""
+    scene, src, take, _before = _shot_with_cross(media, tmp_path)
+    K.select_only(scene, take)
+    with K.sequencer_context(scene):
+        assert bpy.ops.sequencer.delete() == {"FINISHED"}
+    assert "Cross" not in strips(scene)                    # what Blender does (docs/blender.md §9)
+    handlers = lipsync("vse.handlers")
+    handlers._depsgraph_update_post(scene)                 # what Blender calls after the delete
+    timers = bpy.app.timers
+    assert timers.is_registered(handlers.heal_takes)       # healed on the next tick, not inside it
+    timers.unregister(handlers.heal_takes)                 # app timers never fire in background
+    handlers.heal_takes()
+    assert not src.mute and not src.lipsync.muted_by_take
+    assert all(f.mute for f in strips(scene) if f.lipsync.is_fill)
+    after = ids(K.render(scene, str(tmp_path), "after", (20, 60)))
+    assert after == {20: 19, 60: 59}, after                # the source's own frames 19, 59
