@@ -179,4 +179,8 @@ def repoint_effects(scene, source, stand_ins, ours: set[str]) -> list[str]:
             uncovered.append(effect.name)
         if getattr(effect, slot) != target:
             setattr(effect, slot, target)
+            # 5.2 keeps a stale strip lookup after an input set through RNA: deleting the new input
+            # then leaves the effect pointing at freed memory (a crash). Setting the name, even to
+            # itself, rebuilds the lookup (docs/blender.md §9).
+            effect.name = effect.name
     return sorted(set(uncovered))
