@@ -264,6 +264,8 @@ class LIPSYNC_PT_takes(_SidebarPanel, bpy.types.Panel):
             return
         found = takes.takes_of(scene, source.name)
         playing = next((t for t in reversed(found) if not t.mute), None)
+        if playing is None and source.lipsync.muted_by_take:   # its take was muted by hand (H)
+            layout.label(text="No take plays and the original is muted: pick one below", icon="ERROR")
         col = layout.column(align=True)
         op = col.operator("lipsync.use_take", text=f"Original: {source.name}",
                           icon="RADIOBUT_ON" if playing is None else "RADIOBUT_OFF", depress=playing is None)
