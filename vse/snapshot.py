@@ -354,7 +354,8 @@ def plan_jobs(scene, strip, sound_strips=None, *, handles: int | None = None, ex
     handles = scene.lipsync.handles if handles is None else handles
     excluded = excluded_ranges(scene) if excluded is None else excluded
     left, right = job.placement.frame_start, job.placement.frame_end
-    pieces = split_long(included(left, right, excluded), max_frames)
+    lines = [(part.frame_start, part.frame_end) for part in job.audio]   # cut between lines, not in one
+    pieces = split_long(included(left, right, excluded), max_frames, lines)
     if pieces == [(left, right)]:
         jobs = [job]
     else:

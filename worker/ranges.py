@@ -53,18 +53,31 @@ def included(left: int, right: int, excluded) -> list[tuple[int, int]]:
     return pieces
 
 
-def split_long(pieces, max_frames: int) -> list[tuple[int, int]]:
-    """Each piece longer than `max_frames` cut into the fewest equal pieces under it, end to end
-    (a take piece then starts on the very frame the one before ends: seamless).
+def _quiet(frame: int, busy) -> bool:
+    """No dialogue runs across `frame` (a cut there splits no line)."""
+    return not any(a < frame < b for a, b in busy)
 
-    Example: 16..1016 (1000 frames) with max_frames 400 -> 3 pieces: 16..349, 349..682, 682..1016.
+
+def split_long(pieces, max_frames: int, busy=()) -> list[tuple[int, int]]:
+    """Each piece longer than `max_frames` cut into the fewest pieces under it, end to end (a take
+    piece then starts on the very frame the one before ends: seamless). The cuts are equal, each
+    moved to the nearest frame between two lines of dialogue (`busy`: timeline ranges of the
+    dialogue strips) where there is one close enough for every piece to stay under the limit.
+
+    Example: 16..1016 (1000 frames), max_frames 400 -> 3 pieces of about 333, each cut may move by
+    up to (400 - 334) // 2 = 33 frames: with a line on 300..360 the first
+    cut (349) moves to the line's end, 360 -> 16..360, 360..682, 682..1016; without dialogue 16..349, ...
     """
     if max_frames <= 0:
         return list(pieces)
     out = []
     for start, end in pieces:
         count = -(-(end - start) // max_frames)      # ceil
+        slack = max(0, (max_frames - -(-(end - start) // count)) // 2)
         cuts = [start + (end - start) * i // count for i in range(count + 1)]
+        for i in range(1, count):
+            near = sorted(range(cuts[i] - slack, cuts[i] + slack + 1), key=lambda f, c=cuts[i]: (abs(f - c), f))
+            cuts[i] = next((f for f in near if _quiet(f, busy)), cuts[i])
         out += [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
     return out
 

@@ -20,6 +20,14 @@ def test_split_long_pieces_end_to_end_under_the_limit():
         assert len(pieces) == -(-(end - start) // limit)
 
 
+def test_split_long_cuts_between_lines_of_dialogue():
+    assert split_long([(16, 1016)], 400, [(300, 360)]) == [(16, 360), (360, 682), (682, 1016)]
+    # no pause within reach: the equal cut stays (a line longer than the slack is cut in two)
+    assert split_long([(0, 800)], 400, [(100, 700)]) == [(0, 400), (400, 800)]
+    lines = [(0, 185), (195, 410), (420, 600)]              # pauses 185..195 and 410..420
+    assert split_long([(0, 600)], 250, lines) == [(0, 195), (195, 410), (410, 600)]   # slack 25 each way
+
+
 def test_one_leader_per_fingerprint_across_threads():
     joins.clear()
     answers = []
