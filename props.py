@@ -82,8 +82,9 @@ class LipsyncJob(bpy.types.PropertyGroup):
     status: EnumProperty(name="Status", items=STATUS_ITEMS, default="PENDING")
     progress: FloatProperty(name="Progress", min=0.0, max=1.0, subtype="FACTOR")
     message: StringProperty(name="Message")
-    notes: StringProperty(name="Notes", description="What the artist should know about this job's inputs "
-                          "(e.g. two voices sharing frames), shown with its status from submit to take")
+    notes: StringProperty(name="Notes", description="What the artist must know about this job, one per line: its "
+                          "inputs (two voices sharing frames) and its placed take (moved, trimmed, shorter, an "
+                          "effect left on the original)")
     cost: FloatProperty(name="Cost (USD)", default=-1.0, description="-1 = not reported")
     estimate: FloatProperty(name="Estimate (USD)", default=-1.0, description="-1 = no published price")
     created: FloatProperty(name="Created")
@@ -104,15 +105,28 @@ class LipsyncJob(bpy.types.PropertyGroup):
     fingerprint: StringProperty(name="Fingerprint",
                                 description="sha256 of the inputs' content, range, provider, model and options")
     reused_from: StringProperty(name="Reused From", description="Job whose result this one reused at no cost")
+    joined: StringProperty(name="Joined", description="Running job with the same inputs whose result this one "
+                                                      "waits for instead of paying again")
     group: StringProperty(name="Group", description="Pieces of one strip split around no-lipsync ranges")
     handle_frames: IntProperty(name="Handles", default=0, description="Pre-roll/tail frames sent, hidden on the take")
 
 
 class LipsyncStripInfo(bpy.types.PropertyGroup):
-    """Provenance on a take strip (docs/architecture.md, "Takes"). Read as `strip.lipsync` (5.0+ hides strip[...])."""
+    """Identity on a source strip, provenance on a take, the role of a fill (docs/architecture.md,
+    "Takes"). Read as `strip.lipsync` (5.0+ hides strip[...])."""
 
+    # identity (vse/identity.py): duplicates, pastes and splits copy these, the stamp tells them apart
+    uid: StringProperty(name="Lip Sync ID", description="Stable identity of this strip (survives renames and moves)")
+    stamp: StringProperty(name="Stamp", description="Session, generation and address of the strip that owns the uid")
+    stamp_name: StringProperty(name="Stamped Name", description="The strip's name when it was last stamped")
+    muted_by_take: BoolProperty(name="Muted by Take",
+                                description="On a source strip: muted because one of its takes plays in its place")
     is_take: BoolProperty(name="Is Take")
+    is_fill: BoolProperty(name="Is Fill",
+                          description="A copy of the source playing where its take does not reach (made and removed "
+                                      "by the add-on)")
     source: StringProperty(name="Source Strip")
+    source_uid: StringProperty(name="Source ID", description="uid of the source strip of this take or fill")
     job_id: StringProperty(name="Job ID")
     take_index: IntProperty(name="Take")
     provider: StringProperty(name="Provider")
@@ -121,7 +135,7 @@ class LipsyncStripInfo(bpy.types.PropertyGroup):
     options_json: StringProperty(name="Options", default="{}")
     cost: FloatProperty(name="Cost (USD)", default=-1.0)
     created: FloatProperty(name="Created")
-    group: StringProperty(name="Group", description="Takes placed together (pieces of one split job)")
+    group: StringProperty(name="Group", description="Takes placed together (pieces of one split job) and their fills")
     reused: BoolProperty(name="Reused", description="Placed from the result cache at no cost")
     ab_other: StringProperty(name="A/B Other",
                              description="On a source strip: what A/B flips back to (take name, empty = original)")
@@ -162,6 +176,10 @@ class LipsyncSceneSettings(bpy.types.PropertyGroup):
     segments_index: IntProperty()
     segments_strip: StringProperty(name="Segments Of", description="The movie strip the segment rows belong to")
     estimate_text: StringProperty(name="Estimate")
+    split_long: BoolProperty(name="Split Long Strips", default=False, update=_estimate_update,
+                             description="Send a strip longer than the provider takes (300 s) as pieces under the "
+                                         "limit, each with its handles, placed end to end (each piece is a billed "
+                                         "job)")
     handles: IntProperty(name="Handles", min=0, max=250, default=0, update=_estimate_update,
                          description="Frames of pre-roll and tail sent for context where the media has them; "
                                      "the take hides them and covers exactly the strip")

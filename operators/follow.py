@@ -39,9 +39,21 @@ class FollowJobsMixin:
         if len(launched.refused) == 1:
             self.report({"ERROR"}, launched.refused[0][1])
         else:
-            self.report({"ERROR"}, "Nothing started: " + "; ".join(launched.reasons()))
+            self.report_all(f"Nothing started, {len(launched.refused)} refused", launched.reasons())
+
+    def report_all(self, title: str, lines) -> None:
+        """Every line in the Info log, then `title` as the one line the status bar shows; in the UI
+        also a popup listing them (no "(+2 more)": each problem is the artist's to read)."""
+        for line in lines:
+            self.report({"WARNING"}, line)
+        self.report({"ERROR"}, f"{title}: {lines[0]} (all {len(lines)} are listed in the Info log)"
+                    if len(lines) > 1 else f"{title}: {lines[0]}" if lines else title)
+        context = getattr(self, "_context", None)      # set by _begin, which calls report_refused
+        if context is not None and len(lines) > 1 and not bpy.app.background:
+            notices.popup(context, title, lines)
 
     def _begin(self, context, modal: bool):
+        self._context = context
         self._timer = None
         self._timer_used = False
         with launch.batch(compat.sequencer_scene(context)):   # the timeline read once for all strips
@@ -80,6 +92,12 @@ class FollowJobsMixin:
         level, text = self._follower.finish(context)
         if result == {"CANCELLED"} and level == "INFO":
             level = "WARNING"
+        problems = self._follower.problems()
+        if len(problems) > 1:          # each on its own line of the Info log, then the summary
+            for line in problems:
+                self.report({"WARNING"}, line)
+            if self._timer_used:
+                notices.popup(context, "Lip Sync: " + text.split(":", 1)[0], problems)
         self.report({level}, text)
         if self._timer_used:
             notices.notify(context, f"Lip Sync finished: {text}")

@@ -160,7 +160,7 @@ class LIPSYNC_OT_retry_failed(ConfirmThenFollowMixin, bpy.types.Operator):
         return True
 
     def report_refused(self, launched) -> None:
-        self.report({"ERROR"}, "Nothing retried: " + ("; ".join(launched.reasons()[:3]) or "no failed job"))
+        self.report_all("Nothing retried", launched.reasons() or ["no failed job"])
 
     def start_jobs(self, context):
         scene = compat.sequencer_scene(context)

@@ -143,7 +143,7 @@ class LIPSYNC_OT_submit_selected(BudgetConfirmMixin, FollowJobsMixin, bpy.types.
 
     def _movies(self, context) -> list:
         movies = [s for s in compat.selected_strips(context)
-                  if compat.strip_type(s) == "MOVIE" and not s.lipsync.is_take]
+                  if compat.strip_type(s) == "MOVIE" and not (s.lipsync.is_take or s.lipsync.is_fill)]
         movies.sort(key=lambda s: (compat.visible_range(s)[0], s.channel))
         return movies
 
@@ -162,8 +162,8 @@ class LIPSYNC_OT_submit_selected(BudgetConfirmMixin, FollowJobsMixin, bpy.types.
         return True
 
     def report_refused(self, launched) -> None:
-        self.report({"ERROR"}, f"None of the {self._selected} selected strips could be submitted: "
-                               + "; ".join(launched.reasons()[:3]))
+        self.report_all(f"None of the {self._selected} selected strips could be submitted",
+                        launched.reasons())
 
     def start_jobs(self, context):
         scene = compat.sequencer_scene(context)

@@ -1,6 +1,7 @@
 """Take operators: `lipsync.use_take`, `lipsync.toggle_ab` (F8), `lipsync.draft_to_final`.
 
 use_take        plays one take of a source strip (its other takes muted); "" = back to the original.
+remove_take     deletes a take, keeping the effects it fed (they go back to the original).
 toggle_ab       flips the preview between the original and a take (or the last two takes). Both
                 only toggle `mute` on take strips (the source is never changed) and are undoable.
 draft_to_final  the active take's inputs again with a better model (default lipsync-2-pro; sync-3
@@ -54,6 +55,33 @@ class LIPSYNC_OT_use_take(bpy.types.Operator):
             source.lipsync.ab_other = playing.name if playing is not None else ""
         takes.select_take(scene, source_name, self.take)
         self.report({"INFO"}, f'Playing {self.take or "the original"} for "{source_name}"')
+        return {"FINISHED"}
+
+
+class LIPSYNC_OT_remove_take(bpy.types.Operator):
+    """Delete this take; the original plays again and effects the take fed are kept (fed by the
+    original again). Blender's own Delete would delete those effects with the take"""
+
+    bl_idname = "lipsync.remove_take"
+    bl_label = "Remove Lip Sync Take"
+    bl_options = {"REGISTER", "UNDO"}
+
+    take: StringProperty(name="Take", description="Take strip name")
+
+    @classmethod
+    def poll(cls, context):
+        scene = compat.sequencer_scene(context)
+        return scene is not None and scene.sequence_editor is not None
+
+    def execute(self, context):
+        scene = compat.sequencer_scene(context)
+        strip = compat.strips_all(scene.sequence_editor).get(self.take)
+        source = takes.source_of(scene, strip) if strip is not None and strip.lipsync.is_take else None
+        if source is None:
+            self.report({"ERROR"}, f'"{self.take}" is not a lip-sync take with its source in this scene')
+            return {"CANCELLED"}
+        takes.remove_take(scene, source, strip)
+        self.report({"INFO"}, f'Removed {self.take}; "{source.name}" plays its original')
         return {"FINISHED"}
 
 
@@ -131,7 +159,7 @@ class LIPSYNC_OT_draft_to_final(FollowJobsMixin, bpy.types.Operator):
         return launch.rerun(scene, job, model=self.model, whole=True)
 
 
-classes = (LIPSYNC_OT_use_take, LIPSYNC_OT_toggle_ab, LIPSYNC_OT_draft_to_final)
+classes = (LIPSYNC_OT_use_take, LIPSYNC_OT_remove_take, LIPSYNC_OT_toggle_ab, LIPSYNC_OT_draft_to_final)
 
 
 def register_keymap():

@@ -95,6 +95,7 @@ class LIPSYNC_PT_main(_SidebarPanel, bpy.types.Panel):
         _option(col, settings, "number_results", "number_results")
         _option(col, settings, "use_segments", "segments")
         col.prop(settings, "handles")
+        col.prop(settings, "split_long")
         col.prop(settings, "use_cache")
         col.separator()
         row = col.row()
@@ -243,7 +244,9 @@ class LIPSYNC_UL_jobs(bpy.types.UIList):
             row.progress(factor=item.progress, type="BAR",
                          text=item.bl_rna.properties["status"].enum_items[item.status].name)
         else:
-            row.label(text=item.bl_rna.properties["status"].enum_items[item.status].name)
+            status = item.bl_rna.properties["status"].enum_items[item.status].name
+            notes = item.notes.count("\n") + 1 if item.notes else 0
+            row.label(text=f"{status}, {notes} note(s)" if notes else status, icon="ERROR" if notes else "NONE")
         row.label(text=_elapsed(item))
         row.label(text=_usd(item.cost))
 
@@ -285,9 +288,16 @@ def _draw_job_fields(col, rec):
     if est or cost:
         col.label(text=(f"estimate {est}" if est else "no estimate") + (f", charged {cost}" if cost else ""),
                   icon="FUND")
-    if rec.message:
-        for line in _wrap(rec.message, 48):
+    notes = [n for n in rec.notes.splitlines() if n]
+    text = rec.message
+    for note in notes:            # the notes are part of the message; drawn apart, each flagged
+        text = text.replace("; " + note, "")
+    if text:
+        for line in _wrap(text, 48):
             col.label(text=line)
+    for note in notes:
+        for i, line in enumerate(_wrap(note, 44)):
+            col.label(text=line, icon="ERROR" if i == 0 else "BLANK1")
 
 
 def _wrap(text, width):
@@ -300,7 +310,7 @@ def _wrap(text, width):
             line = f"{line} {word}".strip()
     if line:
         lines.append(line)
-    return lines[:6]
+    return lines          # all of it: a problem cut off is a problem the artist never reads
 
 
 class LIPSYNC_PT_takes(_SidebarPanel, bpy.types.Panel):
@@ -316,6 +326,8 @@ class LIPSYNC_PT_takes(_SidebarPanel, bpy.types.Panel):
             return
         found = takes.takes_of(scene, source.name)
         playing = next((t for t in reversed(found) if not t.mute), None)
+        if playing is None and source.lipsync.muted_by_take:   # its take was muted by hand (H)
+            layout.label(text="No take plays and the original is muted: pick one below", icon="ERROR")
         col = layout.column(align=True)
         op = col.operator("lipsync.use_take", text=f"Original: {source.name}",
                           icon="RADIOBUT_ON" if playing is None else "RADIOBUT_OFF", depress=playing is None)
@@ -324,9 +336,11 @@ class LIPSYNC_PT_takes(_SidebarPanel, bpy.types.Panel):
             info = take.lipsync
             cost = f" ${info.cost:.2f}" if info.cost >= 0 else ""
             cost = " reused, free" if info.reused else cost
-            op = col.operator("lipsync.use_take", text=f"Take {info.take_index}: {info.model} ({info.provider}){cost}",
+            row = col.row(align=True)
+            op = row.operator("lipsync.use_take", text=f"Take {info.take_index}: {info.model} ({info.provider}){cost}",
                               icon="RADIOBUT_ON" if take == playing else "RADIOBUT_OFF", depress=take == playing)
             op.source, op.take = source.name, take.name
+            row.operator("lipsync.remove_take", text="", icon="X").take = take.name
         if found:
             row = layout.row(align=True)
             row.operator("lipsync.toggle_ab", text="A/B (F8)", icon="ARROW_LEFTRIGHT")

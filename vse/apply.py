@@ -14,9 +14,9 @@ import traceback
 import bpy
 
 from ..client.errors import Cancelled, JobFailed, LipsyncError, humanize, scrub
-from ..worker import events as ev
+from ..worker import events as ev, joins
 from ..worker.runtime import DEFAULT_BUDGET, RUNTIME
-from . import money, recordcheck, records, reuse, takes
+from . import journal, money, recordcheck, records, reuse, takes
 from .status import PHASE_PROGRESS
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,11 @@ def shown(job_id: str):
 _watchers: dict[str, list] = {}
 
 
+# leaders some record waits for: a leader's end looks for its joiners only then (a batch of 1,000
+# jobs must not walk every record at each completion)
+_awaited: set[str] = set()
+
+
 def watch(tally) -> None:
     for job_id in tally.job_ids:
         _watchers.setdefault(job_id, []).append(tally)
@@ -51,8 +56,16 @@ def unwatch(tally) -> None:
                 del _watchers[job_id]
 
 
+PROBLEMS = ("FAILED", "REJECTED", "UNKNOWN")
+
+
+def has_problem(job) -> bool:
+    """The job failed, needs attention, or its take came with a note (vse/placement.py notes)."""
+    return job.status in PROBLEMS or bool(job.notes)
+
+
 def remember_shown(job_id: str, job) -> None:
-    row = None if job is None else (job.in_flight, job.progress)
+    row = None if job is None else (job.in_flight, job.progress, has_problem(job))
     _shown[job_id] = row
     for tally in _watchers.get(job_id, ()):
         tally.update(job_id, row)
@@ -67,12 +80,15 @@ def forget() -> None:
     (a load also removes the modal handlers that would have closed their tallies)."""
     _shown.clear()
     _watchers.clear()
+    _awaited.clear()       # re-attach settles the joined records of the new file again
 
 
 def apply_event(job_id: str, event) -> None:
     """Write one worker event into its record. Unknown ids are dropped: the file was closed or
     the record deleted while the worker ran."""
     scene, job = records.find(job_id)
+    if job is None and journal.noted(job_id):  # an undo removed the record of a running job
+        scene, job = journal.revive(job_id)
     if job is not None:
         handler = _HANDLERS.get(type(event))
         if handler is None:
@@ -82,7 +98,9 @@ def apply_event(job_id: str, event) -> None:
                 handler(scene, job, event)
             except records.RecordError as exc:   # edited while it ran: mark it, keep the drain going
                 recordcheck.refuse(job, recordcheck.problem(job) or humanize(exc))
-    _scene, job = records.find(job_id)         # O(1): the lookup above filled the cache
+    scene, job = records.find(job_id)          # O(1): the lookup above filled the cache
+    if job is not None and (isinstance(event, _DURABLE) or not journal.noted(job_id)):
+        journal.note(scene, job)
     remember_shown(job_id, job)
 
 
@@ -193,6 +211,8 @@ def _worker_error(_scene, job, event: ev.WorkerError) -> None:
 
 
 def _worker_done(_scene, job, event: ev.WorkerDone) -> None:
+    if job.joined and job.in_flight and not event.cancelled_before_start:
+        return   # waits for the job it joined (settle_joiner), which has its own worker
     if event.cancelled_before_start:
         job.status = "CANCELLED"
         job.message = "Cancelled before it started"
@@ -203,33 +223,71 @@ def _worker_done(_scene, job, event: ev.WorkerDone) -> None:
         job.status = "UNKNOWN"
         job.message = "The worker stopped without a result; Re-attach or Retry"
         job.finished = time.time()
+    if job.status != "COMPLETED" and not job.in_flight and job.fingerprint:
+        joins.release(job.fingerprint, job.job_id)   # the next identical submit runs on its own
+        _settle_joiners(job)                         # and those waiting for it are told
+
+
+def join_notes(notes: str, more) -> str:
+    """A record's notes (one per line) with `more` added once each: the inputs' notes (written
+    when the record was created) stay beside the placement's."""
+    return "\n".join(dict.fromkeys(n for n in [*notes.splitlines(), *more] if n))
+
+
+def _reuse(scene, job, source, gone: str) -> bool:
+    """Place (or re-activate) the result of the finished record `source` for `job`, no charge."""
+    job.finished = time.time()
+    if source is None or source.status != "COMPLETED":
+        job.status, job.message = "FAILED", gone
+        return False
+    try:
+        reuse.adopt(scene, job, source)
+    except Exception as exc:  # noqa: BLE001 - say why in the record, keep the queue going
+        log.exception("re-using a lip-sync result failed")
+        job.status, job.message = "FAILED", f"Could not reuse the result of an earlier job: {humanize(exc)}"
+        return False
+    log.info("lip-sync job %s: %s", job.job_id, job.message)
+    money.refresh_spent()
+    _undo_step(job)
+    return True
 
 
 def _cache_hit(scene, job, event: ev.CacheHit) -> None:
     """The take of an earlier job with the same inputs, placed or re-activated."""
-    _src_scene, source = records.find(event.source_job)
-    job.finished = time.time()
-    if source is None:
-        job.status, job.message = "FAILED", "The cached result disappeared; Retry runs it again"
+    _reuse(scene, job, records.find(event.source_job)[1], "The cached result disappeared; Retry runs it again")
+
+
+def _joined(scene, job, event: ev.Joined) -> None:
+    job.fingerprint = event.fingerprint
+    job.joined = event.leader
+    settle_joiner(scene, job)
+
+
+def settle_joiner(scene, job) -> None:
+    """A job that joined a running job with the same inputs (worker/joins.py): placed at no charge
+    once the leader is done, waiting while it runs, failed (and the claim ended) when the leader
+    ended without a result. Also for joined records after a file load (vse/reattach.py)."""
+    _scene, leader = records.find(job.joined)
+    if leader is not None and leader.in_flight:
+        _awaited.add(leader.job_id)
+        job.status = "QUEUED"
+        job.message = (f'Waits for the job of "{leader.name}", which has the same inputs: one run, one charge '
+                       "(its result is placed here too)")
         return
-    job.reused_from = source.job_id
-    job.remote_id = source.remote_id
-    job.cost = 0.0
-    job.outputs = source.outputs
-    try:
-        placed = reuse.reuse(scene, job, source)
-    except Exception as exc:  # noqa: BLE001 - say why in the record, keep the queue going
-        log.exception("re-using a cached lip-sync result failed")
-        job.status, job.message = "FAILED", f"Could not reuse the cached result: {humanize(exc)}"
+    gone = ("The job with the same inputs that this one joined ended without a result; Retry runs it on its own"
+            + (f" ({leader.message})" if leader is not None and leader.message else ""))
+    if not _reuse(scene, job, leader, gone):
+        joins.release(job.fingerprint, job.joined)
+
+
+def _settle_joiners(leader) -> None:
+    if leader.job_id not in _awaited:
         return
-    job.takes = placed
-    job.status = "COMPLETED"
-    job.progress = 1.0
-    job.message = (f"Reused take {', '.join(placed)}, no charge (same inputs as an earlier job)"
-                   + (f"; {job.notes}" if job.notes else ""))
-    records.touch()
-    log.info("lip-sync job %s: %s", job.job_id, job.message)
-    money.refresh_spent()
+    _awaited.discard(leader.job_id)
+    for scene, job in reuse.joiners(leader.job_id):
+        settle_joiner(scene, job)
+        remember_shown(job.job_id, job)
+        journal.note(scene, job)
 
 
 def _completed(scene, job, event: ev.Completed) -> None:
@@ -244,26 +302,40 @@ def _completed(scene, job, event: ev.Completed) -> None:
         job.status = "FAILED"
         job.message = f"Result downloaded to {', '.join(event.outputs)} but not placed: {humanize(exc)}"
         return
-    job.takes = placed
+    job.takes = placed.names
+    job.notes = join_notes(job.notes, placed.notes)
     job.status = "COMPLETED"
     job.progress = 1.0
-    job.message = f"{len(placed)} take(s): {', '.join(placed)}" + (f"; {job.notes}" if job.notes else "")
+    # every problem of the job, its inputs' and its placement's, is in the record's message
+    job.message = "; ".join([f"{len(placed.names)} take(s): {', '.join(placed.names)}",
+                             *job.notes.splitlines()])
     records.touch()
     money.refresh_spent()
+    _undo_step(job)
+    _settle_joiners(job)
+
+
+def _undo_step(job) -> None:
+    """Each placement is its own undo step in the UI (background bpy pushes none by itself):
+    Ctrl+Z right after removes the take, not also the artist's last edit. What Undo does to the
+    record: docs/architecture.md, "Undo" (vse/journal.py keeps what the job did)."""
     if not bpy.app.background:
-        # its own undo step: Ctrl+Z right after must not also revert the artist's last edit; undoing
-        # it leaves the record as it was before, which the panel offers to Re-attach
         try:
             bpy.ops.ed.undo_push(message=f"Lip Sync: place take of {job.source_strip}")
         except RuntimeError:
             pass
 
 
+# events after which the record is noted (vse/journal.py): what the job is, not its progress
+_DURABLE = (ev.Prepared, ev.Fingerprinted, ev.BeforeSubmit, ev.Submitted, ev.CacheHit, ev.Joined, ev.Completed,
+            ev.Failed, ev.WorkerError, ev.WorkerDone)
+
 _HANDLERS = {
     ev.Phase: _phase,
     ev.Prepared: _prepared,
     ev.Fingerprinted: _fingerprinted,
     ev.CacheHit: _cache_hit,
+    ev.Joined: _joined,
     ev.Uploading: _uploading,
     ev.Uploaded: _uploaded,
     ev.BeforeSubmit: _before_submit,

@@ -7,7 +7,11 @@ Measured on bpy 4.5, 5.0 and 5.2 (docs/blender.md §2):
   emit DeprecationWarning, so we read the new name when the strip has it.
 - 5.0 needs `image_settings.media_type = 'VIDEO'` before `file_format = 'FFMPEG'`.
 - `new_effect` takes `frame_end=` up to 4.5 and `length=` from 5.0.
+- 5.0.1 crashes in `strip.modifiers.new()` unless the workspace's sequencer scene is the strip's
+  scene, and sequencer operators act on that scene (docs/blender.md §10): `sequencer_scene_set`.
 """
+
+import contextlib
 
 import bpy
 
@@ -113,3 +117,69 @@ def set_ffmpeg_output(scene, container="MPEG4", codec="H264", audio_codec="AAC")
 def strip_type(strip):
     """'MOVIE', 'SOUND', 'IMAGE', 'COLOR', 'TEXT', 'META', 'SCENE', ... (same on all versions)."""
     return strip.type
+
+
+def _workspaces():
+    """The workspaces a sequencer call may read its scene from: the context's, then every window's."""
+    found = []
+    context_ws = getattr(bpy.context, "workspace", None)
+    if context_ws is not None:
+        found.append(context_ws)
+    wm = bpy.context.window_manager
+    for window in wm.windows if wm is not None else ():
+        if window.workspace is not None and window.workspace not in found:
+            found.append(window.workspace)
+    return found
+
+
+@contextlib.contextmanager
+def sequencer_scene_set(scene):
+    """Within the block every workspace shows `scene` in the sequencer (5.0+; nothing on 4.5), then
+    each gets its own scene back. `strip.modifiers.new()` on 5.0.1 crashes while it is None or
+    another scene (docs/blender.md §10), and sequencer operators act on it."""
+    saved = [(ws, ws.sequencer_scene) for ws in _workspaces() if hasattr(ws, "sequencer_scene")]
+    try:
+        for ws, current in saved:
+            if current != scene:
+                ws.sequencer_scene = scene
+        yield
+    finally:
+        for ws, current in saved:
+            if ws.sequencer_scene != current:
+                ws.sequencer_scene = current
+
+
+def _sequencer_area(window):
+    """(area, region, type to restore) of a sequencer area in `window` to run operators in: an open
+    one when there is one, else the first area turned into a sequencer for the call."""
+    for area in window.screen.areas:
+        if area.type == "SEQUENCE_EDITOR" and area.spaces.active.view_type in ("SEQUENCER", "SEQUENCER_PREVIEW"):
+            region = next((r for r in area.regions if r.type == "WINDOW"), None)
+            if region is not None:
+                return area, region, None
+    area = window.screen.areas[0]
+    restore = (area.type, getattr(area.spaces.active, "view_type", None))
+    area.type = "SEQUENCE_EDITOR"
+    area.spaces.active.view_type = "SEQUENCER"
+    return area, next(r for r in area.regions if r.type == "WINDOW"), restore
+
+
+@contextlib.contextmanager
+def sequencer_override(scene):
+    """A context in which sequencer operators (sequencer.duplicate) run on `scene`, also from a
+    timer or in background: a window, a sequencer area and its main region (duplicate crashes
+    without `region`, docs/blender.md §10), and the sequencer scene set on 5.0+."""
+    wm = bpy.context.window_manager
+    window = bpy.context.window or (wm.windows[0] if wm is not None and wm.windows else None)
+    if window is None:
+        raise RuntimeError("Blender has no window to run sequencer operators in")
+    area, region, restore = _sequencer_area(window)
+    try:
+        with sequencer_scene_set(scene), bpy.context.temp_override(window=window, area=area, region=region,
+                                                                   scene=scene):
+            yield
+    finally:
+        if restore is not None:
+            if restore[0] == "SEQUENCE_EDITOR" and restore[1]:
+                area.spaces.active.view_type = restore[1]
+            area.type = restore[0]

@@ -65,3 +65,7 @@ class Follower:
             self._status = None
         notices.redraw_sequencers(context)
         return notices.summarize(self.job_ids, self.refused)
+
+    def problems(self) -> list[str]:
+        """Every problem of the batch, one line each (vse/notices.problems)."""
+        return notices.problems(self.job_ids, self.refused)

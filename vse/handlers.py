@@ -2,10 +2,15 @@
 
 - save_pre: move results from the session's temp folder beside the .blend being written
   (vse/folders.py), so the saved file already refers to `//lipsync/...`.
-- load_post: forget what was cached of the last file, re-attach jobs that were in flight
-  (vse/reattach.py; polls by remote id, never spends; spread over app-timer ticks in the UI) and
-  subscribe again to the selection (file loads drop msgbus subscriptions).
-- undo_post/redo_post: the records' id map is rebuilt on next use (vse/records.py).
+- load_post: forget what was cached of the last file, stamp the strips' identities again (every
+  address changed, vse/identity.py), start a new journal (vse/journal.py), re-attach jobs that were
+  in flight (vse/reattach.py; polls by remote id, never spends; spread over app-timer ticks in the
+  UI) and subscribe again to the selection (file loads drop msgbus subscriptions).
+- undo_post/redo_post: the records' id map is rebuilt on next use (vse/records.py); identities are
+  stamped again and the job records get back what Undo must not take from them (vse/journal.py,
+  docs/architecture.md "Undo").
+- save_pre also tells copies of source strips from their originals while the addresses still do
+  (vse/identity.py), so the saved file has one owner per uid.
 - msgbus and depsgraph_update_post: the active strip keeps the segment rows current; the
   selection and edits mark the estimate dirty, refreshed by a debounced app timer
   (vse/segments.py), never in draw() (notifications arrive on the main thread, never in background).
@@ -20,7 +25,8 @@ import logging
 import bpy
 from bpy.app.handlers import persistent
 
-from . import apply, compat, folders, notices, reattach, records, segments, timeline
+from ..worker import joins
+from . import apply, compat, folders, identity, journal, money, notices, reattach, records, segments, takes, timeline
 
 log = logging.getLogger(__name__)
 _OWNER = object()   # msgbus owner of our subscriptions
@@ -28,6 +34,7 @@ _OWNER = object()   # msgbus owner of our subscriptions
 
 @persistent
 def _save_pre(filepath="", *_args):
+    identity.resolve_all(stale=False)
     path = filepath if isinstance(filepath, str) and filepath else bpy.data.filepath
     if not path:
         return
@@ -52,6 +59,10 @@ def on_file_loaded(background: bool | None = None) -> list[str]:
     records.forget()
     apply.forget()
     segments.forget()
+    journal.clear()
+    joins.clear()      # the claims named jobs of the last file (worker/joins.py)
+    identity.bump_generation()
+    identity.resolve_all(stale=True)
     subscribe()
     started = reattach.on_load(background)      # UI: spread over app-timer ticks (vse/reattach.py)
     if started:
@@ -61,20 +72,51 @@ def on_file_loaded(background: bool | None = None) -> list[str]:
 
 
 @persistent
-def _undo_post(*_args):
-    # undo and redo restore an earlier copy of the file's data: record indices may have moved
-    records.forget()
-    scene = _sequencer_scene()
-    if scene is not None:
-        segments.mark_dirty(scene)
-
-
-@persistent
 def _depsgraph_update_post(scene, depsgraph=None):
     # a strip moved, trimmed, muted...: the estimate may change; the timer decides (debounced)
     if scene is not None and scene.sequence_editor is not None \
             and (depsgraph is None or depsgraph.id_type_updated("SCENE")):
         segments.mark_dirty(scene)
+        _watch_count(scene)
+
+
+# scene name -> strips in it at the last update: fewer = something was deleted, maybe a playing take
+_counts: dict[str, int] = {}
+
+
+def _watch_count(scene) -> None:
+    count = len(compat.strips_all(scene.sequence_editor))
+    if count < _counts.get(scene.name, 0) and not bpy.app.timers.is_registered(heal_takes):
+        # not from inside the depsgraph update: edits there would start another one
+        bpy.app.timers.register(heal_takes, first_interval=0.0)
+    _counts[scene.name] = count
+
+
+def heal_takes():
+    """App timer: sources muted for a take the artist deleted play again (vse/takes.heal)."""
+    for scene in bpy.data.scenes:
+        healed = takes.heal(scene)
+        if healed:
+            log.info("take deleted: %s play(s) the original again", ", ".join(healed))
+    return None
+
+
+@persistent
+def _undo_post(*_args):
+    # undo and redo restore an earlier copy of the file's data: record indices may have moved,
+    # every strip address changed (vse/identity.py), records may have lost what jobs did (journal)
+    records.forget()
+    scene = _sequencer_scene()
+    if scene is not None:
+        segments.mark_dirty(scene)
+    identity.bump_generation()
+    identity.resolve_all(stale=True)
+    changed = journal.restore()
+    for job_id in changed:
+        apply.remember_shown(job_id, records.find(job_id)[1])
+    if changed:
+        money.refresh_spent()
+        log.info("after undo/redo: %d lip-sync job record(s) given back what they did", len(changed))
 
 
 def _sequencer_scene():
@@ -86,7 +128,8 @@ def on_active_strip_changed():
     if scene is None or scene.sequence_editor is None:
         return
     strip = scene.sequence_editor.active_strip
-    if strip is not None and compat.strip_type(strip) == "MOVIE" and not strip.lipsync.is_take \
+    ours = strip is not None and (strip.lipsync.is_take or strip.lipsync.is_fill)
+    if strip is not None and compat.strip_type(strip) == "MOVIE" and not ours \
             and strip.name != scene.lipsync.segments_strip:
         segments.refresh_segments(scene, strip)      # one strip's rows; marks the estimate dirty
     else:
@@ -109,7 +152,7 @@ def subscribe():
 
 _HANDLERS = (("save_pre", _save_pre), ("load_post", _load_post), ("undo_post", _undo_post),
              ("redo_post", _undo_post), ("depsgraph_update_post", _depsgraph_update_post))
-_TIMERS = (notices.clear_status, reattach.follow_in_ui, reattach.reattach_step, segments.estimate_timer)
+_TIMERS = (notices.clear_status, reattach.follow_in_ui, reattach.reattach_step, segments.estimate_timer, heal_takes)
 
 
 def register():

@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
+from fractions import Fraction
 
-from ..client.capabilities import supports
+from ..client.capabilities import max_seconds, supports
 from ..client.config import MODELS, PROVIDERS
 from ..client.errors import InputError, LipsyncError, humanize
 from ..client.models import new_client_key
 from ..preferences import get_prefs, provider_config
 from ..worker.ranges import shift_overrides, shift_speaker
+from ..worker import joins
 from ..worker.runtime import RUNTIME
 from ..worker.work import WorkOrder, run
-from . import (apply, checks, compat, folders, gate, money, options as panel_options, recordcheck, records, reuse,
-               snapshot, timeline)
+from . import (apply, checks, compat, folders, gate, identity, money, options as panel_options, recordcheck, records,
+               reuse, snapshot, timeline)
 
 # Dev/test knob: first poll interval in seconds (providers default to 0.5-1 s, growing to 5-10 s).
 POLL_INTERVAL_ENV = "LIPSYNC_POLL_INTERVAL"
@@ -96,7 +99,9 @@ def _plan(scene, spec: LaunchSpec, strip, handles: int) -> list:
     if spec.sound_strips is not None:
         sed = scene.sequence_editor
         sounds = [s for s in (compat.strips_all(sed).get(n) for n in spec.sound_strips) if s is not None] or None
-    planned = snapshot.plan_jobs(scene, strip, sounds, handles=handles)
+    planned = snapshot.plan_jobs(scene, strip, sounds, handles=handles,
+                                 max_frames=_piece_frames(scene, spec.provider, handles))
+    _check_long(scene, spec, strip, planned)
     if spec.only_range is not None:
         planned = [j for j in planned if (j.placement.frame_start, j.placement.frame_end) == tuple(spec.only_range)]
         if not planned:
@@ -107,6 +112,30 @@ def _plan(scene, spec: LaunchSpec, strip, handles: int) -> list:
         checks.check_strip_job(job, spec.provider, spec.model, shift_speaker(spec.options, pre),
                                shift_overrides(spec.segment_overrides, pre))
     return planned
+
+
+def _piece_frames(scene, provider: str, handles: int) -> int:
+    """With "Split Long Strips" on: the most timeline frames a piece may cover so that, with its
+    handles, its upload stays under the provider's limit; 0 = no split. Example: 300 s at 24 fps,
+    handles 12 -> 7200 - 24 = 7176 frames."""
+    if not scene.lipsync.split_long or provider not in PROVIDERS:
+        return 0
+    limit = Fraction(str(max_seconds(provider))) * snapshot.scene_rate(scene)
+    return max(1, math.floor(limit) - 2 * handles)
+
+
+def _check_long(scene, spec: LaunchSpec, strip, planned) -> None:
+    """A strip over the provider's limit: say how it could be sent (the split is the artist's call:
+    one strip becomes several billed jobs)."""
+    if scene.lipsync.split_long or spec.provider not in PROVIDERS:
+        return
+    limit = max_seconds(spec.provider)
+    longest = max((job.video.duration for job in planned), default=0.0)
+    if longest > limit + 1e-6:
+        pieces = math.ceil(longest / limit)
+        raise InputError(f'"{strip.name}" lasts {longest:.1f} s and {spec.provider} takes at most {limit:g} s: turn '
+                         f'on "Split Long Strips" (Lip Sync panel) to send it as {pieces} pieces with handles, '
+                         "placed end to end", spec.provider)
 
 
 def plan(scene, spec: LaunchSpec) -> tuple[list, str, str]:
@@ -173,6 +202,7 @@ def rerun(scene, job, **kw) -> Launched:
     if not gate.has_key(job.provider):
         return Launched().refuse("", gate.missing_key_message(job.provider))
     try:
+        identity.follow_renames(scene, job)   # the source may have been renamed since
         spec = rerun_spec(job, **kw)
     except LipsyncError as exc:
         return Launched().refuse(job.name, humanize(exc))
@@ -224,19 +254,26 @@ def _known_results() -> dict:
 
 def start(job, strip_job, config, *, resume=None, use_cache: bool = True, uploaded: dict | None = None) -> None:
     """Hand the record's job to a worker. `resume` = client RemoteRef to poll instead of submit.
-    `use_cache`: a finished job with the same fingerprint is reused instead (vse/reuse.py).
+    `use_cache`: a finished job with the same fingerprint is reused instead (vse/reuse.py), a
+    running one joined (worker/joins.py).
     `uploaded`: resend the record's saved request and uploads under its key (vse/retry.py)."""
     RUNTIME.set_limit(get_prefs().max_concurrent_jobs)
     apply.forget_shown(job.job_id)             # a retry starts over: read the record afresh
     job.attempts += 1
     job.status = "PENDING"
     job.progress = 0.0
-    job.message = "Re-attached: polling the provider" if resume else job.notes
+    # the record's notes stay: what its inputs are (written at create) does not change on a start
+    job.message = "Re-attached: polling the provider" if resume else job.notes.replace("\n", "; ")
+    if resume is None:
+        job.joined = ""                        # a retry of a job that had joined another runs again
     order = WorkOrder(
         job_id=job.job_id, strip_job=strip_job, provider=job.provider, model=job.model, options=job.options,
         client_key=job.client_key, config=config, work_dir=folders.work_dir(job.job_id),
         out_dir=folders.trusted_out_dir(job.out_dir), out_stem=job.out_stem, use_segments=job.use_segments,
         overrides=_overrides(job, strip_job), resume=resume, request_json=job.request, uploaded=uploaded or {},
         poll_interval=poll_interval(),
-        known=_known_results() if resume is None and use_cache else {})
+        known=_known_results() if resume is None and use_cache else {},
+        join=resume is None and use_cache and not uploaded)
+    if resume is not None and job.fingerprint:
+        joins.claim(job.fingerprint, job.job_id)   # re-attached: a new identical submit joins it
     RUNTIME.submit(job.job_id, lambda cancel, emit: run(order, cancel, emit))

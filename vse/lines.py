@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 
+from ..client.errors import InputError
 from . import compat
-from .placement import free_channel
+from .layers import overlaps
 
 
 def spoke_text(rec) -> bool:
@@ -26,6 +27,21 @@ def _container(scene, meta: str):
     sed = scene.sequence_editor
     owner = compat.strips_all(sed).get(meta) if meta else None
     return compat.strips(owner if owner is not None else sed)
+
+
+MAX_CHANNEL = 128     # Blender's last channel (docs/blender.md §10)
+
+
+def free_channel(strips, above: int, frame_start: int, frame_end: int) -> int:
+    """First channel above `above` with no strip overlapping [frame_start, frame_end). A sound strip
+    hides no picture, so it may go above a title; it only needs frames nobody else uses there.
+
+    Example: take on 3, channel 4 holds a title on 16..40, channel 5 is empty: for 16..64 -> 5.
+    """
+    for channel in range(above + 1, MAX_CHANNEL + 1):
+        if not any(s.channel == channel and overlaps(s, frame_start, frame_end) for s in strips):
+            return channel
+    raise InputError(f"No free channel above {above} for frames {frame_start}..{frame_end}.")
 
 
 def place_line(scene, rec, take):

@@ -145,9 +145,9 @@ def selected_movies(scene) -> list:
     index = timeline.index(scene)
     if index is None:
         return []
-    movies = [s for s in index.strips(index.selected("MOVIE")) if not s.lipsync.is_take]
+    movies = [s for s in index.strips(index.selected("MOVIE")) if not (s.lipsync.is_take or s.lipsync.is_fill)]
     if not movies and sed.active_strip is not None and compat.strip_type(sed.active_strip) == "MOVIE" \
-            and not sed.active_strip.lipsync.is_take:
+            and not (sed.active_strip.lipsync.is_take or sed.active_strip.lipsync.is_fill):
         movies = [sed.active_strip]
     return movies
 

@@ -16,25 +16,37 @@ from . import apply, records
 log = logging.getLogger(__name__)
 
 
+def problems(job_ids, refused=()) -> list[str]:
+    """Every problem of a batch, one "strip: sentence" each: the strips refused before they became
+    a job, the jobs that failed or need attention, and each note of a placed take (moved, trimmed,
+    shorter, ...). Nothing is dropped: the operator reports each one (the Info log) and, in the
+    UI, lists them in a popup."""
+    found = list(refused)
+    for job in records.of(job_ids):
+        if job.status in ("FAILED", "REJECTED", "UNKNOWN"):
+            found.append(f"{job.name}: {job.message}")
+        elif job.notes:   # the inputs' notes (two voices sharing frames) and the placement's
+            found += [f"{job.name}: {note}" for note in job.notes.splitlines() if note]
+    return found
+
+
 def summarize(job_ids, refused=()) -> tuple[str, str]:
     """(report level, "4 done, 1 failed: <reason>") for a set of jobs.
-    `refused`: "strip: reason" of strips that never became a job (bad input), counted as failed."""
-    done, failed, cancelled, unknown, reasons = 0, len(refused), 0, 0, list(refused)
-    notes = []
+    `refused`: "strip: reason" of strips that never became a job (bad input), counted as failed.
+    With more than one problem the line names the first and says where the others are: every one
+    is reported on its own line (`problems`)."""
+    done, failed, cancelled, unknown, noted = 0, len(refused), 0, 0, 0
     for job in records.of(job_ids):
-        if job.notes:                       # e.g. two voices sharing frames: said even when done
-            notes.append(f"{job.name}: {job.notes}")
         if job.status == "COMPLETED":
             done += 1
+            noted += bool(job.notes)
         elif job.status == "CANCELLED":
             cancelled += 1
         elif job.status == "UNKNOWN":
             unknown += 1
-            reasons.append(f"{job.name}: {job.message}")
         elif job.status in ("FAILED", "REJECTED"):
             failed += 1
-            reasons.append(f"{job.name}: {job.message}")
-    parts = [f"{done} done"]
+    parts = [f"{done} done" + (f" ({noted} with notes)" if noted else "")]
     if failed:
         parts.append(f"{failed} failed")
     if unknown:
@@ -42,12 +54,11 @@ def summarize(job_ids, refused=()) -> tuple[str, str]:
     if cancelled:
         parts.append(f"{cancelled} cancelled")
     text = ", ".join(parts)
+    reasons = problems(job_ids, refused)
     if reasons:
-        text += ": " + reasons[0] + (f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else "")
-    level = "INFO" if not (failed or unknown) else ("ERROR" if not done else "WARNING")
-    if notes:
-        text += " | " + "; ".join(notes)
-        level = "WARNING" if level == "INFO" else level
+        text += ": " + reasons[0] + (f" (all {len(reasons)} problems are listed in the Info log)"
+                                     if len(reasons) > 1 else "")
+    level = "INFO" if not (failed or unknown or noted) else ("ERROR" if not done else "WARNING")
     return level, text
 
 
@@ -62,6 +73,7 @@ class Progress:
         self._rows: dict[str, tuple[bool, float]] = {}
         self._finished = 0
         self._sum = 0.0                  # progress of the running jobs + 1 per finished one
+        self._problems = 0               # jobs that failed, need attention, or whose take has notes
         self._filled = False
         apply.watch(self)
 
@@ -70,10 +82,12 @@ class Progress:
         if old is not None:
             self._finished -= not old[0]
             self._sum -= old[1] if old[0] else 1.0
+            self._problems -= old[2]
         if row is not None:
             self._rows[job_id] = row
             self._finished += not row[0]
             self._sum += row[1] if row[0] else 1.0
+            self._problems += row[2]
 
     def _fill(self) -> None:
         unseen = []
@@ -95,16 +109,41 @@ class Progress:
         if not count:
             return ""
         progress = min(1.0, max(0.0, self._sum / count))
+        problems = f", {self._problems} with problems" if self._problems else ""
         return (f"Lip Sync: {self._finished}/{count} finished, {count - self._finished} running "
-                f"({progress:.0%}) - Esc to stop waiting")
+                f"({progress:.0%}){problems} - Esc to stop waiting")
 
     def close(self) -> None:
         apply.unwatch(self)
 
 
 def status_line(progress: Progress) -> str:
-    """Status-bar text while jobs run: 'Lip Sync: 2/5 finished, 3 running (41%) - Esc to stop waiting'."""
+    """Status-bar text while jobs run: 'Lip Sync: 2/5 finished, 3 running (41%), 1 with problems - Esc to
+    stop waiting'."""
     return progress.line()
+
+
+POPUP_LINES = 40
+
+
+def popup(context, title: str, lines) -> None:
+    """A popup listing `lines` (UI only; the Info log holds them all). Never raises: a popup that
+    cannot open must not hide the report itself."""
+    wm = getattr(context, "window_manager", None)
+    if wm is None or getattr(context, "window", None) is None:
+        return
+    shown = list(lines[:POPUP_LINES])
+    if len(lines) > POPUP_LINES:
+        shown.append(f"... and {len(lines) - POPUP_LINES} more in the Info log")
+
+    def draw(menu, _context):
+        for line in shown:
+            menu.layout.label(text=line)
+
+    try:
+        wm.popup_menu(draw, title=title, icon="ERROR")
+    except (AttributeError, RuntimeError, TypeError):
+        pass
 
 
 def redraw_sequencers(context) -> None:

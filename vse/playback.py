@@ -81,6 +81,17 @@ def flag_word(strip) -> int | None:
     return word
 
 
+def set_auto_rate(strip) -> bool:
+    """Give movie strip `strip` the automatic playback rate bit (a copy of a strip that has it);
+    True when the flag word was found and now holds the bit (read back through flag_word)."""
+    word = flag_word(strip)
+    if word is None:
+        return False
+    ctypes.c_uint32.from_address(strip.as_pointer() + _offset[0]).value = word | AUTO_PLAYBACK_RATE
+    after = flag_word(strip)
+    return after is not None and bool(after & AUTO_PLAYBACK_RATE)
+
+
 def auto_rate_by_scene_copy(scene, names) -> dict[str, bool]:
     """{strip name: has the flag} for movie strips `names`, asked of Blender (see module doc)."""
     copy = scene.copy()

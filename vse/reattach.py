@@ -31,7 +31,7 @@ from ..client.models import AudioInput, JobRequest, Options, RemoteRef
 from ..client.names import LABELS
 from ..preferences import provider_config
 from ..worker.runtime import RUNTIME
-from . import gate, launch, recordcheck, records, timeline
+from . import apply, gate, launch, recordcheck, records, timeline
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,10 @@ def reattach_record(scene, job, *, manual: bool = False) -> bool:
     if not (job.in_flight or (manual and job.remote_id and job.status in RESUMABLE)):
         return False
     if not recordcheck.usable(job):   # from someone else's .blend, maybe: checked before any use
+        return False
+    if job.joined and not job.remote_id:
+        # it never ran: it waits for the job with the same inputs, which is re-attached itself
+        apply.settle_joiner(scene, job)
         return False
     why = gate.network_reason(job.provider)
     if why:

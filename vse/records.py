@@ -25,6 +25,7 @@ from ..client.errors import InputError
 from ..client.models import JobRequest, new_client_key
 from ..worker import envelope
 from ..worker.plan import Placement
+from .placement import anchored
 from .status import IN_FLIGHT
 
 
@@ -337,7 +338,7 @@ def create(scene, strip_job, *, provider: str, model: str, options: dict, use_se
     job.status = "PENDING"
     job.created = time.time()
     job.source_strip = strip_job.placement.source_strip
-    job.placement = strip_job.placement
+    job.placement = anchored(scene, strip_job)   # the source by uid, and where it was
     # the dialogue strips by name, Text strips included (a re-run finds them again, issue 17)
     job.sound_strips = [p.strip_name for p in strip_job.audio] + [t.strip_name for t in strip_job.text]
     job.notes = envelope.overlap_note(strip_job.audio)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from ..client.errors import LipsyncError, humanize
 from ..preferences import provider_config
-from . import compat, gate, launch, money, reattach, recordcheck, snapshot
+from . import compat, gate, identity, launch, money, reattach, recordcheck, snapshot
 
 IDEMPOTENT_PROVIDERS = reattach.IDEMPOTENT_PROVIDERS
 
@@ -88,7 +88,8 @@ def _resend(scene, job) -> launch.Launched:
 def _strip_job(scene, job):
     sed = scene.sequence_editor
     strips = compat.strips_all(sed) if sed else {}
-    strip = strips.get(job.source_strip)
+    # the source by uid: it may have been renamed since (vse/identity.py)
+    strip = identity.find_source(scene, job.placement.source_uid, job.source_strip)
     if strip is None:
         raise LipsyncError(f'the source strip "{job.source_strip}" is gone')
     sounds = [strips[n] for n in job.sound_strips if n in strips] or None

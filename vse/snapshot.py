@@ -44,7 +44,7 @@ import bpy
 from ..client.errors import InputError
 from ..worker import framemap
 from ..worker.plan import AudioPart, Placement, StripJob, TextPart, VideoSource, exact_rate
-from ..worker.ranges import included, merge, sub_job, with_handles
+from ..worker.ranges import included, merge, split_long, sub_job, with_handles
 from . import compat, dialogue, playback, speech, timeline
 
 GUIDE_PREFIXES = ("nolipsync",)
@@ -403,8 +403,10 @@ def snapshot_job(scene, movie_strip, sound_strips=None) -> StripJob:
                     scene_fps=float(rate), scene_rate=rate, text=tuple(lines))
 
 
-def plan_jobs(scene, strip, sound_strips=None, *, handles: int | None = None, excluded=None) -> list:
-    """The StripJobs actually sent for `strip`: split around no-lipsync ranges, with handles.
+def plan_jobs(scene, strip, sound_strips=None, *, handles: int | None = None, excluded=None,
+              max_frames: int = 0) -> list:
+    """The StripJobs actually sent for `strip`: split around no-lipsync ranges, with handles;
+    `max_frames` > 0: ranges longer than that are cut into pieces under it (worker/ranges.split_long).
 
     Raises the client's InputError like strips.snapshot_job (nothing sent), and when every
     dialogue of the strip falls in excluded ranges.
@@ -413,7 +415,8 @@ def plan_jobs(scene, strip, sound_strips=None, *, handles: int | None = None, ex
     handles = scene.lipsync.handles if handles is None else handles
     excluded = excluded_ranges(scene) if excluded is None else excluded
     left, right = job.placement.frame_start, job.placement.frame_end
-    pieces = included(left, right, excluded)
+    lines = [(part.frame_start, part.frame_end) for part in job.audio]   # cut between lines, not in one
+    pieces = split_long(included(left, right, excluded), max_frames, lines)
     if pieces == [(left, right)]:
         jobs = [job]
     else:

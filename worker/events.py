@@ -51,6 +51,14 @@ class BeforeSubmit:
 
 
 @dataclasses.dataclass(frozen=True)
+class Joined:
+    """A running (or just finished) job `leader` has the same inputs: this one waits for its
+    result instead of paying again (worker/joins.py); nothing was prepared, uploaded or submitted."""
+    leader: str
+    fingerprint: str
+
+
+@dataclasses.dataclass(frozen=True)
 class WorkerError:
     """The work function raised (a bug or an input problem caught outside the client)."""
     message: str
@@ -64,8 +72,8 @@ class WorkerDone:
 
 
 CLIENT_EVENTS = (Uploading, Uploaded, Submitted, Status, Downloading, Completed, Failed)
-HOST_EVENTS = (Phase, Prepared, Fingerprinted, CacheHit, BeforeSubmit, WorkerError, WorkerDone)
+HOST_EVENTS = (Phase, Prepared, Fingerprinted, CacheHit, Joined, BeforeSubmit, WorkerError, WorkerDone)
 
 __all__ = ["BeforeSubmit", "CLIENT_EVENTS", "HOST_EVENTS", "CacheHit", "Completed", "Downloading", "Failed",
-           "Fingerprinted", "Phase", "Prepared", "Status", "Submitted", "Submitting", "Uploaded", "Uploading",
-           "WorkerDone", "WorkerError"]
+           "Fingerprinted", "Joined", "Phase", "Prepared", "Status", "Submitted", "Submitting", "Uploaded",
+           "Uploading", "WorkerDone", "WorkerError"]

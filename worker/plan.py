@@ -131,7 +131,13 @@ class Placement:
     """Where the take goes: names, not bpy objects (strips may be renamed, so the workflow keeps
     its own link too). frame_end is exclusive (the right handle). meta = name of the meta strip
     that holds the source, "" at top level. handle_start: frames of pre-roll at the head of the
-    upload (worker/ranges.py handles) that the take hides, so it still starts on frame_start."""
+    upload (worker/ranges.py handles) that the take hides, so it still starts on frame_start.
+
+    Written into the job record (vse/placement.anchored), so the take is planned at apply time
+    against the source as it is then: source_uid names the source (renames do not matter),
+    source_origin is floor(content_start - content_trim_start) at submit (a move shifts it, a trim
+    does not), scene_rate the exact scene rate at submit ("25", "30000/1001"). "" / 0 in records
+    written before these existed: the take then goes on the recorded frames."""
 
     scene: str
     source_strip: str
@@ -140,6 +146,9 @@ class Placement:
     frame_end: int
     meta: str = ""
     handle_start: int = 0
+    source_uid: str = ""
+    source_origin: int = 0
+    scene_rate: str = ""
 
 
 @dataclasses.dataclass(frozen=True)

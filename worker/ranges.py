@@ -13,6 +13,10 @@ Example (25 fps, strip visible 16..64, a "No Lipsync" color strip on 30..40): pi
 40..64, 14 + 24 frames uploaded instead of 48; the estimate drops by 10/48. A piece without
 dialogue is dropped (nothing to sync: the original plays).
 
+Long strips: a range longer than the provider takes (300 s) is cut into equal pieces under it when
+the artist turns on "Split Long Strips" (`split_long`); each piece is a job like the above, with
+its handles, and the pieces are placed end to end as one take group.
+
 Handles (docs/architecture.md, "Ranges and handles"): N frames of pre-roll and tail are added to
 each piece's upload where the source media has them (clamped at the file's first/last frame),
 the dialogue is shifted by the pre-roll and padded with silence, and the take is placed with its
@@ -49,6 +53,35 @@ def included(left: int, right: int, excluded) -> list[tuple[int, int]]:
     if cursor < right:
         pieces.append((cursor, right))
     return pieces
+
+
+def _quiet(frame: int, busy) -> bool:
+    """No dialogue runs across `frame` (a cut there splits no line)."""
+    return not any(a < frame < b for a, b in busy)
+
+
+def split_long(pieces, max_frames: int, busy=()) -> list[tuple[int, int]]:
+    """Each piece longer than `max_frames` cut into the fewest pieces under it, end to end (a take
+    piece then starts on the very frame the one before ends: seamless). The cuts are equal, each
+    moved to the nearest frame between two lines of dialogue (`busy`: timeline ranges of the
+    dialogue strips) where there is one close enough for every piece to stay under the limit.
+
+    Example: 16..1016 (1000 frames), max_frames 400 -> 3 pieces of about 333, each cut may move by
+    up to (400 - 334) // 2 = 33 frames: with a line on 300..360 the first
+    cut (349) moves to the line's end, 360 -> 16..360, 360..682, 682..1016; without dialogue 16..349, ...
+    """
+    if max_frames <= 0:
+        return list(pieces)
+    out = []
+    for start, end in pieces:
+        count = -(-(end - start) // max_frames)      # ceil
+        slack = max(0, (max_frames - -(-(end - start) // count)) // 2)
+        cuts = [start + (end - start) * i // count for i in range(count + 1)]
+        for i in range(1, count):
+            near = sorted(range(cuts[i] - slack, cuts[i] + slack + 1), key=lambda f, c=cuts[i]: (abs(f - c), f))
+            cuts[i] = next((f for f in near if _quiet(f, busy)), cuts[i])
+        out += [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
+    return out
 
 
 def sub_job(job, start: int, end: int):

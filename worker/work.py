@@ -29,9 +29,9 @@ from typing import Any
 from ..client.config import ProviderConfig
 from ..client.errors import Cancelled, LipsyncError
 from ..client.models import JobRequest, Options
-from .events import BeforeSubmit, CacheHit, Fingerprinted, Phase, Prepared, Submitting
+from .events import BeforeSubmit, CacheHit, Fingerprinted, Joined, Phase, Prepared, Submitting
 from .fingerprint import fingerprint
-from . import media
+from . import joins, media
 from .plan import StripJob
 
 
@@ -48,6 +48,8 @@ class WorkOrder:
     request_json  the recorded JobRequest (resume and resubmit)
     uploaded    the recorded upload refs of a resubmit (nothing is cut or uploaded again)
     known       fingerprint -> job id of finished jobs whose results still exist (the cache)
+    join        a running job with the same fingerprint is joined instead of paying again
+                (worker/joins.py); off when the artist asked for a fresh run (cache off)
     """
 
     job_id: str
@@ -67,6 +69,7 @@ class WorkOrder:
     uploaded: dict = dataclasses.field(default_factory=dict)
     poll_interval: float | None = None
     known: dict = dataclasses.field(default_factory=dict)
+    join: bool = False
 
 
 #: how long the worker waits for the main thread to save a job's submit before it gives up unsent
@@ -137,6 +140,11 @@ def _prepare(order: WorkOrder, cancel: threading.Event, emit) -> JobRequest | No
     if key in order.known:
         emit(CacheHit(order.known[key], key))
         return None
+    if order.join:
+        leader = joins.claim(key, order.job_id)
+        if leader != order.job_id:
+            emit(Joined(leader, key))
+            return None
     emit(Phase("PREPARING"))
     prepared = media.prepare_media(order.strip_job, order.work_dir, use_segments=order.use_segments,
                              segment_overrides=order.overrides, cancel=cancel)

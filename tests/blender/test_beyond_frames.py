@@ -67,7 +67,8 @@ def test_handles_uploaded_and_trimmed_back_frame_exact(addon, scene, online, cle
     assert visible(take) == RANGE
     shown = shown_source_frames(addon, take)
     assert shown == {f: f - FIRST for f in range(*RANGE)}                  # same frame as the source, everywhere
-    assert visible(shot) == RANGE and not shot.mute
+    # the take plays in the source's place: the source is muted (by the add-on), never retimed
+    assert visible(shot) == RANGE and shot.mute and shot.lipsync.muted_by_take and not take.mute
 
 
 def test_handles_inside_media_and_with_no_media_left(addon, scene, online, clean_env, sandbox, shot):
@@ -137,7 +138,7 @@ def test_draft_to_final_and_ab_switch(addon, scene, online, clean_env, sandbox, 
     state = timing(addon, shot)
     scene.sequence_editor.active_strip = shot
     assert bpy.ops.lipsync.toggle_ab() == {"FINISHED"}          # take -> original
-    assert draft.mute and final.mute and not shot.mute
+    assert draft.mute and final.mute and not shot.mute and not shot.lipsync.muted_by_take   # the original plays
     assert bpy.ops.lipsync.toggle_ab() == {"FINISHED"}          # original -> take
     assert draft.mute and not final.mute
     assert bpy.ops.lipsync.use_take(take=draft.name) == {"FINISHED"}
@@ -145,7 +146,9 @@ def test_draft_to_final_and_ab_switch(addon, scene, online, clean_env, sandbox, 
     assert draft.mute and not final.mute
     assert bpy.ops.lipsync.toggle_ab() == {"FINISHED"}
     assert not draft.mute and final.mute
-    assert timing(addon, shot) == state and not shot.mute        # the source is never retimed or muted
+    assert timing(addon, shot) == state and shot.mute            # the source is never retimed; muted under its take
+    assert bpy.ops.lipsync.use_take(take="") == {"FINISHED"}
+    assert timing(addon, shot) == state and not shot.mute and draft.mute and final.mute
 
 
 def test_completion_notice_status_bar_and_optional_sound(addon, addon_prefs, monkeypatch):

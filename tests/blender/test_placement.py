@@ -1,7 +1,8 @@
 """placement.plan_take / apply_take on real bpy: channel, exact range, picture fit, source untouched.
 
 The end-to-end checks render the sequencer: with the take on top, every timeline frame must show
-the same source frame code as the original strip showed.
+the same source frame code as the original strip showed. (The take stack as a whole, the look and
+edits during a job: test_takes_layer.py.)
 """
 
 import logging
@@ -34,19 +35,27 @@ def shown_code(scene, frame, tmp_path, size=(160, 120)):
     return read_codes(r.filepath)[0]
 
 
-def test_plan_first_free_channel(scene, mods, media):
+def place(pl, scene, placement, path, source):
+    plan = pl.plan_take(scene, placement, path, source)
+    return plan, pl.apply_take(scene, plan, source)
+
+
+def test_plan_channel_directly_above(scene, mods, media):
     st, _me, pl, compat = mods
     set_rate(scene, 25)
     src = movie(scene, media["v25"], channel=2, frame_start=11, offsets=(5, 7))  # 16..104
     sound(scene, media["clicks"], channel=1)
-    movie(scene, media["v24"], channel=3, frame_start=100)  # 100..172: overlaps
-    movie(scene, media["v24"], channel=4, frame_start=104)  # starts at the right handle: free
-    movie(scene, media["v24"], channel=5, frame_start=1)    # 1..73: overlaps, but 4 is free
+    movie(scene, media["v24"], channel=4, frame_start=104)  # starts at the right handle
     job = st.snapshot_job(scene, src)
-    plan = pl.plan_take(scene, job.placement, "result.mp4")
-    assert (plan.channel, plan.frame_start, plan.frame_end) == (4, 16, 104)
-    assert plan.source_strip == src.name and plan.name == f"{src.name}.lipsync"
-    assert plan.filepath == os.path.abspath("result.mp4")
+    plan = pl.plan_take(scene, job.placement, "result.mp4", src)
+    assert (plan.channel, plan.insert, plan.frame_start, plan.frame_end) == (3, False, 16, 104)
+    assert plan.source_strip == src.name and plan.name == f"{src.name}.lipsync" and plan.span == (16, 104)
+    assert plan.filepath == os.path.abspath("result.mp4") and plan.notes == ()
+    # a strip on channel 3 over the range: never the first free channel above it (the strip would be
+    # below the take), a channel is inserted at 3 instead
+    movie(scene, media["v24"], channel=3, frame_start=100)  # 100..172: overlaps
+    plan = pl.plan_take(scene, job.placement, "result.mp4", src)
+    assert (plan.channel, plan.insert) == (3, True)
 
 
 @pytest.mark.parametrize("scene_rate, src_key, offsets", [
@@ -65,7 +74,7 @@ def test_prepared_video_placed_back_shows_same_frames(scene, mods, media, tmp_pa
     job = st.snapshot_job(scene, src)
     prepared = me.prepare_media(job, str(tmp_path / "w"), use_segments=True)
     state = strip_state(src)
-    take = pl.apply_take(scene, pl.plan_take(scene, job.placement, prepared.video_path))
+    _plan, take = place(pl, scene, job.placement, prepared.video_path, src)
     assert compat.visible_range(take) == (left, right) and take.channel == 3
     assert strip_state(src) == state and not take.mute
     assert [shown_code(scene, f, tmp_path) for f in probe] == before
@@ -79,11 +88,10 @@ def test_longer_result_trimmed_to_source_range(scene, mods, media, tmp_path):
     result = make_coded_video(tmp_path / "long.mp4", 100, "24")
     state = strip_state(src)
     job = st.snapshot_job(scene, src)
-    plan = pl.plan_take(scene, job.placement, result)
-    take = pl.apply_take(scene, plan)
+    plan, take = place(pl, scene, job.placement, result, src)
     assert compat.visible_range(take) == (16, 104)
     assert compat.get_timing(take, "frame_start") == 16 and compat.get_timing(take, "frame_offset_end") == 12
-    assert pl.take_shortfall(plan, take) == 0
+    assert pl.shortfall(plan, take) == 0 and pl.shortfall_note(plan, take) == ""
     assert strip_state(src) == state
     assert shown_code(scene, 16, tmp_path) == 0 and shown_code(scene, 103, tmp_path) == 87
 
@@ -94,12 +102,13 @@ def test_shorter_result_ends_early_and_reports(scene, mods, media, tmp_path, cap
     src = movie(scene, media["v25"], channel=2, frame_start=11, offsets=(5, 7))  # 16..104
     sound(scene, media["clicks"], channel=1)
     result = make_coded_video(tmp_path / "short.mp4", 60, "24")
-    plan = pl.plan_take(scene, st.snapshot_job(scene, src).placement, result)
     with caplog.at_level(logging.WARNING):
-        take = pl.apply_take(scene, plan)
+        plan, take = place(pl, scene, st.snapshot_job(scene, src).placement, result, src)
+        note = pl.shortfall_note(plan, take)
     assert compat.visible_range(take) == (16, 76)  # no frozen last frame: the source shows after
-    assert pl.take_shortfall(plan, take) == 28
-    assert "28 frame(s) shorter" in caplog.text
+    assert pl.shortfall(plan, take) == 28
+    assert "28 frame(s) shorter" in caplog.text and note == (
+        "The take is 28 frame(s) shorter than its source: frames 76..104 play the original")
     assert shown_code(scene, 80, tmp_path) == 80 - 16 + 5  # the original again
 
 
@@ -109,7 +118,7 @@ def test_different_resolution_result_covers_same_picture(scene, mods, media, tmp
     src = movie(scene, media["v24"], channel=2)  # 160x120
     sound(scene, media["clicks"], channel=1)
     result = make_coded_video(tmp_path / "big.mp4", 72, "24", size=(320, 240))
-    take = pl.apply_take(scene, pl.plan_take(scene, st.snapshot_job(scene, src).placement, result))
+    _plan, take = place(pl, scene, st.snapshot_job(scene, src).placement, result, src)
     assert (take.transform.scale_x, take.transform.scale_y) == (0.5, 0.5)
     assert shown_code(scene, 40, tmp_path) == 39  # bars where the source had them
 
@@ -120,7 +129,7 @@ def test_different_resolution_result_covers_same_picture(scene, mods, media, tmp
     src2.crop.min_x, src2.crop.max_y = 10, 4
     src2.use_flip_x = True
     state = strip_state(src2)
-    take2 = pl.apply_take(scene, pl.plan_take(scene, st.snapshot_job(scene, src2).placement, result))
+    _plan, take2 = place(pl, scene, st.snapshot_job(scene, src2).placement, result, src2)
     t2 = take2.transform
     assert (t2.scale_x, t2.scale_y) == (pytest.approx(0.75), pytest.approx(0.625))
     assert (t2.offset_x, t2.offset_y, t2.rotation) == (12.0, -7.0, pytest.approx(0.1))
@@ -128,16 +137,37 @@ def test_different_resolution_result_covers_same_picture(scene, mods, media, tmp
     assert strip_state(src2) == state
 
 
-def test_channel_taken_after_planning_moves_up(scene, mods, media, tmp_path):
+def test_insert_moves_every_strip_above_up_one_with_its_channel(scene, mods, media):
+    st, _me, pl, compat = mods
+    set_rate(scene, 24)
+    src = movie(scene, media["v24"], channel=2)                      # 1..73
+    sound(scene, media["clicks"], channel=1)
+    title = compat.new_effect(compat.strips(scene.sequence_editor), "title", "COLOR", 3, 30, 10)
+    later = compat.new_effect(compat.strips(scene.sequence_editor), "later", "COLOR", 3, 200, 10)
+    top = compat.new_effect(compat.strips(scene.sequence_editor), "top", "COLOR", 5, 1, 10)
+    channels = scene.sequence_editor.channels
+    channels[3].name, channels[4].mute, channels[5].lock = "Titles", True, True
+    state = strip_state(src)
+    plan, take = place(pl, scene, st.snapshot_job(scene, src).placement, media["v24"], src)
+    assert plan.insert and take.channel == 3 and compat.visible_range(take) == compat.visible_range(src)
+    assert (title.channel, later.channel, top.channel) == (4, 4, 6)   # the whole channel moved, in order
+    assert (channels[4].name, channels[5].mute, channels[6].lock) == ("Titles", True, True)
+    assert not channels[3].mute and not channels[3].lock and channels[3].name == "Channel 3"
+    assert channels[7].name == "Channel 7"               # default names stay the default of their number
+    assert strip_state(src) == state
+
+
+def test_insert_refused_before_anything_moves_at_channel_128(scene, mods, media):
     st, _me, pl, compat = mods
     set_rate(scene, 24)
     src = movie(scene, media["v24"], channel=2)
     sound(scene, media["clicks"], channel=1)
-    plan = pl.plan_take(scene, st.snapshot_job(scene, src).placement, media["v24"])
-    assert plan.channel == 3
-    movie(scene, media["v24"], channel=3, frame_start=30)  # the artist edits meanwhile
-    take = pl.apply_take(scene, plan)
-    assert take.channel == 4 and compat.visible_range(take) == compat.visible_range(src)
+    compat.new_effect(compat.strips(scene.sequence_editor), "above", "COLOR", 3, 1, 100)
+    compat.new_effect(compat.strips(scene.sequence_editor), "last", "COLOR", 128, 500, 10)
+    before = {s.name: s.channel for s in compat.strips_all(scene.sequence_editor)}
+    with pytest.raises(lipsync("client.errors").InputError, match="channel 128"):
+        pl.plan_take(scene, st.snapshot_job(scene, src).placement, media["v24"], src)
+    assert {s.name: s.channel for s in compat.strips_all(scene.sequence_editor)} == before
 
 
 def test_source_inside_meta_gets_take_inside_meta(scene, mods, media):
@@ -151,7 +181,7 @@ def test_source_inside_meta_gets_take_inside_meta(scene, mods, media):
     compat.set_timing(meta, "frame_offset_end", 0)
     job = st.snapshot_job(scene, inner)
     assert job.placement.meta == meta.name
-    take = pl.apply_take(scene, pl.plan_take(scene, job.placement, media["v24"]))
+    _plan, take = place(pl, scene, job.placement, media["v24"], inner)
     assert take.name in [s.name for s in compat.strips(meta)]
     assert take.channel == 3 and compat.visible_range(take) == compat.visible_range(inner)
 
@@ -160,8 +190,8 @@ def test_missing_result_file_is_an_input_error(scene, mods, media, tmp_path):
     st, _me, pl, compat = mods
     src = movie(scene, media["v24"], channel=2)
     sound(scene, media["clicks"], channel=1)
-    plan = pl.plan_take(scene, st.snapshot_job(scene, src).placement, tmp_path / "never written.mp4")
+    plan = pl.plan_take(scene, st.snapshot_job(scene, src).placement, tmp_path / "never written.mp4", src)
     before = len(compat.strips_all(scene.sequence_editor))
     with pytest.raises(lipsync("client.errors").InputError, match="result file is missing"):
-        pl.apply_take(scene, plan)
+        pl.apply_take(scene, plan, src)
     assert len(compat.strips_all(scene.sequence_editor)) == before

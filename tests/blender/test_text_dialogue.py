@@ -72,7 +72,8 @@ def test_text_strip_becomes_a_take_and_a_sound_strip(addon, scene, online, clean
     assert lipsync("vse.compat").get_timing(line, "frame_start") == lipsync("vse.compat").get_timing(
         take, "frame_start")
     assert (text.text, text.channel, visible(text)) == before and not text.mute     # the Text strip as it was
-    assert visible(movie) == VISIBLE and not movie.mute
+    # the source keeps its timing; it is muted by the add-on while its take plays (issue 14's stack)
+    assert visible(movie) == VISIBLE and movie.mute and movie.lipsync.muted_by_take
     [job] = sandbox.stats()["jobs"]
     [spoken] = job["inputs"]["audio"]
     assert spoken["tts"] and spoken["duration"] == pytest.approx(1.2, abs=0.01)   # the three words, spoken

@@ -1,7 +1,8 @@
 """End to end in real bpy against the sandbox over HTTP, for every provider.
 
 A trimmed 30 fps strip in a 25 fps scene (workflow_kit: visible 16..64) with one and with two
-overlapping dialogue strips: the take lands on the first free channel above, on exactly 16..64;
+overlapping dialogue strips: the take lands directly above the source (a strip there moves up one
+channel, so it stays above), on exactly 16..64, and plays in the source's place (the source muted);
 the sandbox received a 48-frame video and the segment times of the dialogue strips to the frame.
 """
 
@@ -25,7 +26,7 @@ def test_submit_selected_places_frame_exact_take(addon, scene, online, clean_env
     use_sandbox(clean_env, sandbox, provider)
     media = tmp_path_factory.mktemp("media")
     movie = add_shot(addon, scene, str(media), n_sounds=n_sounds)
-    # a strip already on channel 3 over the range: the take must go to 4
+    # a strip already on channel 3 over the range: it moves up to 4 and the take goes on 3 (between)
     blocker = lipsync("vse.compat").new_effect(scene.sequence_editor.strips if hasattr(scene.sequence_editor, "strips")
                                       else scene.sequence_editor.sequences, "blocker", "COLOR", 3, 30, 5)
     assert visible(movie) == VISIBLE and movie.fps == 30
@@ -36,11 +37,12 @@ def test_submit_selected_places_frame_exact_take(addon, scene, online, clean_env
     assert rec.status == "COMPLETED", rec.message
     assert rec.provider == provider and rec.remote_id and rec.client_key
     [take] = takes(scene)
-    assert take.channel == 4 and visible(take) == VISIBLE
+    assert take.channel == 3 and visible(take) == VISIBLE and not take.mute
     assert take.lipsync.job_id == rec.job_id and take.lipsync.remote_id == rec.remote_id
     assert take.lipsync.provider == provider and take.lipsync.model == MODEL_FOR[provider]
-    assert visible(movie) == VISIBLE and movie.channel == 2 and not movie.mute   # source untouched
-    assert visible(blocker) == (30, 35)
+    # the source's content and timing untouched; only muted while its take plays
+    assert visible(movie) == VISIBLE and movie.channel == 2 and movie.mute and movie.lipsync.muted_by_take
+    assert visible(blocker) == (30, 35) and blocker.channel == 4
 
     [job] = sandbox.stats()["jobs"]
     frames = VISIBLE[1] - VISIBLE[0]

@@ -27,6 +27,9 @@ def strip_state(strip) -> dict:
     """What an artist would notice changing on a strip."""
     keys = ("name", "channel", "mute", "filepath", "volume", "blend_type", "blend_alpha")
     state = {k: getattr(strip, k) for k in keys if hasattr(strip, k)}
+    # a source plays muted under its take (docs/architecture.md "Takes"): only the add-on's own
+    # mute, flagged as such, is allowed; the artist's mute must be as it was
+    state["mute"] = strip.mute and not strip.lipsync.muted_by_take
     for k in ("frame_offset_start", "frame_offset_end", "frame_start"):
         state[k] = timing(strip, k)
     state["range"] = visible(strip)

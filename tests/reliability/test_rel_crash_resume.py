@@ -80,8 +80,8 @@ result["jobs"] = {{r.name: dict(status=r.status, message=r.message, key=r.client
                                provider=r.provider) for r in scene.lipsync.jobs}}
 result["takes"] = [dict(source=s.lipsync.source, range=vis(s), path=bpy.path.abspath(s.filepath),
                         frames=s.frame_duration) for s in sed.strips_all if s.lipsync.is_take]
-result["sources"] = {{s.name: [vis(s), s.channel, s.mute, s.filepath] for s in sed.strips_all
-                      if s.type == "MOVIE" and not s.lipsync.is_take}}
+result["sources"] = {{s.name: [vis(s), s.channel, s.mute and not s.lipsync.muted_by_take, s.filepath]
+                      for s in sed.strips_all if s.type == "MOVIE" and not (s.lipsync.is_take or s.lipsync.is_fill)}}
 d = os.path.join(os.path.dirname({blend!r}), "lipsync")
 result["files"] = sorted(os.listdir(d)) if os.path.isdir(d) else []
 """
@@ -168,7 +168,7 @@ def test_crash_and_resume(sandbox, tmp_path, tmp_path_factory, user_resources, p
             [take] = takes_by_source[name]                                      # exactly one take
             assert take["range"] == [VISIBLE[0] + 100 * i, VISIBLE[1] + 100 * i]
             assert os.path.exists(take["path"]) and take["frames"] >= VISIBLE[1] - VISIBLE[0]
-        # the source strip was never touched
+        # the source strip was never touched (muted only by the add-on while its take plays)
         rng, _channel, mute, _path = res["sources"][name]
         assert rng == [VISIBLE[0] + 100 * i, VISIBLE[1] + 100 * i] and not mute
     SURVIVED.append(point)
