@@ -21,6 +21,11 @@ KEY = "F8"
 _keymaps = []
 
 
+
+def _has_timeline(context) -> bool:
+    scene = compat.sequencer_scene(context)
+    return scene is not None and scene.sequence_editor is not None
+
 class LIPSYNC_OT_use_take(bpy.types.Operator):
     """Play this take of the source strip (mute its other takes); empty take = the original"""
 
@@ -33,8 +38,7 @@ class LIPSYNC_OT_use_take(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        scene = compat.sequencer_scene(context)
-        return scene is not None and scene.sequence_editor is not None
+        return _has_timeline(context)
 
     def execute(self, context):
         scene = compat.sequencer_scene(context)
@@ -70,8 +74,7 @@ class LIPSYNC_OT_remove_take(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        scene = compat.sequencer_scene(context)
-        return scene is not None and scene.sequence_editor is not None
+        return _has_timeline(context)
 
     def execute(self, context):
         scene = compat.sequencer_scene(context)

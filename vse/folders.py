@@ -25,8 +25,8 @@ from . import compat, records
 log = logging.getLogger(__name__)
 
 FOLDER = "lipsync"
-UNSAVED = "unsaved"                       # scratch.root()/unsaved/<session>: results of unsaved files
-WORK = "work"                             # scratch.root()/work/<job id>: cut upload files
+UNSAVED = "unsaved"                       # under the scratch root, one folder per session: results of unsaved files
+WORK = "work"                             # under the scratch root, one folder per job id: cut upload files
 _SESSION = uuid.uuid4().hex[:12]
 
 

@@ -2,8 +2,8 @@
 
 Any thread, no bpy. Everything the add-on keeps outside the project lives under ONE folder of the
 user running Blender, `<system temp>/vse_lipsync-<uid>/`, mode 0700 (issue #13). The system temp
-folder (`/tmp`) is shared by every local user: a fixed name there (the old
-`/tmp/vse_lipsync_hashes.json`) lets another user create it first and poison the digest cache
+folder is shared by every local user: a fixed name there (the old `vse_lipsync_hashes.json`
+in it) lets another user create it first and poison the digest cache
 (a planted digest makes a different file count as already lip-synced: the wrong take placed, at
 no cost), or read the artist's cut media from a world-readable work folder. So the folder:
 - is created 0700, and used only when `lstat` shows a real directory (not a symlink) owned by

@@ -16,7 +16,7 @@ import pytest
 
 from tests.fixtures import oracle
 from tests.fixtures.addon import lipsync
-from tests.fixtures.render import add_movie_like_the_ui, render_range, render_scene
+from tests.fixtures.render import add_movie_like_the_ui, one_to_one, render_range, render_scene
 
 pytestmark = pytest.mark.filterwarnings("error::DeprecationWarning")
 
@@ -72,17 +72,6 @@ CASES = ([(rate, "Add>Movie", v) for rate in CLIP_RATES
          + [(rate, "API", v) for rate in CLIP_RATES for v in ("plain", "trimmed+moved")])
 
 
-def _one_to_one(strip, left, right):
-    """What the add-on uploaded (and so placed) before issue 14: source frame
-    f - content_start + trim_start, frames past the content held at its first or last, the
-    content counted as frame_duration + both trims (the timeline length, not the file's)."""
-    get = lipsync("vse.compat").get_timing
-    trim = int(get(strip, "animation_offset_start"))
-    total = int(get(strip, "frame_duration")) + trim + int(get(strip, "animation_offset_end"))
-    first = int(round(left - get(strip, "frame_start"))) + trim
-    return [min(max(first + i, 0), total - 1) for i in range(right - left)]
-
-
 @pytest.mark.parametrize("scene_rate", ["24", "25", "30"])
 def test_upload_is_what_blender_shows(addon, clips, tmp_path, scene_rate):
     snapshot, media, playback = lipsync("vse.snapshot"), lipsync("worker.media"), lipsync("vse.playback")
@@ -110,7 +99,7 @@ def test_upload_is_what_blender_shows(addon, clips, tmp_path, scene_rate):
         prepared = media.prepare_media(job, str(tmp_path / "w" / name), use_segments=False)
         uploaded = oracle.decode_video(prepared.video_path)
         wrong = sum(a != b for a, b in zip(uploaded, shown)) + abs(len(uploaded) - len(shown))
-        before = sum(a != b for a, b in zip(_one_to_one(strip, left, right), shown))
+        before = sum(a != b for a, b in zip(one_to_one(strip, left, right), shown))
         bad += wrong
         before_bad += before
         compared += len(shown)
@@ -143,7 +132,7 @@ def test_drift_region_of_a_long_clip(addon, tmp_path):
         job = snapshot.snapshot_job(scene, strip)
         uploaded = oracle.decode_video(media.prepare_media(job, str(tmp_path / f"w{at}"),
                                                            use_segments=False).video_path)
-        before = sum(a != b for a, b in zip(_one_to_one(strip, left, right), shown))
+        before = sum(a != b for a, b in zip(one_to_one(strip, left, right), shown))
         print(f"\n[figures] 23.976 in 24, timeline frames {left - at}..{right - at} of the content: "
               f"{len(shown)} frames, mismatches {sum(a != b for a, b in zip(uploaded, shown))} "
               f"(one-to-one: {before})")

@@ -17,7 +17,7 @@ import pytest
 
 from tests.fixtures import oracle
 from tests.fixtures.addon import lipsync
-from tests.fixtures.render import add_movie_like_the_ui, render_range, render_scene
+from tests.fixtures.render import add_movie_like_the_ui, one_to_one, render_range, render_scene
 from tests.fixtures.workflow import takes, use_sandbox
 
 pytestmark = pytest.mark.filterwarnings("error::DeprecationWarning")
@@ -33,17 +33,6 @@ def _shown(scene, left, right, folder, prefix):
     for path in rendered.values():
         os.unlink(path)
     return codes
-
-
-def _one_to_one(strip, left, right):
-    """What the add-on uploaded (and so placed) before issue 14: source frame
-    f - content_start + trim_start, frames past the content held at its first or last, the
-    content counted as frame_duration + both trims (the timeline length, not the file's)."""
-    get = lipsync("vse.compat").get_timing
-    trim = int(get(strip, "animation_offset_start"))
-    total = int(get(strip, "frame_duration")) + trim + int(get(strip, "animation_offset_end"))
-    first = int(round(left - get(strip, "frame_start"))) + trim
-    return [min(max(first + i, 0), total - 1) for i in range(right - left)]
 
 
 @pytest.mark.parametrize("how", ["Add>Movie", "API"])
@@ -79,7 +68,7 @@ def test_take_shows_what_the_source_shows(addon, online, clean_env, sandbox, tmp
     assert tuple(int(v) for v in compat.visible_range(take)) == (left, right)
     placed = _shown(scene, left, right, str(tmp_path / "r"), "take")
     mismatches = sum(a != b for a, b in zip(placed, source))
-    before = sum(a != b for a, b in zip(_one_to_one(movie, left, right), source))
+    before = sum(a != b for a, b in zip(one_to_one(movie, left, right), source))
     print(f"\n[figures] take {clip_rate} in {scene_rate} {how}: {len(source)} frames compared, "
           f"{mismatches} mismatches (one-to-one before issue 14: {before})")
     assert placed == source

@@ -21,7 +21,7 @@ import pytest
 
 from tests.fixtures.addon import lipsync
 from tests.fixtures.sandbox import SANDBOX_KEY
-from tests.fixtures.workflow import add_shot, record_job, use_sandbox
+from tests.fixtures.workflow import LayoutRecorder, add_shot, record_job, use_sandbox
 
 PREFIX = "This job record is damaged or from another version: its "
 FIELDS = ("provider", "model", "options_json", "resume_json", "placement_json", "sound_strips_json",
@@ -67,24 +67,6 @@ CASES = {
 }
 
 
-class _Layout:
-    """Records what a draw() asks for; every container returns another recorder."""
-
-    def __init__(self, log):
-        self.log = log
-        self.enabled = self.active = True
-        self.scale_y = 1.0
-
-    def __getattr__(self, name):
-        def call(*args, **kw):
-            self.log.append((name, args, kw))
-            if name in ("row", "column", "box", "split"):
-                return _Layout(self.log)
-            if name == "operator":
-                return types.SimpleNamespace()
-            return None
-        return call
-
 
 def _base_fields(addon, scene, media, tmp_path):
     """The fields of a record the add-on itself wrote (records.create), saved beside a .blend."""
@@ -121,8 +103,9 @@ def _draw_jobs(scene):
     log = []
     for index, rec in enumerate(settings.jobs):
         settings.jobs_index = index
-        panels.LIPSYNC_PT_jobs.draw(types.SimpleNamespace(layout=_Layout(log)), bpy.context)
-        panels.LIPSYNC_UL_jobs.draw_item(None, bpy.context, _Layout(log), settings, rec, 0, settings, "jobs_index", 0)
+        panels.LIPSYNC_PT_jobs.draw(types.SimpleNamespace(layout=LayoutRecorder(log)), bpy.context)
+        panels.LIPSYNC_UL_jobs.draw_item(None, bpy.context, LayoutRecorder(log), settings, rec, 0, settings,
+                                         "jobs_index", 0)
     return [str(kw.get("text", "")) for _n, _a, kw in log]
 
 

@@ -8,7 +8,7 @@ import bpy
 import pytest
 
 from tests.fixtures.addon import lipsync
-from tests.fixtures.workflow import PROVIDERS, VISIBLE, add_shot, expected_segments, use_sandbox
+from tests.fixtures.workflow import PROVIDERS, VISIBLE, LayoutRecorder, add_shot, expected_segments, use_sandbox
 
 
 def test_segments_rows_follow_sound_strips(addon, scene, tmp_path_factory):
@@ -108,24 +108,6 @@ def test_pick_speaker_stores_source_pixel(addon, scene, tmp_path_factory):
     assert row.use_speaker_point and tuple(row.speaker_point) == (80, 60)
 
 
-class _Layout:
-    """Records what a draw() asks for; every container returns another recorder."""
-
-    def __init__(self, log):
-        self.log = log
-        self.enabled = self.active = True
-        self.scale_y = 1.0
-
-    def __getattr__(self, name):
-        def call(*args, **kw):
-            self.log.append((name, args, kw))
-            if name in ("row", "column", "box", "split", "column_flow", "grid_flow"):
-                return _Layout(self.log)
-            if name == "operator":
-                return types.SimpleNamespace()
-            return None
-        return call
-
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_panels_draw_for_every_provider(addon, scene, online, clean_env, sandbox, tmp_path_factory, provider):
@@ -141,13 +123,13 @@ def test_panels_draw_for_every_provider(addon, scene, online, clean_env, sandbox
     log = []
     for cls in (panels.LIPSYNC_PT_main, panels.LIPSYNC_PT_segments, panels.LIPSYNC_PT_speaker,
                 panels.LIPSYNC_PT_jobs, panels.LIPSYNC_PT_takes, panels.LIPSYNC_MT_strip):
-        cls.draw(types.SimpleNamespace(layout=_Layout(log)), bpy.context)
+        cls.draw(types.SimpleNamespace(layout=LayoutRecorder(log)), bpy.context)
     settings = scene.lipsync
     for rec in settings.jobs:
-        panels.LIPSYNC_UL_jobs.draw_item(None, bpy.context, _Layout(log), settings, rec, 0, settings,
+        panels.LIPSYNC_UL_jobs.draw_item(None, bpy.context, LayoutRecorder(log), settings, rec, 0, settings,
                                          "jobs_index", 0)
     for row in settings.segments:
-        panels.LIPSYNC_UL_segments.draw_item(None, bpy.context, _Layout(log), settings, row, 0, settings,
+        panels.LIPSYNC_UL_segments.draw_item(None, bpy.context, LayoutRecorder(log), settings, row, 0, settings,
                                              "segments_index", 0)
     texts = " | ".join(str(kw.get("text", "")) for _n, _a, kw in log)
     ops = {a[0] for n, a, _kw in log if n == "operator"}
