@@ -172,7 +172,7 @@ def test_completion_notice_status_bar_and_optional_sound(addon, addon_prefs, mon
 def test_panel_offers_every_beyond_feature(addon, scene, online, clean_env, sandbox, shot):
     import types
 
-    from tests.blender.test_workflow_panel import _Layout
+    from tests.fixtures.workflow import LayoutRecorder
     use_sandbox(clean_env, sandbox, "sync")
     assert bpy.ops.lipsync.submit() == {"FINISHED"}
     scene.sequence_editor.active_strip = takes(scene)[0]
@@ -180,7 +180,7 @@ def test_panel_offers_every_beyond_feature(addon, scene, online, clean_env, sand
     log = []
     for cls in (panels.LIPSYNC_PT_main, panels.LIPSYNC_PT_ranges, panels.LIPSYNC_PT_jobs, panels.LIPSYNC_PT_takes,
                 panels.LIPSYNC_MT_strip):
-        cls.draw(types.SimpleNamespace(layout=_Layout(log)), bpy.context)
+        cls.draw(types.SimpleNamespace(layout=LayoutRecorder(log)), bpy.context)
     texts = " | ".join(str(kw.get("text", "")) for _n, _a, kw in log)
     ops = {a[0] for n, a, _kw in log if n in ("operator", "operator_menu_enum")}
     assert {"lipsync.toggle_ab", "lipsync.draft_to_final", "lipsync.retry_failed", "lipsync.provider_estimate"} <= ops

@@ -180,7 +180,7 @@ def test_panel_draws_text_options_or_greys_them_with_the_reason(addon, scene, on
                                                                 tmp_path_factory, provider, model):
     import types
 
-    from tests.blender.test_workflow_panel import _Layout
+    from tests.fixtures.workflow import LayoutRecorder
 
     panels = lipsync("panels")
     _shot(addon, scene, str(tmp_path_factory.mktemp("media")))
@@ -191,9 +191,9 @@ def test_panel_draws_text_options_or_greys_them_with_the_reason(addon, scene, on
     settings.segments_index = [r.name for r in settings.segments].index("line")
     log = []
     for cls in (panels.LIPSYNC_PT_text, panels.LIPSYNC_PT_segments):
-        cls.draw(types.SimpleNamespace(layout=_Layout(log)), bpy.context)
+        cls.draw(types.SimpleNamespace(layout=LayoutRecorder(log)), bpy.context)
     for row in settings.segments:
-        panels.LIPSYNC_UL_segments.draw_item(None, bpy.context, _Layout(log), settings, row, 0, settings,
+        panels.LIPSYNC_UL_segments.draw_item(None, bpy.context, LayoutRecorder(log), settings, row, 0, settings,
                                              "segments_index", 0)
     texts = " | ".join(str(kw.get("text", "")) for _n, _a, kw in log)
     props = {a[1] for n, a, _kw in log if n == "prop" and len(a) > 1}
