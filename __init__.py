@@ -1,7 +1,7 @@
 """VSE Lipsync: lip-sync sequencer video strips to dialogue strips through hosted models.
 
 register()/unregister() only. Registering does no network and imports neither httpx nor the
-client's job code: worker threads load those the first time a job runs. The modules that need
+job code: those load at first use (docs/architecture.md "Start-up"). The modules that need
 bpy are imported by register(), so the package itself (client/, worker/) can be imported by a
 host without Blender (docs/architecture.md).
 """

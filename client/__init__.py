@@ -9,9 +9,6 @@ from .errors import (
     AuthError, Cancelled, DownloadError, InputError, JobFailed, LipsyncError, OnlineAccessDisabled,
     OutcomeUnknown, ProviderUnavailable, RateLimited, humanize,
 )
-from .events import (
-    Completed, Downloading, Failed, JobState, Status, Submitted, Submitting, Uploaded, Uploading,
-)
 
 __all__ = [
     "ENV_KEYS", "MODELS", "PROVIDERS", "ProviderConfig", "key_source", "resolve_config",
@@ -24,6 +21,8 @@ __all__ = [
 
 
 _MODELS = ("ActiveSpeaker", "AudioInput", "JobRequest", "Options", "Segment", "TextInput", "new_client_key")
+_EVENTS = ("Completed", "Downloading", "Failed", "JobState", "Status", "Submitted", "Submitting", "Uploaded",
+           "Uploading")
 
 
 def __getattr__(name):
@@ -31,6 +30,10 @@ def __getattr__(name):
         from . import models  # late: `import client.config` (Blender's register) stays light
 
         return getattr(models, name)
+    if name in _EVENTS:
+        from . import events  # late: as above (eight dataclasses, ~5 ms at import)
+
+        return getattr(events, name)
     if name in ("iter_job_events", "RemoteRef"):
         from . import jobs  # late: the job code imports httpx and the providers (53 ms)
 

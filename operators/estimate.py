@@ -14,9 +14,12 @@ import bpy
 
 from ..client.errors import LipsyncError, humanize
 from ..preferences import provider_config
-from ..vse import compat, folders, gate, money, snapshot
+from ..vse import compat, gate
 from ..vse.options import from_settings
-from ..worker.estimate import provider_estimate
+
+# execute() (scripts, background) waits this long for the provider's answer, then gives up on it:
+# every wait has a deadline; each request inside has its own (client/transport.py)
+DEADLINE_SECONDS = 600.0
 
 
 class LIPSYNC_OT_provider_estimate(bpy.types.Operator):
@@ -31,12 +34,18 @@ class LIPSYNC_OT_provider_estimate(bpy.types.Operator):
         scene = compat.sequencer_scene(context)
         if not gate.poll_network(cls, scene):
             return False
+        from ..vse import money  # late: job code loads at first use (docs/architecture.md "Start-up")
+
         if not money.has_cost_endpoint(scene.lipsync.provider):
             cls.poll_message_set("Only sync.so has a cost endpoint; the estimate above uses the published prices")
             return False
         return True
 
     def _start(self, context) -> bool:
+        # late: job code loads at first use (docs/architecture.md "Start-up")
+        from ..vse import folders, money, snapshot
+        from ..worker.estimate import provider_estimate  # late: as above
+
         scene = compat.sequencer_scene(context)
         settings = scene.lipsync
         movies = money.selected_movies(scene)
@@ -74,7 +83,9 @@ class LIPSYNC_OT_provider_estimate(bpy.types.Operator):
     def execute(self, context):
         if not self._start(context):
             return {"CANCELLED"}
-        self._thread.join()
+        self._thread.join(timeout=DEADLINE_SECONDS)
+        if self._thread.is_alive():       # its result, if one ever comes, is dropped
+            self._result = {"error": f"no answer within {DEADLINE_SECONDS:.0f} s"}
         return self._done(context)
 
     def invoke(self, context, event):

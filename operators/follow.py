@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import bpy
 
-from ..vse import compat, launch, notices
-from ..vse.follower import Follower
+from ..vse import compat
 
 TIMER_SECONDS = 0.25
 
@@ -46,6 +45,8 @@ class FollowJobsMixin:
         also a popup listing them (no "(+2 more)": each problem is the artist's to read)."""
         for line in lines:
             self.report({"WARNING"}, line)
+        from ..vse import notices  # late: job code loads at first use (docs/architecture.md "Start-up")
+
         self.report({"ERROR"}, f"{title}: {lines[0]} (all {len(lines)} are listed in the Info log)"
                     if len(lines) > 1 else f"{title}: {lines[0]}" if lines else title)
         context = getattr(self, "_context", None)      # set by _begin, which calls report_refused
@@ -53,6 +54,9 @@ class FollowJobsMixin:
             notices.popup(context, title, lines)
 
     def _begin(self, context, modal: bool):
+        from ..vse import launch  # late: job code loads at first use (docs/architecture.md "Start-up")
+        from ..vse.follower import Follower  # late: as above
+
         self._context = context
         self._timer = None
         self._timer_used = False
@@ -86,6 +90,8 @@ class FollowJobsMixin:
         return self._finish(context, {"CANCELLED"} if follower.cancelling else {"FINISHED"})
 
     def _finish(self, context, result):
+        from ..vse import notices  # late: job code loads at first use (docs/architecture.md "Start-up")
+
         if self._timer is not None:
             context.window_manager.event_timer_remove(self._timer)
             self._timer = None

@@ -21,14 +21,14 @@ import time
 import bpy
 from bpy.props import BoolProperty, StringProperty
 
-from ..vse import compat, gate, launch, money, reattach, records, retry
-from ..vse.apply import apply_event
-from ..worker.runtime import RUNTIME
+from ..vse import compat, gate
 from .follow import FollowJobsMixin
 
 
 def _record(context, job_id: str):
     """(scene, JobRecord) of `job_id`, or of the job selected in the panel when it is empty."""
+    from ..vse import records  # late: job code loads at first use (docs/architecture.md "Start-up")
+
     scene = compat.sequencer_scene(context)
     if scene is None:
         return None, None
@@ -51,6 +51,9 @@ class LIPSYNC_OT_cancel(bpy.types.Operator):
         return compat.sequencer_scene(context) is not None
 
     def execute(self, context):
+        from ..vse.apply import apply_event  # late: job code loads at first use (docs/architecture.md "Start-up")
+        from ..worker.runtime import RUNTIME  # late: as above
+
         _scene, job = _record(context, self.job_id)
         if job is None or not job.in_flight:
             self.report({"WARNING"}, "No running job to cancel")
@@ -104,6 +107,8 @@ class LIPSYNC_OT_retry(ConfirmThenFollowMixin, bpy.types.Operator):
     ui_confirmed: BoolProperty(options={"HIDDEN", "SKIP_SAVE"})
 
     def invoke(self, context, event):
+        from ..vse import retry  # late: job code loads at first use (docs/architecture.md "Start-up")
+
         _scene, job = _record(context, self.job_id)
         if job is not None and not self.confirm_budget and not job.in_flight:
             if retry.may_be_billed_already(job):
@@ -124,6 +129,8 @@ class LIPSYNC_OT_retry(ConfirmThenFollowMixin, bpy.types.Operator):
         return True
 
     def start_jobs(self, context):
+        from ..vse import launch, retry  # late: job code loads at first use (docs/architecture.md "Start-up")
+
         scene, job = _record(context, self.job_id)
         if job is None:
             return launch.Launched().refuse("", "No job selected")
@@ -143,6 +150,8 @@ class LIPSYNC_OT_retry_failed(ConfirmThenFollowMixin, bpy.types.Operator):
     ui_confirmed: BoolProperty(options={"HIDDEN", "SKIP_SAVE"})
 
     def invoke(self, context, event):
+        from ..vse import records  # late: job code loads at first use (docs/architecture.md "Start-up")
+
         scene = compat.sequencer_scene(context)
         over = _batch_over_cap(records.failed(scene)) if scene is not None else ""
         if over and not self.confirm_budget:
@@ -151,6 +160,8 @@ class LIPSYNC_OT_retry_failed(ConfirmThenFollowMixin, bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
+        from ..vse import records  # late: job code loads at first use (docs/architecture.md "Start-up")
+
         if not gate.poll_online(cls):
             return False
         scene = compat.sequencer_scene(context)
@@ -163,6 +174,8 @@ class LIPSYNC_OT_retry_failed(ConfirmThenFollowMixin, bpy.types.Operator):
         self.report_all("Nothing retried", launched.reasons() or ["no failed job"])
 
     def start_jobs(self, context):
+        from ..vse import launch, records, retry  # late: job code loads at first use (docs/architecture.md "Start-up")
+
         scene = compat.sequencer_scene(context)
         # ids first: a re-run adds records, and a CollectionProperty add invalidates held items
         failed = records.failed(scene)
@@ -182,6 +195,8 @@ class LIPSYNC_OT_retry_failed(ConfirmThenFollowMixin, bpy.types.Operator):
 
 def _batch_over_cap(jobs) -> str:
     """The refusal when the jobs a retry would bill again together exceed the budget cap."""
+    from ..vse import money, retry  # late: job code loads at first use (docs/architecture.md "Start-up")
+
     cap = money.budget_cap()
     usd = sum(max(0.0, float(job.estimate)) for job in jobs if retry.kind(job) != "follow")
     if cap > 0 and usd > cap:
@@ -207,6 +222,9 @@ class LIPSYNC_OT_reattach(FollowJobsMixin, bpy.types.Operator):
         return gate.poll_online(cls)
 
     def start_jobs(self, context):
+        from ..vse import launch, reattach  # late: job code loads at first use (docs/architecture.md "Start-up")
+        from ..worker.runtime import RUNTIME  # late: as above
+
         if not self.follow_only:
             reattach.reattach_all(self.job_id, manual=bool(self.job_id))
         ids = [j for j in RUNTIME.active_ids() if not self.job_id or j == self.job_id]

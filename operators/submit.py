@@ -11,7 +11,7 @@ import bpy
 from bpy.props import BoolProperty, StringProperty
 
 from ..client.errors import LipsyncError, humanize
-from ..vse import compat, gate, launch, money, segments, takes
+from ..vse import compat, gate, segments
 from ..vse.options import from_settings
 from .follow import FollowJobsMixin
 
@@ -23,6 +23,8 @@ def over_budget(op, scene, plans, provider, model, options, confirmed=False) -> 
     to be sent, priced without reading the strips again) exceeds the preferences' budget cap and
     the artist has not confirmed it. In the UI the operator asks first (invoke_confirm); scripts
     pass confirm_budget=True."""
+    from ..vse import money  # late: job code loads at first use (docs/architecture.md "Start-up")
+
     if confirmed or money.budget_cap() <= 0:
         return False
     est = money.estimate_planned(scene, [jobs for jobs, why, _name in plans if not why],
@@ -42,6 +44,8 @@ class BudgetConfirmMixin:
         raise NotImplementedError
 
     def invoke(self, context, event):
+        from ..vse import money  # late: job code loads at first use (docs/architecture.md "Start-up")
+
         if not self.confirm_budget and not bpy.app.background and context.window is not None \
                 and money.budget_cap() > 0:
             try:
@@ -68,6 +72,8 @@ class BudgetConfirmMixin:
 
 
 def _options_or_report(op, settings, provider, model, sync_mode=""):
+    from ..vse import launch  # late: job code loads at first use (docs/architecture.md "Start-up")
+
     try:
         return launch.checked_options(settings, provider, model, sync_mode)
     except LipsyncError as exc:
@@ -86,6 +92,8 @@ class LIPSYNC_OT_submit(BudgetConfirmMixin, FollowJobsMixin, bpy.types.Operator)
     ui_confirmed: BoolProperty(options={"HIDDEN", "SKIP_SAVE"})
 
     def budget_targets(self, context):
+        from ..vse import takes  # late: job code loads at first use (docs/architecture.md "Start-up")
+
         scene = compat.sequencer_scene(context)
         strip = takes.source_of(scene, compat.active_strip(context))
         return scene, [strip] if strip is not None else [], scene.lipsync.provider, scene.lipsync.model
@@ -100,6 +108,8 @@ class LIPSYNC_OT_submit(BudgetConfirmMixin, FollowJobsMixin, bpy.types.Operator)
         return True   # another kind of strip: execute() says why it cannot be lip-synced
 
     def start_jobs(self, context):
+        from ..vse import launch, takes  # late: job code loads at first use (docs/architecture.md "Start-up")
+
         scene = compat.sequencer_scene(context)
         settings = scene.lipsync
         strip = takes.source_of(scene, compat.active_strip(context))   # a take active: re-run its source
@@ -166,6 +176,8 @@ class LIPSYNC_OT_submit_selected(BudgetConfirmMixin, FollowJobsMixin, bpy.types.
                         launched.reasons())
 
     def start_jobs(self, context):
+        from ..vse import launch  # late: job code loads at first use (docs/architecture.md "Start-up")
+
         scene = compat.sequencer_scene(context)
         settings = scene.lipsync
         provider = self.provider or settings.provider

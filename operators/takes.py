@@ -13,8 +13,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from ..client.capabilities import models_for
-from ..vse import compat, gate, launch, records, takes
+from ..vse import compat, gate
 from .follow import FollowJobsMixin
 
 KEY = "F8"
@@ -41,6 +40,8 @@ class LIPSYNC_OT_use_take(bpy.types.Operator):
         return _has_timeline(context)
 
     def execute(self, context):
+        from ..vse import takes  # late: job code loads at first use (docs/architecture.md "Start-up")
+
         scene = compat.sequencer_scene(context)
         source_name = self.source
         if not source_name:
@@ -77,6 +78,8 @@ class LIPSYNC_OT_remove_take(bpy.types.Operator):
         return _has_timeline(context)
 
     def execute(self, context):
+        from ..vse import takes  # late: job code loads at first use (docs/architecture.md "Start-up")
+
         scene = compat.sequencer_scene(context)
         strip = compat.strips_all(scene.sequence_editor).get(self.take)
         source = takes.source_of(scene, strip) if strip is not None and strip.lipsync.is_take else None
@@ -100,6 +103,8 @@ class LIPSYNC_OT_toggle_ab(bpy.types.Operator):
         scene = compat.sequencer_scene(context)
         if scene is None or scene.sequence_editor is None:
             return False
+        from ..vse import takes  # late: job code loads at first use (docs/architecture.md "Start-up")
+
         source = takes.source_of(scene, compat.active_strip(context))
         if source is None or not takes.takes_of(scene, source.name):
             cls.poll_message_set("Make a strip with lip-sync takes (or one of its takes) active")
@@ -107,6 +112,8 @@ class LIPSYNC_OT_toggle_ab(bpy.types.Operator):
         return True
 
     def execute(self, context):
+        from ..vse import takes  # late: job code loads at first use (docs/architecture.md "Start-up")
+
         scene = compat.sequencer_scene(context)
         source = takes.source_of(scene, compat.active_strip(context))
         if source is None or not takes.takes_of(scene, source.name):
@@ -146,6 +153,9 @@ class LIPSYNC_OT_draft_to_final(FollowJobsMixin, bpy.types.Operator):
         return True
 
     def start_jobs(self, context):
+        from ..vse import launch, records  # late: job code loads at first use (docs/architecture.md "Start-up")
+        from ..client.capabilities import models_for  # late: as above
+
         take = _active_take(context)
         if take is None:
             return launch.Launched().refuse("", "Make a lip-sync take active")

@@ -11,10 +11,8 @@ import time
 
 import bpy
 
-from ..client.capabilities import supports
-from ..vse import compat, recordcheck, records, takes
+from ..vse import compat
 from ..vse.status import IN_FLIGHT
-from ..worker.runtime import RUNTIME
 
 CATEGORY = "Lip Sync"
 
@@ -22,6 +20,8 @@ CATEGORY = "Lip Sync"
 @functools.lru_cache(maxsize=512)
 def _supports(provider, model, option):
     # capability-table lookup; cached so draw() stays cheap
+    from ..client.capabilities import supports  # late: job code loads at first use (docs/architecture.md "Start-up")
+
     return supports(provider, model, option)
 
 
@@ -38,6 +38,8 @@ def _option(layout, settings, prop, option, **kw):
 
 
 def _followed(job_id) -> bool:
+    from ..worker.runtime import RUNTIME  # late: job code loads at first use (docs/architecture.md "Start-up")
+
     return RUNTIME.is_active(job_id)
 
 
@@ -266,6 +268,8 @@ class LIPSYNC_PT_jobs(_SidebarPanel, bpy.types.Panel):
         col = box.column(align=True)
         # the selected record only, one check per redraw (vse/recordcheck.py): a damaged record
         # draws what is wrong with it instead of its fields
+        from ..vse import recordcheck, records  # late: job code loads at first use (docs/architecture.md "Start-up")
+
         damaged = recordcheck.problem(records.JobRecord(rec))
         if damaged:
             for i, line in enumerate(_wrap(damaged, 48)):
@@ -320,6 +324,8 @@ class LIPSYNC_PT_takes(_SidebarPanel, bpy.types.Panel):
     def draw(self, context):
         layout = self.layout
         scene = compat.sequencer_scene(context)
+        from ..vse import takes  # late: job code loads at first use (docs/architecture.md "Start-up")
+
         source = takes.source_of(scene, compat.active_strip(context))
         if source is None:
             layout.label(text="Make a lip-synced strip active")

@@ -21,23 +21,33 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import bpy
 from bpy.app.handlers import persistent
 
 from ..worker import joins
-from . import apply, compat, folders, identity, journal, money, notices, reattach, records, segments, takes, timeline
+from . import compat, identity, segments, timeline
 
 log = logging.getLogger(__name__)
 _OWNER = object()   # msgbus owner of our subscriptions
+
+
+def _job_code_needed() -> bool:
+    """A file with lip-sync job records needs the job code (records, apply, re-attach, folders),
+    and so does every file once this session has loaded it; loading or saving any other file
+    stays light (docs/architecture.md "Start-up")."""
+    return f"{__package__}.records" in sys.modules or any(len(scene.lipsync.jobs) for scene in bpy.data.scenes)
 
 
 @persistent
 def _save_pre(filepath="", *_args):
     identity.resolve_all(stale=False)
     path = filepath if isinstance(filepath, str) and filepath else bpy.data.filepath
-    if not path:
+    if not path or not _job_code_needed():
         return
+    from . import folders  # late: job code loads at first use (docs/architecture.md "Start-up")
+
     try:
         count = folders.move_results(path)
         if count:
@@ -56,14 +66,22 @@ def on_file_loaded(background: bool | None = None) -> list[str]:
     UI's path by hand, docs/blender.md §7). Returns the job ids re-attached at once."""
     # a new file: nothing cached from the last one describes it (vse/timeline.py, vse/records.py)
     timeline.forget()
-    records.forget()
-    apply.forget()
     segments.forget()
-    journal.clear()
     joins.clear()      # the claims named jobs of the last file (worker/joins.py)
+    needed = _job_code_needed()
+    if needed:
+        from . import apply, journal, records  # late: job code loads at first use (docs/architecture.md "Start-up")
+
+        records.forget()
+        apply.forget()
+        journal.clear()
     identity.bump_generation()
     identity.resolve_all(stale=True)
     subscribe()
+    if not needed:
+        return []
+    from . import reattach  # late: as above
+
     started = reattach.on_load(background)      # UI: spread over app-timer ticks (vse/reattach.py)
     if started:
         log.info("re-attached %d lip-sync job(s)", len(started))
@@ -94,6 +112,8 @@ def _watch_count(scene) -> None:
 
 def heal_takes():
     """App timer: sources muted for a take the artist deleted play again (vse/takes.heal)."""
+    from . import takes  # late: job code loads at first use (docs/architecture.md "Start-up")
+
     for scene in bpy.data.scenes:
         healed = takes.heal(scene)
         if healed:
@@ -105,12 +125,16 @@ def heal_takes():
 def _undo_post(*_args):
     # undo and redo restore an earlier copy of the file's data: record indices may have moved,
     # every strip address changed (vse/identity.py), records may have lost what jobs did (journal)
-    records.forget()
     scene = _sequencer_scene()
     if scene is not None:
         segments.mark_dirty(scene)
     identity.bump_generation()
     identity.resolve_all(stale=True)
+    if not _job_code_needed():
+        return
+    from . import apply, journal, money, records  # late: job code loads at first use (docs/architecture.md "Start-up")
+
+    records.forget()
     changed = journal.restore()
     for job_id in changed:
         apply.remember_shown(job_id, records.find(job_id)[1])
@@ -152,7 +176,16 @@ def subscribe():
 
 _HANDLERS = (("save_pre", _save_pre), ("load_post", _load_post), ("undo_post", _undo_post),
              ("redo_post", _undo_post), ("depsgraph_update_post", _depsgraph_update_post))
-_TIMERS = (notices.clear_status, reattach.follow_in_ui, reattach.reattach_step, segments.estimate_timer, heal_takes)
+
+
+def _timers() -> list:
+    """The app timers that may be registered now: a module never imported registered none."""
+    found = [segments.estimate_timer, heal_takes]
+    for name, timers in (("notices", ("clear_status",)), ("reattach", ("follow_in_ui", "reattach_step"))):
+        module = sys.modules.get(f"{__package__}.{name}")
+        if module is not None:
+            found += [getattr(module, timer) for timer in timers]
+    return found
 
 
 def register():
@@ -167,7 +200,7 @@ def unregister():
         if handler in handlers:
             handlers.remove(handler)
     bpy.msgbus.clear_by_owner(_OWNER)
-    for timer in _TIMERS:
+    for timer in _timers():
         if bpy.app.timers.is_registered(timer):
             bpy.app.timers.unregister(timer)
     timeline.forget()

@@ -13,15 +13,16 @@ import time
 
 import bpy
 
-from ..client.capabilities import supports
 from ..client.errors import InputError, LipsyncError, humanize
-from . import compat, money, options, records, snapshot, timeline
+from . import compat, options, timeline
 
 log = logging.getLogger(__name__)
 
 
 def refresh_segments(scene, strip) -> str:
     """Rebuild the rows for `strip`; returns "" or the InputError sentence explaining why none."""
+    from . import snapshot  # late: job code loads at first use (docs/architecture.md "Start-up")
+
     settings = scene.lipsync
     kept = {row.name: (row.enabled, row.use_speaker_point, row.speaker_frame, tuple(row.speaker_point))
             for row in settings.segments} if settings.segments_strip == getattr(strip, "name", "") else {}
@@ -59,6 +60,8 @@ def refresh_segments(scene, strip) -> str:
 
 def chosen_sounds(scene, strip):
     """(sound strips to use, per-segment option overrides by strip name) from the rows."""
+    from ..client.capabilities import supports  # late: job code loads at first use (docs/architecture.md "Start-up")
+
     settings = scene.lipsync
     sed = scene.sequence_editor
     overrides_ok, why = supports(settings.provider, settings.model, "segments.options_override")
@@ -118,6 +121,8 @@ def _key(scene, index, movies, opts) -> tuple:
     """Everything the estimate depends on, cheaply: the timeline stamp (vse/timeline.py), the
     strips, the settings, the markers (no-lipsync ranges), the scene rate, and the records
     (a finished job makes an identical one free)."""
+    from . import records  # late: job code loads at first use (docs/architecture.md "Start-up")
+
     settings = scene.lipsync
     render = scene.render
     return (index.generation, tuple(s.name for s in movies), settings.provider, settings.model,
@@ -131,6 +136,8 @@ def refresh_estimate(scene, force: bool = False) -> None:
     the jobs that would really be sent (no-lipsync ranges left out, handles added; vse/money.py).
     Nothing is read again while the timeline, the selection and the settings stay as they were,
     unless `force` (the panel's refresh button)."""
+    from . import money  # late: job code loads at first use (docs/architecture.md "Start-up")
+
     settings = scene.lipsync
     _dirty.pop(scene.name, None)
     with timeline.pinned(scene):

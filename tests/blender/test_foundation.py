@@ -28,7 +28,7 @@ def test_enable_disable_is_clean(addon):
 
 # Runs in a fresh interpreter: the test process itself has imported httpx and the client already.
 _LIGHT_REGISTER = r"""
-import json, os, pathlib, socket, sys
+import json, os, pathlib, socket, sys, uuid
 attempts = []
 def refuse(self, *a, **k):
     attempts.append(repr(a))
@@ -45,8 +45,30 @@ bpy.context.preferences.extensions.repos.new(name="lipsync_dev", module="lipsync
 result = bpy.ops.preferences.addon_enable(module="bl_ext.lipsync_dev.vse_lipsync")
 heavy = sorted(m for m in set(sys.modules) - before
                if m.split(".")[0] in ("httpx", "pydantic", "httpcore", "anyio", "imageio_ffmpeg"))
+PREFIX = "bl_ext.lipsync_dev.vse_lipsync."
+JOB_CODE = ("vse.records", "vse.launch", "vse.apply", "vse.money", "vse.snapshot", "vse.reattach", "vse.folders",
+            "vse.takes", "worker.runtime", "worker.events", "worker.plan", "client.models", "client.events",
+            "client.capabilities")
+def job_code():
+    return [name for name in JOB_CODE if PREFIX + name in sys.modules]
+stages = {"enable": job_code()}
+folder = pathlib.Path(sys.argv[2]).parent
+bpy.ops.wm.read_homefile(use_empty=True)              # load_post of a file without lip-sync records
+bpy.context.scene.sequence_editor_create()
+bpy.ops.wm.save_as_mainfile(filepath=str(folder / "plain.blend"))    # save_pre
+bpy.ops.wm.open_mainfile(filepath=str(folder / "plain.blend"))
+stages["plain file"] = job_code()
+job = bpy.context.scene.lipsync.jobs.add()            # a job in flight that never got a remote id
+job.job_id, job.name, job.provider, job.model, job.status = str(uuid.uuid4()), "shot", "sync", "lipsync-2", "PROCESSING"
+job.client_key = str(uuid.uuid4())
+bpy.ops.wm.save_as_mainfile(filepath=str(folder / "records.blend"))
+bpy.ops.wm.open_mainfile(filepath=str(folder / "records.blend"))
+reopened = bpy.context.scene.lipsync.jobs[0]
+stages["records file"] = job_code()
+reopened = [reopened.status, reopened.message]
 bpy.ops.preferences.addon_disable(module="bl_ext.lipsync_dev.vse_lipsync")
-print("RESULT" + json.dumps({"enabled": sorted(result), "heavy": heavy, "network": attempts}))
+print("RESULT" + json.dumps({"enabled": sorted(result), "heavy": heavy, "network": attempts, "stages": stages,
+                             "reopened": reopened}))
 """
 
 
@@ -57,7 +79,14 @@ def test_register_does_no_network_and_no_heavy_imports(tmp_path):
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")), None)
     assert line, proc.stdout + proc.stderr
     result = json.loads(line[len("RESULT"):])
+    stages = result.pop("stages")
+    reopened = result.pop("reopened")
     assert result == {"enabled": ["FINISHED"], "heavy": [], "network": []}
+    # the job code loads at first use (docs/architecture.md "Start-up"): not at enable, not for
+    # files without lip-sync records, and at once for a file that has them (its jobs re-attach)
+    assert stages["enable"] == [] and stages["plain file"] == [], stages
+    assert "vse.reattach" in stages["records file"], stages
+    assert reopened[0] == "UNKNOWN", reopened      # re-attach ran: never confirmed, so Needs Attention, nothing sent
 
 
 def test_api_key_is_never_saved_into_the_blend(addon_prefs, scene, tmp_path, clean_env):
