@@ -8,6 +8,7 @@
 """
 
 import ast
+import subprocess
 
 import pytest
 
@@ -84,3 +85,15 @@ def test_operators_hold_only_operators_and_their_glue():
                 assert node.name.startswith("LIPSYNC_OT_") or node.name.endswith("Mixin"), (path.name, node.name)
                 if node.name.startswith("LIPSYNC_OT_"):
                     assert "bpy.types.Operator" in bases, (path.name, node.name)
+
+
+def test_the_repository_tracks_no_symlink():
+    """A committed symlink (a `.venv` pointing at another checkout once) replaces the ignored
+    folder of that name in every checkout that merges it: git overwrites ignored files."""
+    if not (importgraph.ROOT / ".git").exists():
+        pytest.skip("not a git checkout (an unpacked zip): nothing tracked to check")
+    listing = subprocess.run(["git", "ls-files", "-s"], cwd=importgraph.ROOT, capture_output=True, text=True,
+                             check=True, timeout=60).stdout
+    assert listing.count("\n") > 100           # the listing is the whole tree, not an empty answer
+    links = [line.split("\t", 1)[1] for line in listing.splitlines() if line.startswith("120000 ")]
+    assert links == []
