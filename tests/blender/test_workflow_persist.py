@@ -15,7 +15,7 @@ from tests.fixtures.workflow import (MODEL_FOR, PROVIDERS, VISIBLE, add_shot, re
 # Child 1: job A runs to completion (take placed), job B is submitted and the file is saved while
 # B is still being processed; then the process dies (os._exit: like closing Blender mid-job).
 CHILD_SUBMIT = """
-import sys, time, types
+import importlib, sys, time, types
 from tests.fixtures.workflow import add_shot
 bpy.ops.wm.read_homefile(use_empty=True)
 scene = bpy.context.scene
@@ -23,9 +23,9 @@ add_shot(addon, scene, {media!r}, name="shotA", at=11)
 add_shot(addon, scene, {media!r}, name="shotB", at=111, select=False)
 scene.sequence_editor.active_strip = scene.sequence_editor.strips_all["shotA"]
 assert bpy.ops.lipsync.submit_selected(provider={provider!r}, model={model!r}) == {{"FINISHED"}}
-launch = sys.modules[addon.__name__ + ".vse.launch"]
-records = sys.modules[addon.__name__ + ".vse.records"]
-apply = sys.modules[addon.__name__ + ".vse.apply"]
+launch = importlib.import_module(addon.__name__ + ".vse.launch")
+records = importlib.import_module(addon.__name__ + ".vse.records")
+apply = importlib.import_module(addon.__name__ + ".vse.apply")
 [job_b] = launch.launch(scene, launch.LaunchSpec(strip="shotB", provider={provider!r}, model={model!r},
                                                  options={{}})).job_ids
 rec_b = records.find(job_b)[1]

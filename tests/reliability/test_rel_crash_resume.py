@@ -30,7 +30,7 @@ from tests.fixtures.workflow import MODEL_FOR, VISIBLE, sandbox_env
 POINTS = ("started", "submitted", "polling", "downloading", "downloaded")
 
 CRASH = """
-import sys, time, types
+import importlib, sys, time, types
 from tests.fixtures.workflow import add_shot
 bpy.ops.wm.read_homefile(use_empty=True)
 scene = bpy.context.scene
@@ -39,9 +39,8 @@ for i, p in enumerate(providers):
     add_shot(addon, scene, {media!r}, name="shot_" + p, at=11 + 100 * i, select=False)
 bpy.ops.wm.save_as_mainfile(filepath={blend!r})
 bpy.context.preferences.addons[addon.__name__].preferences.max_concurrent_jobs = len(providers)
-launch = sys.modules[addon.__name__ + ".vse.launch"]
-apply = sys.modules[addon.__name__ + ".vse.apply"]
-import importlib
+launch = importlib.import_module(addon.__name__ + ".vse.launch")
+apply = importlib.import_module(addon.__name__ + ".vse.apply")
 hooks = importlib.import_module(addon.__name__ + ".client.testhooks")
 for p in providers:
     started = launch.launch(scene, launch.LaunchSpec(strip="shot_" + p, provider=p, model={models!r}[p], options={{}}))
