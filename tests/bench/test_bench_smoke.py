@@ -1,7 +1,10 @@
 """The benchmark command runs end to end (tools/bench.py; the benchmarks themselves are not tests).
 
-One cheap figure at a tiny size: the 8 MB upload-memory figure against the sandbox in its own
-process. It checks the plumbing (venv interpreter, figure script, table, JSON), not the numbers.
+Every figure at its tiny `--quick` size (about 30 s in all), each in its own process against the
+sandbox. It checks the plumbing (venv interpreter, figure scripts, table, JSON) and that no figure
+script is broken, not the numbers: two once stopped running unnoticed (identical shots joined one
+job, so the tick figure never got its jobs in flight; the CLI figure resumed a job the sandbox had
+forgotten).
 """
 
 import json
@@ -23,3 +26,17 @@ def test_bench_only_memory_quick(tmp_path):
     [row] = report["rows"]
     assert row["name"] == "memory" and row["unit"] == "MB" and row["ours"] >= 0
     assert not report["errors"] and report["quick"] is True
+
+
+def test_every_figure_runs_at_its_quick_size(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "bench.py"), "--quick",
+                           "--python", sys.executable, "--json", str(out)],
+                          cwd=str(ROOT), capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(out.read_text())
+    assert report["errors"] == {}
+    names = {row["name"] for row in report["rows"]}
+    # one row of each figure script (tools/bench.py FIGURES)
+    assert {"tick_p99", "prep", "batch", "cli", "enable", "memory", "scale_edit_all", "scale_submit",
+            "scale_tick_p99", "scale_draw", "scale_load_total", "scale_cancel"} <= names, sorted(names)

@@ -59,7 +59,9 @@ def main() -> None:
         for i in range(repeats):
             for which in (("ours", "ref") if i % 2 == 0 else ("ref", "ours")):
                 if which == "ours":
-                    ours_times.append(timed(ours_cmd + ["--out"], str(work / "ours.mp4")))
+                    # a new --out each run: the CLI resumes the job recorded beside an output it
+                    # wrote before (its job file), and the sandbox forgets jobs at each reset
+                    ours_times.append(timed(ours_cmd + ["--out"], str(work / f"ours{i}.mp4")))
                 else:
                     ref_times.append(timed(ref_cmd, str(work / "ref.mp4")))
     for p in work.iterdir():

@@ -99,7 +99,7 @@ def main() -> None:
         mods = types.SimpleNamespace(**{n.split(".")[-1]: importlib.import_module(f"{pkg}.{n}")
                                         for n in ("operators.submit", "operators.follow", "worker.runtime",
                                                   "vse.apply", "vse.launch", "vse.records", "vse.notices",
-                                                  "vse.follower", "vse.options")})
+                                                  "vse.follower", "vse.options", "vse.compat")})
         bpy.context.preferences.system.use_online_access = True      # noqa: F821
         bpy.context.preferences.addons[pkg].preferences.max_concurrent_jobs = 16  # noqa: F821
         bpy.ops.wm.read_homefile(use_empty=True)                     # noqa: F821
@@ -109,9 +109,13 @@ def main() -> None:
         coll = sed.strips if hasattr(sed, "strips") else sed.sequences
         movies = []
         for i in range(n_jobs):
+            # each shot its own cut of the clip and of the line: identical inputs would join one
+            # job (worker/joins.py) instead of putting n_jobs in flight
             at = 1 + 60 * i
-            movies.append(coll.new_movie(name=f"shot{i:03d}", filepath=clip, channel=2, frame_start=at))
-            coll.new_sound(name=f"line{i:03d}", filepath=wav, channel=1, frame_start=at)
+            movie = coll.new_movie(name=f"shot{i:03d}", filepath=clip, channel=2, frame_start=at)
+            mods.compat.set_timing(movie, "frame_offset_start", i % 25)
+            movies.append(movie)
+            coll.new_sound(name=f"line{i:03d}", filepath=wav, channel=1, frame_start=at + i // 25)
         scene.frame_end = 60 * n_jobs + 10
 
         Op = mods.submit.LIPSYNC_OT_submit_selected
