@@ -45,6 +45,12 @@ def _name(strip, old):
     return found
 
 
+def timing_name(old_name: str) -> str:
+    """The name this Blender gives timing property `old_name` (its 4.x name) on every strip."""
+    new = _TIMING_NAMES[old_name]
+    return new if new in bpy.types.Strip.bl_rna.properties else old_name
+
+
 def get_timing(strip, old_name):
     """Read a timing property by its 4.x name, through the 5.2 name where it exists."""
     return getattr(strip, _name(strip, old_name))
