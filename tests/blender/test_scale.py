@@ -5,15 +5,21 @@
   strips moved, trimmed, muted, silenced, added, deleted, renamed, re-channelled, moved into a
   meta, a meta trimmed; and it is rebuilt exactly when the strips changed;
 - the panel's estimate: property updates and msgbus callbacks only mark it dirty, the app timer
-  refreshes it once the edits settle, a refresh with nothing changed reads nothing again, and
+  refreshes it once the edits settle, a refresh with nothing changed prices nothing again, and
   after every edit the text equals a fresh computation with every cache dropped;
+- the plans the estimate keeps per strip (vse/money.py plan_strips): after each kind of edit a
+  plan reads (a line moved, silenced, faded or muted with its channel, a no-lipsync range, a trim,
+  a file gone, a Text strip, a meta, handles, the rate) the kept plans equal fresh ones, and an
+  edit plans again only the strips it touches;
 - re-attach after a load in the UI is spread over app-timer ticks: every record in flight is
   started exactly once, none is submitted again (the sandbox counts generations);
 - the records' id map stays in step with the collection (adds, removals, reloads) and a miss
   does not walk the records.
 """
 
+import contextlib
 import json
+import os
 import random
 import time
 
@@ -210,33 +216,64 @@ def _shots(addon, scene, tmp_path_factory, n=4):
     return shots
 
 
-def fresh_estimate(scene) -> str:
-    """The estimate computed with the add-on's caches dropped (and put back afterwards, so the
-    test still sees what the add-on would do next)."""
-    timeline, segments = lipsync("vse.timeline"), lipsync("vse.segments")
-    saved = dict(timeline._cache), dict(segments._shown)
-    timeline._cache.clear()
-    segments._shown.clear()
+@contextlib.contextmanager
+def no_caches():
+    """Inside: the add-on's caches of the timeline, the plans and the estimate are empty; afterwards
+    they are put back, so the test still sees what the add-on would do next."""
+    timeline, segments, money = lipsync("vse.timeline"), lipsync("vse.segments"), lipsync("vse.money")
+    held = [(cache, dict(cache)) for cache in (timeline._cache, segments._shown, money._plans)]
+    for cache, _saved in held:
+        cache.clear()
     try:
+        yield
+    finally:
+        for cache, saved in held:
+            cache.clear()
+            cache.update(saved)
+
+
+def fresh_estimate(scene) -> str:
+    """The estimate computed with the add-on's caches dropped."""
+    with no_caches():
         money, settings = lipsync("vse.money"), scene.lipsync
         movies = money.selected_movies(scene)
         est = money.estimate_strips(scene, movies, settings.provider, settings.model,
                                     lipsync("vse.options").from_settings(settings))
         return money.describe(est, len(movies))
-    finally:
-        timeline._cache.clear()
-        timeline._cache.update(saved[0])
-        segments._shown.clear()
-        segments._shown.update(saved[1])
+
+
+def fresh_plans(scene) -> list:
+    """snapshot.plan_jobs of each selected strip, no cache involved (None: refused)."""
+    money, snapshot = lipsync("vse.money"), lipsync("vse.snapshot")
+    LipsyncError = lipsync("client.errors").LipsyncError
+    out = []
+    with no_caches():
+        for strip in money.selected_movies(scene):
+            try:
+                out.append(tuple(snapshot.plan_jobs(scene, strip)))
+            except LipsyncError:
+                out.append(None)
+    return out
 
 
 @pytest.fixture
 def counted(monkeypatch):
-    """Counts money.estimate_strips calls (the real function runs)."""
+    """Counts the estimate's pricing (money.estimate_planned; the real function runs)."""
     money = lipsync("vse.money")
     calls = []
-    real = money.estimate_strips
-    monkeypatch.setattr(money, "estimate_strips", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    real = money.estimate_planned
+    monkeypatch.setattr(money, "estimate_planned", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    return calls
+
+
+@pytest.fixture
+def planned(monkeypatch):
+    """The names of the strips snapshot.plan_jobs is asked to plan (the real function runs)."""
+    snapshot = lipsync("vse.snapshot")
+    calls = []
+    real = snapshot.plan_jobs
+    monkeypatch.setattr(snapshot, "plan_jobs", lambda scene, strip, *a, **kw: calls.append(strip.name)
+                        or real(scene, strip, *a, **kw))
     return calls
 
 
@@ -295,6 +332,151 @@ def test_ui_marks_dirty_and_the_timer_refreshes_once_edits_settle(addon, scene, 
     finally:
         if bpy.app.timers.is_registered(segments.estimate_timer):
             bpy.app.timers.unregister(segments.estimate_timer)
+
+
+# -- the plan cache of the estimate (vse/money.py plan_strips, snapshot.PlanReads) -------------------
+def _cached_state(scene, planned, what) -> tuple:
+    """Refresh the estimate, then check it and the plans it kept against a fresh computation; the
+    (text, plans) it shows."""
+    money, segments = lipsync("vse.money"), lipsync("vse.segments")
+    segments.refresh_estimate(scene)
+    text = scene.lipsync.estimate_text
+    assert text == fresh_estimate(scene), what
+    calls = len(planned)
+    got, refused, _serials = money.plan_strips(scene, money.selected_movies(scene))
+    assert len(planned) == calls, what                    # what the refresh left in the cache
+    fresh = fresh_plans(scene)
+    assert got == [p for p in fresh if p is not None] and refused == fresh.count(None), what
+    return text, got
+
+
+def _volume_curve(strip):
+    return lipsync("vse.dialogue").volume_fcurve(strip)
+
+
+def _plan_edits(scene, shots):
+    """Edits of everything a plan reads, each a (what, do) pair; each changes the estimate's text or
+    a plan (checked by the test, so none of them can pass by changing nothing)."""
+    compat, settings = _compat(), scene.lipsync
+    sed = scene.sequence_editor
+    sa = compat.strips_all(sed)
+
+    def line(i):
+        return sa[f"shot{i}_line0"]
+
+    def shift(strip, frames, name="frame_start"):
+        return lambda: compat.set_timing(strip, name, compat.get_timing(strip, name) + frames)
+
+    def fade(*values):
+        def do():
+            line(0).volume = values[0]
+            line(0).keyframe_insert("volume", frame=20)
+            line(0).volume = values[1]
+            line(0).keyframe_insert("volume", frame=40)
+        return do
+
+    def key_value(index, value):
+        return lambda: setattr(_volume_curve(line(0)).keyframe_points[index], "co", (20 + 20 * index, value))
+
+    def text_strip():
+        strip = compat.new_effect(compat.strips(sed), "spoken", "TEXT", 8, 130, 20)
+        strip.text = "Hello there"
+
+    def into_meta():
+        meta = compat.strips(sed).new_meta("Reel", 12, 300)
+        shots[3].move_to_meta(meta)
+        compat.set_timing(meta, "frame_final_start", 300)
+        compat.set_timing(meta, "frame_final_end", 400)
+
+    def guide():
+        compat.new_effect(compat.strips(sed), "No Lipsync cutaway", "COLOR", 9, 230, 10)
+
+    markers = scene.timeline_markers
+    clip = bpy.path.abspath(shots[0].filepath)
+    return [
+        ("(a) a line moved off its shot", shift(line(1), 60)),
+        ("(a) the line moved back", shift(line(1), -60)),
+        ("(a) a line nudged by a frame", shift(line(1), 1)),
+        ("(b) a line silenced", lambda: setattr(line(0), "volume", 0.0)),
+        ("(b) its volume raised", lambda: setattr(line(0), "volume", 0.7)),
+        ("(b) a fade out keyed", fade(1.0, 0.0)),
+        ("(b) a key's value changed", key_value(1, 0.5)),
+        ("(b) a key moved", lambda: setattr(_volume_curve(line(0)).keyframe_points[0], "co", (26, 1.0))),
+        ("(b) every key at 0", lambda: [key_value(i, 0.0)() for i in (0, 1)]),
+        ("(b) the keys removed", lambda: (line(0).keyframe_delete("volume", frame=20),
+                                          line(0).keyframe_delete("volume", frame=40),
+                                          setattr(line(0), "volume", 0.9))),
+        ("(c) the dialogue channel muted", lambda: setattr(sed.channels[1], "mute", True)),
+        ("(c) and unmuted", lambda: setattr(sed.channels[1], "mute", False)),
+        ("(c) a line muted", lambda: setattr(line(3), "mute", True)),
+        ("(c) the line unmuted", lambda: setattr(line(3), "mute", False)),
+        ("(d) a no-lipsync strip over shot2", guide),
+        ("(d) the strip moved", lambda: shift(sa["No Lipsync cutaway"], 6)()),
+        ("(d) no-lipsync markers over shot3", lambda: (markers.new("nolipsync", frame=330),
+                                                       markers.new("nolipsync_end", frame=340))),
+        ("(d) a marker moved", lambda: setattr(markers["nolipsync_end"], "frame", 345)),
+        ("(e) shot3 trimmed", shift(shots[3], 10, "frame_offset_end")),
+        ("(e) shot0 made longer", shift(shots[0], -3, "frame_offset_start")),
+        ("(e) shot1 moved", shift(shots[1], 2)),
+        ("a sound offset", lambda: setattr(line(2), "sound_offset", 0.1)),
+        ("a movie on another channel", lambda: setattr(shots[0], "channel", 5)),
+        ("a movie played in reverse", lambda: setattr(shots[2], "use_reverse_frames", True)),
+        ("the movie file moved away", lambda: os.rename(clip, clip + ".away")),
+        ("and back", lambda: os.rename(clip + ".away", clip)),
+        ("a Text strip over shot1", text_strip),
+        ("its words changed", lambda: setattr(sa["spoken"], "text", "Hello there, how are you")),
+        ("(f) handles", lambda: setattr(settings, "handles", 4)),
+        ("(f) another provider", lambda: setattr(settings, "provider", "runware")),
+        ("(f) another model", lambda: setattr(settings, "model", "lipsync-2-pro")),
+        ("shot3 moved into a meta", into_meta),
+        ("shot1's line deleted: its Text strip speaks alone", lambda: compat.strips(sed).remove(line(1))),
+        ("the scene rate", lambda: setattr(scene.render, "fps", 24)),
+    ]
+
+
+def test_plan_cache_equals_fresh_plans_after_each_edit(addon, scene, tmp_path_factory, planned):
+    """Every kind of edit a plan reads, with four strips selected: after each, the estimate and the
+    plans kept for it equal what a computation without any cache gives (a stale plan fails here)."""
+    shots = _shots(addon, scene, tmp_path_factory)
+    for shot in shots:
+        shot.select = True
+    state = _cached_state(scene, planned, "first")
+    assert state[0].startswith("4 strip(s)")
+    for what, edit in _plan_edits(scene, shots):
+        edit()
+        new = _cached_state(scene, planned, what)
+        assert new != state, f"{what}: changed nothing the test can see"
+        state = new
+
+
+def test_an_edit_plans_again_only_the_strips_it_touches(addon, scene, tmp_path_factory, planned, counted):
+    """The scaling property (issue #16): after a nudge of one line only the shot it overlaps is
+    planned again; a selection change plans nothing kept; a scene-wide setting plans everything."""
+    compat, segments = _compat(), lipsync("vse.segments")
+    shots = _shots(addon, scene, tmp_path_factory, n=12)
+    for shot in shots:
+        shot.select = True
+    segments.refresh_estimate(scene)
+    assert sorted(planned) == sorted(s.name for s in shots)
+    steps = [
+        ("nothing changed", lambda: None, []),
+        ("a line nudged", lambda: compat.set_timing(compat.strips_all(scene.sequence_editor)["shot5_line0"],
+                                                    "frame_start", 514), ["shot5"]),
+        ("a shot trimmed", lambda: compat.set_timing(shots[7], "frame_offset_end", 10), ["shot7"]),
+        ("markers over shot9", lambda: (scene.timeline_markers.new("nolipsync", frame=940),
+                                         scene.timeline_markers.new("nolipsync_end", frame=950)), ["shot9"]),
+        ("two shots deselected", lambda: [setattr(s, "select", False) for s in shots[:2]], []),
+        ("and selected again", lambda: [setattr(s, "select", True) for s in shots[:2]], []),
+        ("handles", lambda: setattr(scene.lipsync, "handles", 3), [s.name for s in shots]),
+    ]
+    for what, edit, want in steps:
+        edit()
+        planned.clear()
+        counted.clear()
+        segments.refresh_estimate(scene)
+        assert sorted(planned) == sorted(want), what
+        assert counted == ([] if what == "nothing changed" else [1]), what
+        assert scene.lipsync.estimate_text == fresh_estimate(scene), what
 
 
 # -- re-attach spread over ticks ---------------------------------------------------------------------
