@@ -14,7 +14,9 @@
 - re-attach after a load in the UI is spread over app-timer ticks: every record in flight is
   started exactly once, none is submitted again (the sandbox counts generations);
 - the records' id map stays in step with the collection (adds, removals, reloads) and a miss
-  does not walk the records.
+  does not walk the records;
+- the verdicts of the record check kept for finished records (vse/recordcheck.py) follow a hand
+  edit, a newly registered key and the .blend saved elsewhere.
 """
 
 import contextlib
@@ -22,13 +24,14 @@ import json
 import os
 import random
 import time
+import uuid
 
 import bpy
 import pytest
 
 from tests.blender.media_kit import set_rate
 from tests.fixtures.addon import lipsync
-from tests.fixtures.workflow import add_shot, use_sandbox
+from tests.fixtures.workflow import add_shot, record_job, use_sandbox
 
 pytestmark = pytest.mark.filterwarnings("error::DeprecationWarning")
 
@@ -548,7 +551,6 @@ def test_reattach_after_load_is_spread_over_ticks(addon, scene, online, clean_en
 # -- the id map --------------------------------------------------------------------------------------
 def test_id_map_in_step_with_adds_removals_and_reloads(addon, scene, tmp_path, tmp_path_factory):
     records = lipsync("vse.records")
-    from tests.fixtures.workflow import record_job
     shots = _shots(addon, scene, tmp_path_factory, 3)
     other = bpy.data.scenes.new("Other")
     assert records.find("warm-up") == (None, None)      # the map of a file without records
@@ -572,6 +574,54 @@ def test_id_map_in_step_with_adds_removals_and_reloads(addon, scene, tmp_path, t
         assert records.find(job_id)[1].job_id == job_id
     assert records.find(made[1]) == (None, None)
     assert json.loads(records.find(made[0])[1].rna.sound_strips_json) == ["shot0_line0"]
+
+
+def test_record_verdicts_kept_only_while_nothing_they_read_changes(addon, scene, tmp_path, tmp_path_factory,
+                                                                   monkeypatch):
+    """The result cache checks every finished record (vse/recordcheck.py) on each launch and each
+    estimate; a verdict is kept while the record and what the check reads beside it (the .blend's
+    path, the registered keys) stay the same: after each change the finished jobs it lists equal
+    a computation with no verdict kept, and a second look checks nothing again."""
+    recordcheck, reuse, records = lipsync("vse.recordcheck"), lipsync("vse.reuse"), lipsync("vse.records")
+    checked = []
+    real = recordcheck._problem
+    monkeypatch.setattr(recordcheck, "_problem", lambda job: checked.append(job.job_id) or real(job))
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "shot.blend"))
+    movie = add_shot(addon, scene, str(tmp_path_factory.mktemp("media")))
+    result = tmp_path / "result.mp4"
+    result.write_bytes(b"a result")
+    made = []
+    for i in range(4):
+        rec, _plan = record_job(scene, movie)
+        rec.status, rec.fingerprint, rec.outputs = "COMPLETED", str(i) * 64, [str(result)]
+        made.append(rec.job_id)
+    key = "k" + uuid.uuid4().hex                      # a key only this test registers
+    record = {job_id: lambda j=job_id: records.find(j)[1] for job_id in made}
+    edits = [
+        ("a remote id edited by hand", lambda: setattr(record[made[1]](), "remote_id", "not a job id!")),
+        ("a remote id that carries a key", lambda: setattr(record[made[2]](), "remote_id", f"job-{key}")),
+        ("that key registered", lambda: lipsync("client.errors").register_secret(key)),
+        ("an out dir beside the .blend", lambda: setattr(record[made[3]](), "out_dir", str(tmp_path / "lipsync"))),
+        ("the .blend saved elsewhere", lambda: bpy.ops.wm.save_as_mainfile(
+            filepath=str(tmp_path_factory.mktemp("elsewhere") / "shot.blend"))),
+    ]
+    lists = []
+    for what, edit in [("first", lambda: None), *edits]:
+        edit()
+        checked.clear()
+        found = reuse.known_results()
+        assert checked, what                          # something changed: checked again
+        checked.clear()
+        assert reuse.known_results() == found and checked == [], what      # kept
+        saved = dict(recordcheck._verdicts)
+        recordcheck._verdicts.clear()
+        try:
+            assert reuse.known_results() == found, what                    # = checked afresh
+        finally:
+            recordcheck._verdicts.update(saved)
+        lists.append(sorted(found.values()))
+    kept = [[0, 1, 2, 3], [0, 2, 3], [0, 2, 3], [0, 3], [0, 3], [0]]
+    assert lists == [sorted(made[i] for i in ids) for ids in kept]
 
 
 def _copy_shot(scene, shot):
