@@ -433,10 +433,11 @@ def plan_jobs(scene, strip, sound_strips=None, *, handles: int | None = None, ex
 # default plan: every overlapping dialogue, no split), read again in a fraction of that: equal keys,
 # equal plans. A read added to snapshot_job or plan_jobs belongs here too; tests/blender/test_scale.py
 # compares the cached estimate with a fresh one after each kind of edit.
-_TIMING = tuple(compat.timing_name(n) for n in ("frame_start", "animation_offset_start"))
-_MOVIE_READS = operator.attrgetter("channel", "filepath", "use_reverse_frames", "stream_index", *_TIMING,
-                                   *(compat.timing_name(n) for n in ("animation_offset_end", "frame_duration")))
-_SOUND_READS = operator.attrgetter("channel", "volume", "sound_offset", *_TIMING)
+_MOVIE_READS = operator.attrgetter("channel", "filepath", "use_reverse_frames", "stream_index", *(
+    compat.timing_name(n, bpy.types.MovieStrip)
+    for n in ("frame_start", "animation_offset_start", "animation_offset_end", "frame_duration")))
+_SOUND_READS = operator.attrgetter("channel", "volume", "sound_offset", *(
+    compat.timing_name(n, bpy.types.SoundStrip) for n in ("frame_start", "animation_offset_start")))
 _KEY_READS = operator.attrgetter("interpolation", "easing", "back", "amplitude", "period")
 
 
