@@ -15,7 +15,7 @@ from .names import LABELS
 _secrets: set[str] = set()
 _lock = threading.Lock()
 _pattern: re.Pattern[str] | None = None
-_generation = 0     # bumped when a secret is added: what is kept of a check by `contains_secret` is keyed by it
+_generation = 0     # bumped when a secret is added (secrets_generation)
 
 
 
