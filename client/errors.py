@@ -15,17 +15,24 @@ from .names import LABELS
 _secrets: set[str] = set()
 _lock = threading.Lock()
 _pattern: re.Pattern[str] | None = None
+_generation = 0     # bumped when a secret is added (secrets_generation)
 
 
 
 def register_secret(value: str | None) -> None:
     """Remember a secret so `scrub()` removes it from every message (short values are ignored)."""
-    global _pattern
+    global _pattern, _generation
     if value and len(value) >= 6:
         with _lock:
             if value not in _secrets:
                 _secrets.add(value)
                 _pattern = None
+                _generation += 1
+
+
+def secrets_generation() -> int:
+    """A number that changes whenever a secret is registered (vse/recordcheck.py keys its verdicts by it)."""
+    return _generation
 
 
 def _secret_pattern() -> re.Pattern[str] | None:

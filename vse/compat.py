@@ -45,6 +45,13 @@ def _name(strip, old):
     return found
 
 
+def timing_name(old_name: str, kind) -> str:
+    """The name this Blender gives timing property `old_name` (its 4.x name) on strips of RNA
+    class `kind` (bpy.types.MovieStrip: 5.2 has content_trim_start on the kinds of strip, not on Strip)."""
+    new = _TIMING_NAMES[old_name]
+    return new if new in kind.bl_rna.properties else old_name
+
+
 def get_timing(strip, old_name):
     """Read a timing property by its 4.x name, through the 5.2 name where it exists."""
     return getattr(strip, _name(strip, old_name))

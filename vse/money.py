@@ -11,6 +11,7 @@ The running total sums every reported cost of the open file's records: it is sav
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 
 import bpy
@@ -50,15 +51,59 @@ def estimate_usd(provider, model, strip_job, options) -> float:
 def estimate_strips(scene, strips, provider: str, model: str, options: dict,
                     handles: int | None = None) -> BatchEstimate:
     """The estimate of `strips` as they would be planned now (each strip read once)."""
-    planned, refused = [], 0
+    planned, refused, _serials = plan_strips(scene, strips, handles)
+    return estimate_planned(scene, planned, refused, provider, model, options)
+
+
+# -- the plan cache (issue #16) ---------------------------------------------------------------------
+# After any edit the estimate is asked again, but an edit changes the plans of the strips it touches
+# only: each strip's plans are kept with their key (snapshot.PlanReads: everything plan_jobs reads)
+# and planned again when the key differs. The price is computed from the plans every time (cheap).
+# MAIN THREAD; forgotten on file load (segments.forget).
+_plans: dict[str, tuple[tuple, dict]] = {}    # scene name -> (scene key, {strip name: (key, serial, plans)})
+_serials = itertools.count(1)                 # a new number for every plan made (segments' estimate key)
+
+
+def plan_strips(scene, strips, handles: int | None = None) -> tuple[list, int, tuple]:
+    """(a list of StripJobs for each strip that can be planned, how many cannot, one serial per
+    strip that changes whenever its plans do): `snapshot.plan_jobs` of each strip, from the cache
+    where nothing it reads has changed."""
+    handles = scene.lipsync.handles if handles is None else handles
+    planned, refused, serials = [], 0, []
     with timeline.pinned(scene):     # one read of the timeline for every strip (issue #16)
         excluded = snapshot.excluded_ranges(scene)
+        reads = snapshot.PlanReads(scene, excluded, handles)
+        held = _plans.get(scene.name)
+        if held is None or held[0] != reads.scene_key:
+            held = _plans[scene.name] = (reads.scene_key, {})
+        cache = held[1]
         for strip in strips:
-            try:
-                planned.append(snapshot.plan_jobs(scene, strip, handles=handles, excluded=excluded))
-            except LipsyncError:
+            key = reads.key(strip)
+            entry = cache.get(strip.name)
+            if key is None or entry is None or entry[0] != key:
+                try:
+                    jobs = snapshot.plan_jobs(scene, strip, handles=handles, excluded=excluded)
+                except LipsyncError:
+                    jobs = None
+                jobs = tuple(jobs) if jobs is not None else None     # kept: nobody may change it
+                entry = cache[strip.name] = (key, next(_serials), jobs)
+            serials.append(entry[1])
+            if entry[2] is None:
                 refused += 1
-    return estimate_planned(scene, planned, refused, provider, model, options)
+            else:
+                planned.append(entry[2])
+        if len(cache) > len(strips):             # strips deleted or renamed since: not kept
+            for name in [n for n in cache if reads.index is None or reads.index.kind(n) is None]:
+                del cache[name]
+    return planned, refused, tuple(serials)
+
+
+def forget(scene=None) -> None:
+    """Drop the plans kept for `scene` (the panel's refresh button), or for every scene (file load)."""
+    if scene is None:
+        _plans.clear()
+    else:
+        _plans.pop(scene.name, None)
 
 
 def estimate_planned(scene, planned, refused: int, provider: str, model: str, options: dict) -> BatchEstimate:

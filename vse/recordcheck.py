@@ -17,12 +17,17 @@ from __future__ import annotations
 
 import logging
 import math
+import operator
+import os
 import re
 
-from ..client.errors import InputError, contains_secret
+import bpy
+
+from ..client.errors import InputError, contains_secret, secrets_generation
 from ..client.models import CLIENT_KEY, OUTPUT_FORMATS, REMOTE_ID, Options
 from ..client.names import MODELS, PROVIDERS
 from ..client.uploads import ref_problem
+from ..worker import scratch
 from . import folders, records
 from .status import STATUS_ITEMS
 
@@ -134,9 +139,59 @@ def _json(job) -> str | None:
 
 CHECKS = (_ids, _names, _numbers, _json)
 
+# One verdict per state of a finished record. The checks read the record's own fields and
+# `_context()` only: the open .blend's path, the working folder and this user's temp folder decide
+# which out dirs are trusted, the registered keys which ids carry one. The result cache asks
+# `problem` of every finished record on each launch and each estimate (1,000 records: ~70 ms,
+# issue #16), so a finished record's verdict is kept by its fields and the context: any edit of
+# the record is another key. A check that reads anything else must add it to `_context`.
+_verdicts: dict[tuple, str | None] = {}
+MAX_VERDICTS = 10_000               # then forgotten all at once (a finished record rarely changes)
+_PLAIN = {"STRING", "INT", "FLOAT", "BOOLEAN", "ENUM"}
+_readers: dict[type, object] = {}   # record class -> attrgetter of its fields (None: a field is no plain value)
+
+
+def _context() -> tuple:
+    return bpy.data.filepath, os.getcwd(), scratch.root(), secrets_generation()
+
+
+def _fields(rna) -> tuple | None:
+    """Every field of a record's RNA as one value, or None when a field is no plain value (a
+    collection, pointer, array or set)."""
+    reader = _readers.get(type(rna), False)
+    if reader is False:
+        props = [p for p in rna.bl_rna.properties if p.identifier != "rna_type"]
+        plain = props and all(p.type in _PLAIN and not getattr(p, "array_length", 0)
+                              and not getattr(p, "is_enum_flag", False) for p in props)
+        reader = _readers[type(rna)] = operator.attrgetter(*(p.identifier for p in props)) if plain else None
+    return reader(rna) if reader is not None else None
+
+
+def _kept_key(job) -> tuple | None:
+    """What the verdict of a finished record is kept by; None when it is not kept: a record in
+    flight (its progress changes all the time), one that cannot be read, no temp folder."""
+    try:
+        if job.status != "COMPLETED":
+            return None
+        fields = _fields(job.rna)
+        return None if fields is None else (fields, _context())
+    except Exception:  # noqa: BLE001 - then _problem checks it (and says what cannot be read)
+        return None
+
 
 def problem(job) -> str | None:
     """The sentence saying what is wrong with record `job` (a records.JobRecord), or None."""
+    key = _kept_key(job)
+    if key is None:
+        return _problem(job)
+    if key not in _verdicts:
+        if len(_verdicts) >= MAX_VERDICTS:
+            _verdicts.clear()
+        _verdicts[key] = _problem(job)
+    return _verdicts[key]
+
+
+def _problem(job) -> str | None:
     for check in CHECKS:
         try:
             what = check(job)

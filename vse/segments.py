@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 
 import bpy
@@ -117,41 +118,42 @@ def estimate_timer():
     return None
 
 
-def _key(scene, index, movies, opts) -> tuple:
-    """Everything the estimate depends on, cheaply: the timeline stamp (vse/timeline.py), the
-    strips, the settings, the markers (no-lipsync ranges), the scene rate, and the records
-    (a finished job makes an identical one free)."""
+def _key(scene, movies, serials, opts) -> tuple:
+    """Everything the estimate depends on: the strips and their plans (`serials`: a new one
+    whenever a strip's plans change, vse/money.py), the pricing settings, and the records (a
+    finished job makes an identical one free)."""
     from . import records  # late: job code loads at first use (docs/architecture.md "Start-up")
 
     settings = scene.lipsync
-    render = scene.render
-    return (index.generation, tuple(s.name for s in movies), settings.provider, settings.model,
-            json.dumps(opts, sort_keys=True), settings.handles, settings.use_cache, settings.use_segments,
-            render.fps, render.fps_base, render.frame_map_old, render.frame_map_new,
-            tuple((m.name, m.frame) for m in scene.timeline_markers), records.revision)
+    return (tuple(s.name for s in movies), serials, settings.provider, settings.model,
+            json.dumps(opts, sort_keys=True), settings.use_cache, settings.use_segments, records.revision)
 
 
 def refresh_estimate(scene, force: bool = False) -> None:
     """Write the estimated cost of the current selection (or active strip) into estimate_text:
     the jobs that would really be sent (no-lipsync ranges left out, handles added; vse/money.py).
-    Nothing is read again while the timeline, the selection and the settings stay as they were,
-    unless `force` (the panel's refresh button)."""
+    Only the strips whose plans may have changed are planned again, and nothing is priced again
+    while the plans and the settings stay as they were, unless `force` (the panel's refresh
+    button: every strip planned again)."""
     from . import money  # late: job code loads at first use (docs/architecture.md "Start-up")
 
     settings = scene.lipsync
     _dirty.pop(scene.name, None)
+    if force:
+        money.forget(scene)
     with timeline.pinned(scene):
         index = timeline.index(scene)
         if index is None:
             text = ""
         else:
             movies = money.selected_movies(scene)
-            # the options a submit would send, so a result-cache hit is recognised (money.estimate_strips)
+            planned, refused, serials = money.plan_strips(scene, movies)
+            # the options a submit would send, so a result-cache hit is recognised (money.estimate_planned)
             opts = options.from_settings(settings)
-            key = _key(scene, index, movies, opts)
+            key = _key(scene, movies, serials, opts)
             shown = _shown.get(scene.name)
             if force or shown is None or shown[0] != key:
-                est = money.estimate_strips(scene, movies, settings.provider, settings.model, opts)
+                est = money.estimate_planned(scene, planned, refused, settings.provider, settings.model, opts)
                 shown = _shown[scene.name] = (key, money.describe(est, len(movies)))
             text = shown[1]
     if settings.estimate_text != text:
@@ -159,6 +161,9 @@ def refresh_estimate(scene, force: bool = False) -> None:
 
 
 def forget() -> None:
-    """A file load or unregister: nothing shown is known any more."""
+    """A file load or unregister: nothing shown or planned is known any more."""
     _dirty.clear()
     _shown.clear()
+    money = sys.modules.get(f"{__package__}.money")     # never imported: it planned nothing
+    if money is not None:
+        money.forget()

@@ -209,6 +209,10 @@ class Timeline:
     def kind(self, name: str) -> str | None:
         return self._data.kind.get(name)
 
+    def parent(self, name: str) -> str | None:
+        """Name of the meta holding the strip, None at the top level."""
+        return self._data.parent.get(name)
+
     def range(self, name: str) -> tuple[int, int] | None:
         """Visible range clipped by the metas holding the strip (snapshot.effective_range)."""
         return self._data.range.get(name)

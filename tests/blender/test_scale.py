@@ -5,24 +5,33 @@
   strips moved, trimmed, muted, silenced, added, deleted, renamed, re-channelled, moved into a
   meta, a meta trimmed; and it is rebuilt exactly when the strips changed;
 - the panel's estimate: property updates and msgbus callbacks only mark it dirty, the app timer
-  refreshes it once the edits settle, a refresh with nothing changed reads nothing again, and
+  refreshes it once the edits settle, a refresh with nothing changed prices nothing again, and
   after every edit the text equals a fresh computation with every cache dropped;
+- the plans the estimate keeps per strip (vse/money.py plan_strips): after each kind of edit a
+  plan reads (a line moved, silenced, faded or muted with its channel, a no-lipsync range, a trim,
+  a file gone, a Text strip, a meta, handles, the rate) the kept plans equal fresh ones, and an
+  edit plans again only the strips it touches;
 - re-attach after a load in the UI is spread over app-timer ticks: every record in flight is
   started exactly once, none is submitted again (the sandbox counts generations);
 - the records' id map stays in step with the collection (adds, removals, reloads) and a miss
-  does not walk the records.
+  does not walk the records;
+- the verdicts of the record check kept for finished records (vse/recordcheck.py) follow a hand
+  edit, a newly registered key and the .blend saved elsewhere.
 """
 
+import contextlib
 import json
+import os
 import random
 import time
+import uuid
 
 import bpy
 import pytest
 
 from tests.blender.media_kit import set_rate
 from tests.fixtures.addon import lipsync
-from tests.fixtures.workflow import add_shot, use_sandbox
+from tests.fixtures.workflow import add_shot, record_job, use_sandbox
 
 pytestmark = pytest.mark.filterwarnings("error::DeprecationWarning")
 
@@ -210,33 +219,64 @@ def _shots(addon, scene, tmp_path_factory, n=4):
     return shots
 
 
-def fresh_estimate(scene) -> str:
-    """The estimate computed with the add-on's caches dropped (and put back afterwards, so the
-    test still sees what the add-on would do next)."""
-    timeline, segments = lipsync("vse.timeline"), lipsync("vse.segments")
-    saved = dict(timeline._cache), dict(segments._shown)
-    timeline._cache.clear()
-    segments._shown.clear()
+@contextlib.contextmanager
+def no_caches():
+    """Inside: the add-on's caches of the timeline, the plans and the estimate are empty; afterwards
+    they are put back, so the test still sees what the add-on would do next."""
+    timeline, segments, money = lipsync("vse.timeline"), lipsync("vse.segments"), lipsync("vse.money")
+    held = [(cache, dict(cache)) for cache in (timeline._cache, segments._shown, money._plans)]
+    for cache, _saved in held:
+        cache.clear()
     try:
+        yield
+    finally:
+        for cache, saved in held:
+            cache.clear()
+            cache.update(saved)
+
+
+def fresh_estimate(scene) -> str:
+    """The estimate computed with the add-on's caches dropped."""
+    with no_caches():
         money, settings = lipsync("vse.money"), scene.lipsync
         movies = money.selected_movies(scene)
         est = money.estimate_strips(scene, movies, settings.provider, settings.model,
                                     lipsync("vse.options").from_settings(settings))
         return money.describe(est, len(movies))
-    finally:
-        timeline._cache.clear()
-        timeline._cache.update(saved[0])
-        segments._shown.clear()
-        segments._shown.update(saved[1])
+
+
+def fresh_plans(scene) -> list:
+    """snapshot.plan_jobs of each selected strip, no cache involved (None: refused)."""
+    money, snapshot = lipsync("vse.money"), lipsync("vse.snapshot")
+    LipsyncError = lipsync("client.errors").LipsyncError
+    out = []
+    with no_caches():
+        for strip in money.selected_movies(scene):
+            try:
+                out.append(tuple(snapshot.plan_jobs(scene, strip)))
+            except LipsyncError:
+                out.append(None)
+    return out
 
 
 @pytest.fixture
 def counted(monkeypatch):
-    """Counts money.estimate_strips calls (the real function runs)."""
+    """Counts the estimate's pricing (money.estimate_planned; the real function runs)."""
     money = lipsync("vse.money")
     calls = []
-    real = money.estimate_strips
-    monkeypatch.setattr(money, "estimate_strips", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    real = money.estimate_planned
+    monkeypatch.setattr(money, "estimate_planned", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    return calls
+
+
+@pytest.fixture
+def planned(monkeypatch):
+    """The names of the strips snapshot.plan_jobs is asked to plan (the real function runs)."""
+    snapshot = lipsync("vse.snapshot")
+    calls = []
+    real = snapshot.plan_jobs
+    monkeypatch.setattr(snapshot, "plan_jobs", lambda scene, strip, *a, **kw: calls.append(strip.name)
+                        or real(scene, strip, *a, **kw))
     return calls
 
 
@@ -295,6 +335,151 @@ def test_ui_marks_dirty_and_the_timer_refreshes_once_edits_settle(addon, scene, 
     finally:
         if bpy.app.timers.is_registered(segments.estimate_timer):
             bpy.app.timers.unregister(segments.estimate_timer)
+
+
+# -- the plan cache of the estimate (vse/money.py plan_strips, snapshot.PlanReads) -------------------
+def _cached_state(scene, planned, what) -> tuple:
+    """Refresh the estimate, then check it and the plans it kept against a fresh computation; the
+    (text, plans) it shows."""
+    money, segments = lipsync("vse.money"), lipsync("vse.segments")
+    segments.refresh_estimate(scene)
+    text = scene.lipsync.estimate_text
+    assert text == fresh_estimate(scene), what
+    calls = len(planned)
+    got, refused, _serials = money.plan_strips(scene, money.selected_movies(scene))
+    assert len(planned) == calls, what                    # what the refresh left in the cache
+    fresh = fresh_plans(scene)
+    assert got == [p for p in fresh if p is not None] and refused == fresh.count(None), what
+    return text, got
+
+
+def _volume_curve(strip):
+    return lipsync("vse.dialogue").volume_fcurve(strip)
+
+
+def _plan_edits(scene, shots):
+    """Edits of everything a plan reads, each a (what, do) pair; each changes the estimate's text or
+    a plan (checked by the test, so none of them can pass by changing nothing)."""
+    compat, settings = _compat(), scene.lipsync
+    sed = scene.sequence_editor
+    sa = compat.strips_all(sed)
+
+    def line(i):
+        return sa[f"shot{i}_line0"]
+
+    def shift(strip, frames, name="frame_start"):
+        return lambda: compat.set_timing(strip, name, compat.get_timing(strip, name) + frames)
+
+    def fade(*values):
+        def do():
+            line(0).volume = values[0]
+            line(0).keyframe_insert("volume", frame=20)
+            line(0).volume = values[1]
+            line(0).keyframe_insert("volume", frame=40)
+        return do
+
+    def key_value(index, value):
+        return lambda: setattr(_volume_curve(line(0)).keyframe_points[index], "co", (20 + 20 * index, value))
+
+    def text_strip():
+        strip = compat.new_effect(compat.strips(sed), "spoken", "TEXT", 8, 130, 20)
+        strip.text = "Hello there"
+
+    def into_meta():
+        meta = compat.strips(sed).new_meta("Reel", 12, 300)
+        shots[3].move_to_meta(meta)
+        compat.set_timing(meta, "frame_final_start", 300)
+        compat.set_timing(meta, "frame_final_end", 400)
+
+    def guide():
+        compat.new_effect(compat.strips(sed), "No Lipsync cutaway", "COLOR", 9, 230, 10)
+
+    markers = scene.timeline_markers
+    clip = bpy.path.abspath(shots[0].filepath)
+    return [
+        ("(a) a line moved off its shot", shift(line(1), 60)),
+        ("(a) the line moved back", shift(line(1), -60)),
+        ("(a) a line nudged by a frame", shift(line(1), 1)),
+        ("(b) a line silenced", lambda: setattr(line(0), "volume", 0.0)),
+        ("(b) its volume raised", lambda: setattr(line(0), "volume", 0.7)),
+        ("(b) a fade out keyed", fade(1.0, 0.0)),
+        ("(b) a key's value changed", key_value(1, 0.5)),
+        ("(b) a key moved", lambda: setattr(_volume_curve(line(0)).keyframe_points[0], "co", (26, 1.0))),
+        ("(b) every key at 0", lambda: [key_value(i, 0.0)() for i in (0, 1)]),
+        ("(b) the keys removed", lambda: (line(0).keyframe_delete("volume", frame=20),
+                                          line(0).keyframe_delete("volume", frame=40),
+                                          setattr(line(0), "volume", 0.9))),
+        ("(c) the dialogue channel muted", lambda: setattr(sed.channels[1], "mute", True)),
+        ("(c) and unmuted", lambda: setattr(sed.channels[1], "mute", False)),
+        ("(c) a line muted", lambda: setattr(line(3), "mute", True)),
+        ("(c) the line unmuted", lambda: setattr(line(3), "mute", False)),
+        ("(d) a no-lipsync strip over shot2", guide),
+        ("(d) the strip moved", lambda: shift(sa["No Lipsync cutaway"], 6)()),
+        ("(d) no-lipsync markers over shot3", lambda: (markers.new("nolipsync", frame=330),
+                                                       markers.new("nolipsync_end", frame=340))),
+        ("(d) a marker moved", lambda: setattr(markers["nolipsync_end"], "frame", 345)),
+        ("(e) shot3 trimmed", shift(shots[3], 10, "frame_offset_end")),
+        ("(e) shot0 made longer", shift(shots[0], -3, "frame_offset_start")),
+        ("(e) shot1 moved", shift(shots[1], 2)),
+        ("a sound offset", lambda: setattr(line(2), "sound_offset", 0.1)),
+        ("a movie on another channel", lambda: setattr(shots[0], "channel", 5)),
+        ("a movie played in reverse", lambda: setattr(shots[2], "use_reverse_frames", True)),
+        ("the movie file moved away", lambda: os.rename(clip, clip + ".away")),
+        ("and back", lambda: os.rename(clip + ".away", clip)),
+        ("a Text strip over shot1", text_strip),
+        ("its words changed", lambda: setattr(sa["spoken"], "text", "Hello there, how are you")),
+        ("(f) handles", lambda: setattr(settings, "handles", 4)),
+        ("(f) another provider", lambda: setattr(settings, "provider", "runware")),
+        ("(f) another model", lambda: setattr(settings, "model", "lipsync-2-pro")),
+        ("shot3 moved into a meta", into_meta),
+        ("shot1's line deleted: its Text strip speaks alone", lambda: compat.strips(sed).remove(line(1))),
+        ("the scene rate", lambda: setattr(scene.render, "fps", 24)),
+    ]
+
+
+def test_plan_cache_equals_fresh_plans_after_each_edit(addon, scene, tmp_path_factory, planned):
+    """Every kind of edit a plan reads, with four strips selected: after each, the estimate and the
+    plans kept for it equal what a computation without any cache gives (a stale plan fails here)."""
+    shots = _shots(addon, scene, tmp_path_factory)
+    for shot in shots:
+        shot.select = True
+    state = _cached_state(scene, planned, "first")
+    assert state[0].startswith("4 strip(s)")
+    for what, edit in _plan_edits(scene, shots):
+        edit()
+        new = _cached_state(scene, planned, what)
+        assert new != state, f"{what}: changed nothing the test can see"
+        state = new
+
+
+def test_an_edit_plans_again_only_the_strips_it_touches(addon, scene, tmp_path_factory, planned, counted):
+    """The scaling property (issue #16): after a nudge of one line only the shot it overlaps is
+    planned again; a selection change plans nothing kept; a scene-wide setting plans everything."""
+    compat, segments = _compat(), lipsync("vse.segments")
+    shots = _shots(addon, scene, tmp_path_factory, n=12)
+    for shot in shots:
+        shot.select = True
+    segments.refresh_estimate(scene)
+    assert sorted(planned) == sorted(s.name for s in shots)
+    steps = [
+        ("nothing changed", lambda: None, []),
+        ("a line nudged", lambda: compat.set_timing(compat.strips_all(scene.sequence_editor)["shot5_line0"],
+                                                    "frame_start", 514), ["shot5"]),
+        ("a shot trimmed", lambda: compat.set_timing(shots[7], "frame_offset_end", 10), ["shot7"]),
+        ("markers over shot9", lambda: (scene.timeline_markers.new("nolipsync", frame=940),
+                                         scene.timeline_markers.new("nolipsync_end", frame=950)), ["shot9"]),
+        ("two shots deselected", lambda: [setattr(s, "select", False) for s in shots[:2]], []),
+        ("and selected again", lambda: [setattr(s, "select", True) for s in shots[:2]], []),
+        ("handles", lambda: setattr(scene.lipsync, "handles", 3), [s.name for s in shots]),
+    ]
+    for what, edit, want in steps:
+        edit()
+        planned.clear()
+        counted.clear()
+        segments.refresh_estimate(scene)
+        assert sorted(planned) == sorted(want), what
+        assert counted == ([] if what == "nothing changed" else [1]), what
+        assert scene.lipsync.estimate_text == fresh_estimate(scene), what
 
 
 # -- re-attach spread over ticks ---------------------------------------------------------------------
@@ -366,7 +551,6 @@ def test_reattach_after_load_is_spread_over_ticks(addon, scene, online, clean_en
 # -- the id map --------------------------------------------------------------------------------------
 def test_id_map_in_step_with_adds_removals_and_reloads(addon, scene, tmp_path, tmp_path_factory):
     records = lipsync("vse.records")
-    from tests.fixtures.workflow import record_job
     shots = _shots(addon, scene, tmp_path_factory, 3)
     other = bpy.data.scenes.new("Other")
     assert records.find("warm-up") == (None, None)      # the map of a file without records
@@ -390,6 +574,54 @@ def test_id_map_in_step_with_adds_removals_and_reloads(addon, scene, tmp_path, t
         assert records.find(job_id)[1].job_id == job_id
     assert records.find(made[1]) == (None, None)
     assert json.loads(records.find(made[0])[1].rna.sound_strips_json) == ["shot0_line0"]
+
+
+def test_record_verdicts_kept_only_while_nothing_they_read_changes(addon, scene, tmp_path, tmp_path_factory,
+                                                                   monkeypatch):
+    """The result cache checks every finished record (vse/recordcheck.py) on each launch and each
+    estimate; a verdict is kept while the record and what the check reads beside it (the .blend's
+    path, the registered keys) stay the same: after each change the finished jobs it lists equal
+    a computation with no verdict kept, and a second look checks nothing again."""
+    recordcheck, reuse, records = lipsync("vse.recordcheck"), lipsync("vse.reuse"), lipsync("vse.records")
+    checked = []
+    real = recordcheck._problem
+    monkeypatch.setattr(recordcheck, "_problem", lambda job: checked.append(job.job_id) or real(job))
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "shot.blend"))
+    movie = add_shot(addon, scene, str(tmp_path_factory.mktemp("media")))
+    result = tmp_path / "result.mp4"
+    result.write_bytes(b"a result")
+    made = []
+    for i in range(4):
+        rec, _plan = record_job(scene, movie)
+        rec.status, rec.fingerprint, rec.outputs = "COMPLETED", str(i) * 64, [str(result)]
+        made.append(rec.job_id)
+    key = "k" + uuid.uuid4().hex                      # a key only this test registers
+    record = {job_id: lambda j=job_id: records.find(j)[1] for job_id in made}
+    edits = [
+        ("a remote id edited by hand", lambda: setattr(record[made[1]](), "remote_id", "not a job id!")),
+        ("a remote id that carries a key", lambda: setattr(record[made[2]](), "remote_id", f"job-{key}")),
+        ("that key registered", lambda: lipsync("client.errors").register_secret(key)),
+        ("an out dir beside the .blend", lambda: setattr(record[made[3]](), "out_dir", str(tmp_path / "lipsync"))),
+        ("the .blend saved elsewhere", lambda: bpy.ops.wm.save_as_mainfile(
+            filepath=str(tmp_path_factory.mktemp("elsewhere") / "shot.blend"))),
+    ]
+    lists = []
+    for what, edit in [("first", lambda: None), *edits]:
+        edit()
+        checked.clear()
+        found = reuse.known_results()
+        assert checked, what                          # something changed: checked again
+        checked.clear()
+        assert reuse.known_results() == found and checked == [], what      # kept
+        saved = dict(recordcheck._verdicts)
+        recordcheck._verdicts.clear()
+        try:
+            assert reuse.known_results() == found, what                    # = checked afresh
+        finally:
+            recordcheck._verdicts.update(saved)
+        lists.append(sorted(found.values()))
+    kept = [[0, 1, 2, 3], [0, 2, 3], [0, 2, 3], [0, 3], [0, 3], [0]]
+    assert lists == [sorted(made[i] for i in ids) for ids in kept]
 
 
 def _copy_shot(scene, shot):
