@@ -13,6 +13,7 @@ verdict against the issue #7 target.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -55,9 +56,16 @@ def load_addon_source() -> str:
     return addon.LOAD_ADDON
 
 
+@functools.cache
 def ffmpeg_exe() -> str:
     import imageio_ffmpeg
     return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+# Found now, from this venv: once a figure has loaded the add-on, the extension's own copy of
+# imageio-ffmpeg comes first on sys.path, and Blender unpacks that wheel's ffmpeg without its
+# execute bit (worker/ffmpeg.py), so media made after the load would find no ffmpeg.
+ffmpeg_exe()
 
 
 def ffmpeg(*args: str) -> None:
