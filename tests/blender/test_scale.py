@@ -259,25 +259,28 @@ def fresh_plans(scene) -> list:
     return out
 
 
+def _spy(monkeypatch, module, name: str, noted) -> list:
+    """Wrap module.name (the real function runs): each call appends noted(*its positional args)."""
+    calls = []
+    real = getattr(module, name)
+
+    def spy(*args, **kwargs):
+        calls.append(noted(*args))
+        return real(*args, **kwargs)
+    monkeypatch.setattr(module, name, spy)
+    return calls
+
+
 @pytest.fixture
 def counted(monkeypatch):
-    """Counts the estimate's pricing (money.estimate_planned; the real function runs)."""
-    money = lipsync("vse.money")
-    calls = []
-    real = money.estimate_planned
-    monkeypatch.setattr(money, "estimate_planned", lambda *a, **kw: calls.append(1) or real(*a, **kw))
-    return calls
+    """Counts the estimate's pricing (money.estimate_planned)."""
+    return _spy(monkeypatch, lipsync("vse.money"), "estimate_planned", lambda *_args: 1)
 
 
 @pytest.fixture
 def planned(monkeypatch):
-    """The names of the strips snapshot.plan_jobs is asked to plan (the real function runs)."""
-    snapshot = lipsync("vse.snapshot")
-    calls = []
-    real = snapshot.plan_jobs
-    monkeypatch.setattr(snapshot, "plan_jobs", lambda scene, strip, *a, **kw: calls.append(strip.name)
-                        or real(scene, strip, *a, **kw))
-    return calls
+    """The names of the strips snapshot.plan_jobs is asked to plan."""
+    return _spy(monkeypatch, lipsync("vse.snapshot"), "plan_jobs", lambda _scene, strip, *_rest: strip.name)
 
 
 def test_estimate_cached_and_equal_to_a_fresh_computation_after_edits(addon, scene, tmp_path_factory, counted):
